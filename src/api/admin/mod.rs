@@ -1,0 +1,93 @@
+//! Surface `admin` (后台管理): the company admins' and the platform operator's web backend.
+
+mod access_rules;
+mod company;
+mod role;
+mod session;
+mod user;
+mod userprofile;
+
+use axum::{routing::any, Router};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    const P: &str = "/zhugeleida/admin";
+    Router::new()
+        .route(&format!("{P}/login"), any(session::login))
+        .route(
+            &format!("{P}/modify_password"),
+            any(session::modify_password),
+        )
+        .route(&format!("{P}/login_rules"), any(session::login_rules))
+        .route(&format!("{P}/user"), any(user::list))
+        .route(
+            &format!("{P}/user/update_status/{{o_id}}"),
+            any(user::update_status),
+        )
+        .route(&format!("{P}/access_rules"), any(access_rules::list))
+        .route(
+            &format!("{P}/access_rules/add/{{o_id}}"),
+            any(access_rules::add),
+        )
+        .route(
+            &format!("{P}/access_rules/update/{{o_id}}"),
+            any(access_rules::update),
+        )
+        .route(
+            &format!("{P}/access_rules/delete/{{o_id}}"),
+            any(access_rules::delete),
+        )
+        .route(&format!("{P}/admin_role"), any(role::list))
+        .route(&format!("{P}/admin_role/add/{{o_id}}"), any(role::add))
+        .route(
+            &format!("{P}/admin_role/update/{{o_id}}"),
+            any(role::update),
+        )
+        .route(
+            &format!("{P}/admin_role/delete/{{o_id}}"),
+            any(role::delete),
+        )
+        .route(&format!("{P}/admin_userprofile"), any(userprofile::list))
+        .route(
+            &format!("{P}/admin_userprofile/add/{{o_id}}"),
+            any(userprofile::add),
+        )
+        .route(
+            &format!("{P}/admin_userprofile/update/{{o_id}}"),
+            any(userprofile::update),
+        )
+        .route(
+            &format!("{P}/admin_userprofile/delete/{{o_id}}"),
+            any(userprofile::delete),
+        )
+        .route(
+            &format!("{P}/admin_userprofile/update_status/{{o_id}}"),
+            any(userprofile::update_status),
+        )
+        .route(
+            &format!("{P}/admin_userprofile/switch_admin_user/{{o_id}}"),
+            any(userprofile::switch_user),
+        )
+        .route(&format!("{P}/company"), any(company::list))
+        .route(
+            &format!("{P}/company/author_status"),
+            any(company::author_status),
+        )
+        .route(
+            &format!("{P}/company/add_company/{{o_id}}"),
+            any(company::add),
+        )
+        .route(
+            &format!("{P}/company/update_company/{{o_id}}"),
+            any(company::update),
+        )
+        .route(
+            &format!("{P}/company/update_tongxunlu/{{o_id}}"),
+            any(company::update_tongxunlu),
+        )
+        .route(
+            &format!("{P}/company/update_agent/{{o_id}}"),
+            any(company::update_agent),
+        )
+}

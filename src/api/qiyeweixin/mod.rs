@@ -1,0 +1,42 @@
+//! Surface `qiyeweixin`: the salesperson's app inside WeCom, plus the early (000/001)
+//! organisation endpoints that old clients still call.
+
+mod company;
+mod login;
+mod role;
+mod user;
+
+use axum::{routing::any, Router};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    const P: &str = "/zhugeleida/qiyeweixin";
+    Router::new()
+        .route(
+            &format!("{P}/work_weixin_auth/{{company_id}}"),
+            any(login::work_weixin_auth),
+        )
+        .route(&format!("{P}/user"), any(user::list))
+        .route(&format!("{P}/user/add/{{o_id}}"), any(user::add))
+        .route(&format!("{P}/user/delete/{{o_id}}"), any(user::delete))
+        .route(&format!("{P}/user/update/{{o_id}}"), any(user::update))
+        .route(&format!("{P}/role"), any(role::list_or_add))
+        .route(&format!("{P}/role/add/{{o_id}}"), any(role::add))
+        .route(&format!("{P}/role/update/{{o_id}}"), any(role::update))
+        .route(&format!("{P}/role/delete/{{o_id}}"), any(role::delete))
+        .route(
+            &format!("{P}/delete/{{o_id}}"),
+            any(role::delete_permission),
+        )
+        .route(&format!("{P}/company"), any(company::list))
+        .route(&format!("{P}/company/add/{{o_id}}"), any(company::add))
+        .route(
+            &format!("{P}/company/delete/{{o_id}}"),
+            any(company::delete),
+        )
+        .route(
+            &format!("{P}/company/update/{{o_id}}"),
+            any(company::update),
+        )
+}

@@ -1,0 +1,120 @@
+//! The `{code, msg, data}` envelope (API.md 1.4), serialized with ASCII escaping like
+//! the original Django `JsonResponse` (`ensure_ascii=True`).
+
+use std::{borrow::Cow, io};
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// A successful answer: code 200 with a message and a `data` member.
+#[derive(Debug)]
+pub struct Reply {
+    pub msg: Cow<'static, str>,
+    pub data: Value,
+    /// Extra top-level keys beside code/msg/data (ADM-05 mode B's `department_list`).
+    pub extra: Option<Map<String, Value>>,
+}
+
+impl Reply {
+    pub fn ok(msg: impl Into<Cow<'static, str>>, data: Value) -> Self {
+        Reply {
+            msg: msg.into(),
+            data,
+            extra: None,
+        }
+    }
+    /// `data: {}`.
+    pub fn done(msg: &'static str) -> Self {
+        Reply::ok(msg, json!({}))
+    }
+    /// `{"ret_data": rows, "data_count": n}`.
+    pub fn list(msg: &'static str, rows: Vec<Value>, count: i64) -> Self {
+        Reply::ok(msg, json!({"ret_data": rows, "data_count": count}))
+    }
+    pub fn with_extra(mut self, key: &str, v: Value) -> Self {
+        self.extra
+            .get_or_insert_with(Map::new)
+            .insert(key.to_owned(), v);
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("code".into(), json!(200));
+        body.insert("msg".into(), Value::String(self.msg.into_owned()));
+        body.insert("data".into(), self.data);
+        if let Some(extra) = self.extra {
+            body.extend(extra);
+        }
+        envelope_response(StatusCode::OK, &Value::Object(body))
+    }
+}
+
+/// Result type of every handler.
+pub type ApiResult = Result<Reply, crate::error::ApiError>;
+
+/// Serializes `v` with non-ASCII escaped as `\uXXXX` and wraps it in a JSON response.
+pub fn envelope_response(status: StatusCode, v: &impl Serialize) -> Response {
+    let mut buf = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, AsciiFormatter);
+    if v.serialize(&mut ser).is_err() {
+        buf = br#"{"code":500,"msg":"\u670d\u52a1\u5668\u5185\u90e8\u9519\u8bef","data":{}}"#
+            .to_vec();
+    }
+    let mut resp = (status, buf).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// serde_json formatter that escapes every non-ASCII character (surrogate pairs above U+FFFF).
+struct AsciiFormatter;
+
+impl serde_json::ser::Formatter for AsciiFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c.is_ascii() {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                write!(w, "\\u{:04x}", u)?;
+            }
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_escaped_like_django() {
+        let mut buf = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, AsciiFormatter);
+        json!({"msg": "添加成功", "e": "a😀b\"c"})
+            .serialize(&mut ser)
+            .unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains(r#""\u6dfb\u52a0\u6210\u529f""#), "{s}");
+        assert!(s.contains(r#""a\ud83d\ude00b\"c""#), "{s}");
+        let back: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back["msg"], "添加成功");
+    }
+}

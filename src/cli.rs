@@ -1,0 +1,250 @@
+//! Command-line entry points: `serve`, `migrate`, `create-company`, `create-user`, `demo`,
+//! `wechat-sandbox`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::{
+    config::Settings,
+    db,
+    domain::{billing, password, time},
+    startup::{self, Application},
+    wechat::sandbox::{self, SandboxConfig},
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "zhugeleida", version, about = "诸葛雷达 sales-radar server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (migrates first).
+    Serve,
+    /// Apply pending SQL migrations and exit.
+    Migrate,
+    /// Create a tenant company; prints `{"id":N}`.
+    CreateCompany {
+        #[arg(long)]
+        name: String,
+        /// Cards (enabled users) the company may have.
+        #[arg(long, default_value_t = 10)]
+        card_quota: i32,
+        /// Billing period in months from today (1, 2, 3, 12 or 24 map to the plans); none = no expiry.
+        #[arg(long)]
+        months: Option<u32>,
+    },
+    /// Create a user; prints `{"id":N}`. The first platform operator is made this way (role 1).
+    CreateUser {
+        #[arg(long)]
+        company_id: i64,
+        #[arg(long)]
+        login: String,
+        /// Plain password, or with --legacy-md5 the md5 hex imported from the old system.
+        #[arg(long)]
+        password: String,
+        /// 1 超级管理员 (operator), 2 管理员 (company admin), 3 普通成员 (salesperson).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3))]
+        role: i64,
+        #[arg(long)]
+        name: Option<String>,
+        /// Treat --password as a legacy md5 hash (stored wrapped, upgraded at next login).
+        #[arg(long)]
+        legacy_md5: bool,
+    },
+    /// Load the demo tenant and print its logins; with --serve, also start the WeChat
+    /// sandbox and the server.
+    Demo {
+        #[arg(long)]
+        serve: bool,
+        /// Where the sandbox listens when --serve is given.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        sandbox_bind: SocketAddr,
+    },
+    /// Run the offline WeChat sandbox (docs/wechat-sandbox.md).
+    WechatSandbox {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        bind: SocketAddr,
+        /// JSON seed file; the built-in demo seed otherwise.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve(Settings::from_env()?).await,
+        Command::Migrate => {
+            let s = Settings::from_env()?;
+            db::create_database_if_missing(&s.database_url).await?;
+            let pool = db::pool(&s.database_url, 2)?;
+            let applied = db::migrate(&pool).await?;
+            println!("{}", json!({"applied": applied}));
+            Ok(())
+        }
+        Command::CreateCompany {
+            name,
+            card_quota,
+            months,
+        } => {
+            let pool = connect().await?;
+            let db = pool.get().await?;
+            let id = create_company(&db, &name, card_quota, months).await?;
+            println!("{}", json!({"id": id}));
+            Ok(())
+        }
+        Command::CreateUser {
+            company_id,
+            login,
+            password: pass,
+            role,
+            name,
+            legacy_md5,
+        } => {
+            let pool = connect().await?;
+            let mut client = pool.get().await?;
+            let hash = if legacy_md5 {
+                password::wrap_legacy_md5(&pass)?
+            } else {
+                password::hash(&pass)?
+            };
+            let tx = client.transaction().await?;
+            let id = db::user::insert(
+                &tx,
+                &db::user::NewStaff {
+                    company_id,
+                    role_id: role,
+                    userid: None,
+                    login_user: Some(login.clone()),
+                    username: name.unwrap_or(login),
+                    password_hash: Some(hash),
+                    status: 1,
+                    position: None,
+                    avatar: None,
+                    gender: None,
+                    phone: None,
+                    email: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.msg(), e))?;
+            tx.commit().await?;
+            println!("{}", json!({"id": id}));
+            Ok(())
+        }
+        Command::Demo {
+            serve: run_server,
+            sandbox_bind,
+        } => {
+            let settings = Settings::from_env()?;
+            if run_server {
+                let listener = tokio::net::TcpListener::bind(sandbox_bind)
+                    .await
+                    .with_context(|| format!("binding the WeChat sandbox on {sandbox_bind}"))?;
+                tokio::spawn(async move {
+                    if let Err(e) = sandbox::serve(listener, SandboxConfig::demo()).await {
+                        tracing::error!(error = %e, "WeChat sandbox stopped");
+                    }
+                });
+                tracing::info!(%sandbox_bind, "WeChat sandbox listening");
+            }
+            let state = startup::build_state(settings.clone()).await?;
+            let logins = crate::demo::load(&state).await?;
+            println!("{}", serde_json::to_string_pretty(&logins)?);
+            if run_server {
+                serve(settings).await?;
+            }
+            Ok(())
+        }
+        Command::WechatSandbox { bind, seed } => {
+            let config = match seed {
+                Some(p) => SandboxConfig::from_file(&p)?,
+                None => SandboxConfig::demo(),
+            };
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding {bind}"))?;
+            tracing::info!(%bind, "WeChat sandbox listening");
+            sandbox::serve(listener, config).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn connect() -> anyhow::Result<deadpool_postgres::Pool> {
+    let s = Settings::from_env()?;
+    db::create_database_if_missing(&s.database_url).await?;
+    let pool = db::pool(&s.database_url, 2)?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Creates a company whose billing starts today.
+pub async fn create_company(
+    db: &impl deadpool_postgres::GenericClient,
+    name: &str,
+    card_quota: i32,
+    months: Option<u32>,
+) -> anyhow::Result<i64> {
+    let today = time::today();
+    let plan = months.and_then(|m| match m {
+        1 => Some(1i16),
+        2 => Some(2),
+        3 => Some(3),
+        12 => Some(4),
+        24 => Some(5),
+        _ => None,
+    });
+    let expiry = match (plan, months) {
+        (Some(p), _) => billing::expiry(today, p),
+        (None, Some(m)) => today.checked_add_months(chrono::Months::new(m)),
+        (None, None) => None,
+    };
+    let input = db::company::CompanyInput {
+        name: Some(name.to_owned()),
+        charging_start_time: Some(today),
+        open_length_time: plan,
+        account_expired_time: expiry,
+        mingpian_available_num: Some(card_quota),
+        remarks: None,
+    };
+    db::company::insert(db, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e.msg(), e))
+}
+
+/// `serve`: run until Ctrl-C / SIGTERM, then drain.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), "zhugeleida listening");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

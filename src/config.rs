@@ -1,0 +1,146 @@
+//! Runtime configuration, read from `ZGLD_*` environment variables with defaults that
+//! run on a developer machine. Every variable is listed in the README.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+
+use crate::wechat::WechatHosts;
+
+/// Everything the server needs to start. Built once; cloned into [`crate::startup::AppState`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address the HTTP server binds (`ZGLD_BIND`).
+    pub bind: SocketAddr,
+    /// PostgreSQL URL (`ZGLD_DATABASE_URL`); the database is created when missing.
+    pub database_url: String,
+    /// Connections in the pool (`ZGLD_DB_POOL_SIZE`).
+    pub db_pool_size: usize,
+    /// Redis URL (`ZGLD_REDIS_URL`); `None` runs a single node without Redis.
+    pub redis_url: Option<String>,
+    /// Auth policy: token lifetimes, signature freshness, login throttling.
+    pub auth: AuthSettings,
+    /// WeChat hosts and the mini-program app used for customer login.
+    pub wechat: WechatSettings,
+}
+
+/// Token and signature policy (API.md 1.2, hardened).
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// A token unused for this long stops working (`ZGLD_TOKEN_IDLE_SECS`, 0 = never).
+    pub token_idle: Duration,
+    /// A token older than this stops working (`ZGLD_TOKEN_MAX_AGE_SECS`, 0 = never).
+    pub token_max_age: Duration,
+    /// Allowed distance between the request's `timestamp` and now
+    /// (`ZGLD_SIGNATURE_WINDOW_SECS`, 0 turns the check off).
+    pub signature_window: Duration,
+    /// How long a used `rand_str` of a state-changing request is remembered
+    /// (the window when it is on, `ZGLD_REPLAY_TTL_SECS` otherwise).
+    pub replay_ttl: Duration,
+    /// Failed password logins allowed per login name inside `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
+    pub login_max_failures: i64,
+    /// The sliding window of the login limit (`ZGLD_LOGIN_LOCK_SECS`).
+    pub login_lock: Duration,
+}
+
+/// Where WeChat lives and which mini program customers log into.
+#[derive(Clone, Debug)]
+pub struct WechatSettings {
+    /// Base URLs of the four WeChat hosts (`ZGLD_WECHAT_SANDBOX` points all at the sandbox,
+    /// or `ZGLD_WECHAT_API_BASE`, `_QYAPI_BASE`, `_OPEN_BASE`, `_MP_BASE` one by one).
+    pub hosts: WechatHosts,
+    /// Mini-program appid for `sns/jscode2session` (`ZGLD_XCX_APPID`).
+    pub xcx_appid: Option<String>,
+    /// Its secret (`ZGLD_XCX_SECRET`). Never logged.
+    pub xcx_secret: Option<crate::domain::secret::Secret>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            token_idle: Duration::from_secs(30 * 86_400),
+            token_max_age: Duration::from_secs(90 * 86_400),
+            signature_window: Duration::from_secs(15 * 60),
+            replay_ttl: Duration::from_secs(86_400),
+            login_max_failures: 5,
+            login_lock: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl Settings {
+    /// Local defaults: 127.0.0.1:8000, PostgreSQL on 127.0.0.1:5432, no Redis, the WeChat
+    /// sandbox on 127.0.0.1:9100 with its demo mini program.
+    pub fn local_default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: "postgres://postgres@127.0.0.1:5432/zhugeleida".into(),
+            db_pool_size: 16,
+            redis_url: None,
+            auth: AuthSettings::default(),
+            wechat: WechatSettings {
+                hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
+                xcx_appid: Some("wxsandboxminiapp".into()),
+                xcx_secret: Some(crate::domain::secret::Secret::new("sandbox-miniapp-secret")),
+            },
+        }
+    }
+
+    /// Reads the environment on top of [`Settings::local_default`].
+    pub fn from_env() -> anyhow::Result<Self> {
+        let mut s = Settings::local_default();
+        if let Some(v) = env("ZGLD_BIND") {
+            s.bind = v.parse().context("ZGLD_BIND is not host:port")?;
+        }
+        if let Some(v) = env("ZGLD_DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = env("ZGLD_DB_POOL_SIZE") {
+            s.db_pool_size = v.parse().context("ZGLD_DB_POOL_SIZE")?;
+        }
+        s.redis_url = env("ZGLD_REDIS_URL");
+        let secs = |name: &str, d: &mut Duration| -> anyhow::Result<()> {
+            if let Some(v) = env(name) {
+                *d = Duration::from_secs(
+                    v.parse()
+                        .with_context(|| format!("{name} is not seconds"))?,
+                );
+            }
+            Ok(())
+        };
+        secs("ZGLD_TOKEN_IDLE_SECS", &mut s.auth.token_idle)?;
+        secs("ZGLD_TOKEN_MAX_AGE_SECS", &mut s.auth.token_max_age)?;
+        secs("ZGLD_SIGNATURE_WINDOW_SECS", &mut s.auth.signature_window)?;
+        secs("ZGLD_REPLAY_TTL_SECS", &mut s.auth.replay_ttl)?;
+        secs("ZGLD_LOGIN_LOCK_SECS", &mut s.auth.login_lock)?;
+        if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
+            s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
+        }
+        if let Some(base) = env("ZGLD_WECHAT_SANDBOX") {
+            s.wechat.hosts = WechatHosts::sandbox(&base);
+        } else if env("ZGLD_WECHAT_API_BASE").is_some() || env("ZGLD_WECHAT_PRODUCTION").is_some() {
+            s.wechat.hosts = WechatHosts::production();
+        }
+        for (name, slot) in [
+            ("ZGLD_WECHAT_API_BASE", &mut s.wechat.hosts.api),
+            ("ZGLD_WECHAT_QYAPI_BASE", &mut s.wechat.hosts.qyapi),
+            ("ZGLD_WECHAT_OPEN_BASE", &mut s.wechat.hosts.open),
+            ("ZGLD_WECHAT_MP_BASE", &mut s.wechat.hosts.mp),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = v;
+            }
+        }
+        if let Some(v) = env("ZGLD_XCX_APPID") {
+            s.wechat.xcx_appid = Some(v);
+        }
+        if let Some(v) = env("ZGLD_XCX_SECRET") {
+            s.wechat.xcx_secret = Some(crate::domain::secret::Secret::new(v));
+        }
+        Ok(s)
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,174 @@
+//! PostgreSQL: the pool, database creation and migrations. One repository module per
+//! aggregate; SQL lives there, never in handlers.
+
+pub mod company;
+pub mod customer;
+pub mod org;
+pub mod user;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+/// The numbered migrations of `sql/`, embedded at build time, applied in order once each.
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "001_foundation.sql",
+    include_str!("../../sql/001_foundation.sql"),
+)];
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let cfg = tokio_postgres::Config::from_str(url)
+        .context("ZGLD_DATABASE_URL is not a PostgreSQL URL")?;
+    let name = cfg.get_dbname().unwrap_or("postgres").to_owned();
+    let mut admin = cfg.clone();
+    admin.dbname("postgres");
+    let (client, conn) = admin
+        .connect(NoTls)
+        .await
+        .context("connecting to PostgreSQL (maintenance db)")?;
+    let task = tokio::spawn(conn);
+    let exists = client
+        .query_opt("select 1 from pg_database where datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        let sql = format!("create database \"{}\"", name.replace('"', "\"\""));
+        match client.batch_execute(&sql).await {
+            Ok(()) => tracing::info!(database = %name, "created database"),
+            // Another node created it at the same moment.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e).context("create database"),
+        }
+    }
+    drop(client);
+    task.abort();
+    Ok(())
+}
+
+/// A connection pool over `url`.
+pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
+    let cfg = tokio_postgres::Config::from_str(url)
+        .context("ZGLD_DATABASE_URL is not a PostgreSQL URL")?;
+    let mgr = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(mgr)
+        .max_size(size.max(1))
+        .build()
+        .context("building the database pool")
+}
+
+/// Applies pending migrations under an advisory lock, so nodes starting together don't race.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<i32>> {
+    let mut client = pool
+        .get()
+        .await
+        .context("database connection for migrations")?;
+    client
+        .batch_execute("select pg_advisory_lock(7426001)")
+        .await?;
+    let result = apply(&mut client).await;
+    let _ = client
+        .batch_execute("select pg_advisory_unlock(7426001)")
+        .await;
+    result
+}
+
+async fn apply(client: &mut deadpool_postgres::Object) -> anyhow::Result<Vec<i32>> {
+    client
+        .batch_execute(
+            "create table if not exists schema_migration (
+                version integer primary key, name text not null, applied_at timestamptz not null default now())",
+        )
+        .await?;
+    let done: Vec<i32> = client
+        .query("select version from schema_migration", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("migration {name}"))?;
+        tx.execute(
+            "insert into schema_migration (version, name) values ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration = name, "applied");
+        applied.push(*version);
+    }
+    Ok(applied)
+}
+
+/// A SQL text with its positional arguments, for the few queries whose filters vary.
+#[derive(Default)]
+pub struct Query {
+    pub sql: String,
+    args: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
+}
+
+impl Query {
+    pub fn new(sql: &str) -> Self {
+        Query {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
+    }
+    /// Binds `v` and returns its placeholder (`$n`).
+    pub fn arg<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
+        self.args.push(Box::new(v));
+        format!("${}", self.args.len())
+    }
+    /// Appends ` and <cond>` where `cond` uses the placeholder returned by `arg`.
+    pub fn and<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(
+        &mut self,
+        cond: &str,
+        v: T,
+    ) {
+        let p = self.arg(v);
+        self.sql.push_str(" and ");
+        self.sql.push_str(&cond.replace("{}", &p));
+    }
+    pub fn push(&mut self, s: &str) {
+        self.sql.push_str(s);
+    }
+    pub fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        self.args
+            .iter()
+            .map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect()
+    }
+    /// `limit/offset` when paging was asked for.
+    pub fn page(&mut self, paging: Option<(i64, i64)>) {
+        if let Some((offset, limit)) = paging {
+            let l = self.arg(limit);
+            let o = self.arg(offset);
+            self.sql.push_str(&format!(" limit {l} offset {o}"));
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `like` pattern and wraps it in `%…%` (fuzzy = contains).
+pub fn contains(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

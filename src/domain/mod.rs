@@ -1,0 +1,8 @@
+//! Business rules and value types, free of HTTP and SQL.
+
+pub mod billing;
+pub mod parse;
+pub mod password;
+pub mod role;
+pub mod secret;
+pub mod time;

@@ -1,0 +1,84 @@
+//! Wire time formats (API.md 1.8). All wire times are naive Asia/Shanghai local time;
+//! China has had no DST since 1991, so a fixed +08:00 offset is exact.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+
+fn shanghai() -> FixedOffset {
+    // +08:00 is always in FixedOffset's range; the fallback is unreachable.
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// The wall-clock time in Shanghai.
+pub fn local(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&shanghai()).naive_local()
+}
+
+/// Today's date in Shanghai.
+pub fn today() -> NaiveDate {
+    local(Utc::now()).date()
+}
+
+/// Django's `DjangoJSONEncoder`: ISO 8601, milliseconds, no fraction when microseconds are 0.
+pub fn iso(t: DateTime<Utc>) -> String {
+    let l = local(t);
+    let micros = l.nanosecond() / 1000;
+    if micros == 0 {
+        l.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        format!("{}.{:03}", l.format("%Y-%m-%dT%H:%M:%S"), micros / 1000)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`.
+pub fn ymd_hms(t: DateTime<Utc>) -> String {
+    local(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// `YYYY-MM-DD` of a timestamp.
+pub fn ymd_of(t: DateTime<Utc>) -> String {
+    local(t).format("%Y-%m-%d").to_string()
+}
+
+/// `YYYY-MM-DD` of a date.
+pub fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Start of a Shanghai calendar day, as UTC.
+pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    naive
+        .and_local_timezone(shanghai())
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn django_iso_truncates_to_millis_and_drops_zero_fraction() {
+        let t = Utc.with_ymd_and_hms(2018, 6, 4, 2, 12, 8).unwrap()
+            + chrono::Duration::microseconds(474_999);
+        assert_eq!(iso(t), "2018-06-04T10:12:08.474");
+        let t0 = Utc.with_ymd_and_hms(2018, 5, 31, 0, 18, 42).unwrap();
+        assert_eq!(iso(t0), "2018-05-31T08:18:42");
+        assert_eq!(ymd_hms(t0), "2018-05-31 08:18:42");
+        assert_eq!(
+            ymd_of(Utc.with_ymd_and_hms(2018, 5, 31, 17, 0, 0).unwrap()),
+            "2018-06-01"
+        );
+    }
+
+    #[test]
+    fn day_start_is_midnight_in_shanghai() {
+        let d = NaiveDate::from_ymd_opt(2018, 6, 1).unwrap();
+        assert_eq!(
+            day_start(d),
+            Utc.with_ymd_and_hms(2018, 5, 31, 16, 0, 0).unwrap()
+        );
+    }
+}

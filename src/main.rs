@@ -1,0 +1,17 @@
+//! The `zhugeleida` binary: parse the command line, set up logs, run.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    zhugeleida::telemetry::init();
+    let cli = zhugeleida::cli::Cli::parse();
+    match zhugeleida::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = ?e, "fatal");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! WeChat sign-in: a salesperson through WeCom OAuth (QYW-01), a customer through the
+//! mini program (XCX-01).
+
+use serde_json::{json, Value};
+
+use crate::{
+    auth,
+    db::{self, customer::WechatIdentity},
+    domain::{billing, role::MEMBER_ROLE, time},
+    error::ApiError,
+    state::AppState,
+};
+
+/// QYW-01: WeCom code → UserId → profile; finds (or, for a new member of the corp,
+/// provisions) the user and logs it in. A user beyond the card quota is created disabled.
+pub async fn wecom(state: &AppState, company_id: i64, code: &str) -> Result<Value, ApiError> {
+    let mut client = state.db.get().await?;
+    let company = db::company::get(&client, company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let corp_id = company
+        .corp_id
+        .clone()
+        .ok_or_else(|| ApiError::form("该公司尚未配置企业微信"))?;
+    let app = db::company::apps(&client, company_id)
+        .await?
+        .into_iter()
+        .find(|a| a.app_type == 1)
+        .ok_or_else(|| ApiError::form("该公司尚未配置 AI雷达 应用"))?;
+    let secret = app.app_secret.expose();
+    let ident = state
+        .wechat
+        .wecom_code_to_user(&corp_id, secret, code)
+        .await
+        .map_err(|e| ApiError::wechat("企业微信登录", e))?;
+    let userid = ident
+        .userid
+        .ok_or_else(|| ApiError::Credentials("非企业成员,无法登录".into()))?;
+    let profile = state
+        .wechat
+        .wecom_user_get(&corp_id, secret, &userid)
+        .await
+        .map_err(|e| ApiError::wechat("获取企业微信用户", e))?;
+    let gender = profile
+        .gender
+        .and_then(|g| i16::try_from(g).ok())
+        .filter(|g| *g == 1 || *g == 2);
+    let tx = client.transaction().await?;
+    let id = match db::user::find_wecom(&tx, company_id, &userid).await? {
+        Some(u) => u.id,
+        None => {
+            let status = if db::user::check_quota(&tx, company_id, None).await.is_ok() {
+                1
+            } else {
+                2
+            };
+            db::user::insert(
+                &tx,
+                &db::user::NewStaff {
+                    company_id,
+                    role_id: MEMBER_ROLE,
+                    userid: Some(userid.clone()),
+                    login_user: None,
+                    username: profile.name.clone(),
+                    password_hash: None,
+                    status,
+                    position: profile.position.clone(),
+                    avatar: profile.avatar.clone(),
+                    gender,
+                    phone: profile.mobile.clone(),
+                    email: profile.email.clone(),
+                },
+            )
+            .await?
+        }
+    };
+    db::user::refresh_wecom_profile(
+        &tx,
+        id,
+        &profile.name,
+        profile.avatar.as_deref(),
+        profile.position.as_deref(),
+        gender,
+        profile.mobile.as_deref(),
+        profile.email.as_deref(),
+    )
+    .await?;
+    db::user::link_wecom_departments(&tx, id, company_id, &profile.department).await?;
+    let user = db::user::get(&tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let payload = auth::login::complete(&tx, &user).await;
+    // The provisioned row and profile refresh are kept even when the login itself is refused (306).
+    tx.commit().await?;
+    payload
+}
+
+/// XCX-01 input.
+#[derive(Debug)]
+pub struct MiniLogin<'a> {
+    pub code: &'a str,
+    pub user_type: i16,
+    pub source: i16,
+    pub company_id: Option<i64>,
+    pub uid: Option<i64>,
+}
+
+/// XCX-01: `js_code` → openid; finds or creates the customer of the company and, when the
+/// card of salesperson `uid` was opened, the relation to that salesperson.
+pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, ApiError> {
+    let mut client = state.db.get().await?;
+    let company_id = match req.uid {
+        Some(uid) => {
+            let rep = db::user::get(&client, uid)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            if req.company_id.is_some_and(|c| c != rep.company_id) {
+                return Err(ApiError::not_found());
+            }
+            rep.company_id
+        }
+        None => req
+            .company_id
+            .ok_or_else(|| ApiError::form("company_id 或 uid 不能为空"))?,
+    };
+    let company = db::company::get(&client, company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if billing::is_expired(company.account_expired_time, time::today()) {
+        return Err(ApiError::Disabled("公司账户已过期,请联系管理员续费".into()));
+    }
+    let wx = &state.settings.wechat;
+    let (Some(appid), Some(secret)) = (wx.xcx_appid.as_deref(), wx.xcx_secret.as_ref()) else {
+        return Err(ApiError::Unexpected(anyhow::anyhow!(
+            "ZGLD_XCX_APPID / ZGLD_XCX_SECRET are not configured"
+        )));
+    };
+    let code = req.code.trim().trim_matches(|c| c == '"' || c == '\'');
+    let session = state
+        .wechat
+        .jscode2session(appid, secret.expose(), code)
+        .await
+        .map_err(|e| ApiError::wechat("小程序登录", e))?;
+    let tx = client.transaction().await?;
+    let (customer_id, token, created) = db::customer::login(
+        &tx,
+        &WechatIdentity {
+            company_id,
+            openid: session.openid.clone(),
+            unionid: session.unionid.clone(),
+            session_key: Some(session.session_key.clone()),
+            user_type: req.user_type,
+            username: None,
+            headimgurl: None,
+            sex: None,
+        },
+    )
+    .await?;
+    if let Some(uid) = req.uid {
+        db::customer::relate(&tx, company_id, uid, customer_id, req.source).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(customer_id, created, company_id, "mini-program login");
+    Ok(json!({"user_id": customer_id, "token": token}))
+}

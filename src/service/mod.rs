@@ -1,0 +1,8 @@
+//! Use cases shared by several API surfaces (the admin backend and the older qiyeweixin
+//! forms act on the same rows). Each enforces who may do what and keeps multi-row writes
+//! in one transaction; handlers only parse input and render output.
+
+pub mod company;
+pub mod login;
+pub mod org;
+pub mod staff;

@@ -1,0 +1,180 @@
+//! Builds the application from settings: database, Redis, WeChat client, router; binds
+//! the listener and exposes the bound port (tests bind port 0).
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    body::Body,
+    extract::State,
+    http::{Request, Uri},
+    routing::get,
+    Router,
+};
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    api::{self, reply::Reply},
+    auth::replay::ReplayGuard,
+    config::Settings,
+    db,
+    error::ApiError,
+    state::AppState,
+    wechat::WechatClient,
+};
+
+/// A built, bound server, not yet running.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to everything, migrates and binds `settings.bind`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = build_state(settings).await?;
+        let listener = TcpListener::bind(state.settings.bind)
+            .await
+            .with_context(|| format!("binding {}", state.settings.bind))?;
+        let router = router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let replay = self.state.replay.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                replay.sweep();
+            }
+        });
+        let app = self.router;
+        // Path tolerance (1.1) must run before routing, so it wraps the router.
+        let service =
+            tower::service_fn(move |req: Request<Body>| app.clone().oneshot(normalize_path(req)));
+        let res = axum::serve(self.listener, tower::make::Shared::new(service))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        res
+    }
+}
+
+/// Database, Redis, WeChat client: everything behind [`AppState`].
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    db::create_database_if_missing(&settings.database_url).await?;
+    let pool = db::pool(&settings.database_url, settings.db_pool_size)?;
+    db::migrate(&pool).await.context("migrating the database")?;
+    let redis = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).context("ZGLD_REDIS_URL")?;
+            Some(
+                redis::aio::ConnectionManager::new(client)
+                    .await
+                    .context("connecting to Redis")?,
+            )
+        }
+        None => None,
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")?;
+    let wechat = WechatClient::new(settings.wechat.hosts.clone(), http);
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db: pool,
+        replay: ReplayGuard::new(redis.clone()),
+        redis,
+        wechat,
+    })
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .merge(api::router())
+        .fallback(|| async { ApiError::illegal("unknown path") })
+        .with_state(state)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                        let rid = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id = %rid,
+                            user_id = tracing::field::Empty,
+                            company_id = tracing::field::Empty,
+                        )
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let client = state.db.get().await?;
+    client.query_one("select 1", &[]).await?;
+    Ok(Reply::done("ok"))
+}
+
+/// Collapses doubled slashes and drops a trailing slash (API.md 1.1).
+fn normalize_path(mut req: Request<Body>) -> Request<Body> {
+    let path = req.uri().path();
+    if !path.contains("//") && !(path.len() > 1 && path.ends_with('/')) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(seg);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(q) = req.uri().query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}

@@ -1,0 +1,29 @@
+//! The one state shared by every handler: a cheap-clone handle over long-lived parts.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use deadpool_postgres::Pool;
+
+use crate::{auth::replay::ReplayGuard, config::Settings, wechat::WechatClient};
+
+/// Cloned into every request; every field is an `Arc` or a handle.
+#[derive(Clone)]
+pub struct AppState {
+    /// Read-only configuration.
+    pub settings: Arc<Settings>,
+    /// PostgreSQL, the store of record.
+    pub db: Pool,
+    /// Optional Redis, for what several nodes must share.
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Spent signatures of state-changing requests.
+    pub replay: ReplayGuard,
+    /// WeChat / WeCom API client with token caching.
+    pub wechat: WechatClient,
+}
+
+impl FromRef<AppState> for Pool {
+    fn from_ref(s: &AppState) -> Pool {
+        s.db.clone()
+    }
+}

@@ -1,0 +1,410 @@
+//! Test harness: a fresh database per test (cloned from a migrated template), the server on
+//! port 0, the WeChat sandbox on port 0, and one signed-request builder for every endpoint.
+#![allow(dead_code)]
+
+use std::{
+    sync::atomic::{AtomicI64, Ordering},
+    time::Duration,
+};
+
+use md5::{Digest, Md5};
+use serde_json::Value;
+use tokio_postgres::NoTls;
+use zhugeleida::{
+    config::Settings,
+    db,
+    domain::password,
+    startup::Application,
+    state::AppState,
+    wechat::{sandbox, WechatHosts},
+};
+
+/// The maintenance database the harness creates test databases from.
+pub fn admin_url() -> String {
+    std::env::var("ZGLD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ZGLD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+fn db_url(name: &str) -> String {
+    let base = admin_url();
+    match base.rfind('/') {
+        Some(i) => format!("{}/{}", &base[..i], name),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&admin_url(), NoTls)
+        .await
+        .expect("connect to test PostgreSQL");
+    tokio::spawn(conn);
+    client
+}
+
+/// The migrated template, named after the migrations so a schema change makes a new one.
+async fn template() -> String {
+    let mut h = Md5::new();
+    for (v, name, sql) in db::MIGRATIONS {
+        h.update(v.to_string());
+        h.update(name);
+        h.update(sql);
+    }
+    let name = format!("zgld_tpl_{}", &hex::encode(h.finalize())[..12]);
+    let admin = admin_client().await;
+    admin
+        .batch_execute("select pg_advisory_lock(7426002)")
+        .await
+        .expect("lock");
+    let exists = admin
+        .query_opt("select 1 from pg_database where datname = $1", &[&name])
+        .await
+        .expect("q")
+        .is_some();
+    if !exists {
+        let tmp = format!("{name}_build");
+        let _ = admin
+            .batch_execute(&format!("drop database if exists {tmp} with (force)"))
+            .await;
+        admin
+            .batch_execute(&format!("create database {tmp}"))
+            .await
+            .expect("create template");
+        {
+            let pool = db::pool(&db_url(&tmp), 1).expect("pool");
+            db::migrate(&pool).await.expect("migrate template");
+            pool.close();
+        }
+        admin
+            .batch_execute(&format!("alter database {tmp} rename to {name}"))
+            .await
+            .expect("rename template");
+    }
+    admin
+        .batch_execute("select pg_advisory_unlock(7426002)")
+        .await
+        .expect("unlock");
+    name
+}
+
+/// A running server with its own database and WeChat sandbox.
+pub struct TestApp {
+    pub addr: String,
+    pub port: u16,
+    pub db_name: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub sandbox: String,
+    server: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Settings a test may adjust before the app starts.
+pub fn test_settings() -> Settings {
+    let mut s = Settings::local_default();
+    s.bind = "127.0.0.1:0".parse().expect("addr");
+    s.db_pool_size = 4;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let tpl = template().await;
+    let db_name = format!("zgld_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin_client().await;
+    let mut tries = 0;
+    loop {
+        match admin
+            .batch_execute(&format!("create database {db_name} template {tpl}"))
+            .await
+        {
+            Ok(()) => break,
+            Err(e) if tries < 20 => {
+                tries += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("create test database: {e}"),
+        }
+    }
+    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sandbox");
+    let sandbox_base = format!("http://{}", sandbox_listener.local_addr().expect("addr"));
+    tokio::spawn(sandbox::serve(
+        sandbox_listener,
+        sandbox::SandboxConfig::demo(),
+    ));
+    let mut settings = test_settings();
+    settings.database_url = db_url(&db_name);
+    settings.wechat.hosts = WechatHosts::sandbox(&sandbox_base);
+    tweak(&mut settings);
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        port,
+        db_name,
+        state,
+        http: reqwest::Client::new(),
+        sandbox: sandbox_base,
+        server,
+        stop: Some(tx),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+        let name = self.db_name.clone();
+        // Drop the database from a thread with its own runtime (we may be inside one).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                if let Ok((c, conn)) = tokio_postgres::connect(&admin_url(), NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("drop database if exists {name} with (force)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A caller's credentials: `user_id` + token.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    pub user_id: i64,
+    pub token: String,
+}
+
+static NONCE: AtomicI64 = AtomicI64::new(0);
+
+impl Signer {
+    /// A fresh `(rand_str, timestamp)`: a distinct timestamp per call, so writes never repeat.
+    pub fn sign(&self) -> (String, String) {
+        let ts = (chrono::Utc::now().timestamp_millis()
+            + NONCE.fetch_add(1, Ordering::SeqCst) % 1000)
+            .to_string();
+        (sign_with(&ts, &self.token), ts)
+    }
+    pub fn query(&self) -> Vec<(String, String)> {
+        let (r, ts) = self.sign();
+        vec![
+            ("rand_str".into(), r),
+            ("timestamp".into(), ts),
+            ("user_id".into(), self.user_id.to_string()),
+        ]
+    }
+}
+
+pub fn sign_with(timestamp: &str, token: &str) -> String {
+    hex::encode(Md5::digest(format!("{timestamp}{token}").as_bytes()))
+}
+
+/// A parsed response: HTTP status, envelope and raw body.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap_or(-999)
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn msg(&self) -> &str {
+        self.body["msg"].as_str().unwrap_or_default()
+    }
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code(), 200, "expected 200, got {}", self.raw);
+        self
+    }
+    #[track_caller]
+    pub fn expect_code(self, code: i64) -> Self {
+        assert_eq!(self.code(), code, "expected code {code}, got {}", self.raw);
+        self
+    }
+}
+
+/// One request to the server; build with [`TestApp::get`] / [`TestApp::post`].
+pub struct Req<'a> {
+    app: &'a TestApp,
+    method: reqwest::Method,
+    path: String,
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+    json: Option<Value>,
+    multipart: bool,
+}
+
+impl<'a> Req<'a> {
+    pub fn signed(mut self, s: &Signer) -> Self {
+        self.query.extend(s.query());
+        self
+    }
+    /// Signs with an explicit (possibly wrong) triple.
+    pub fn raw_auth(mut self, rand_str: &str, timestamp: &str, user_id: &str) -> Self {
+        self.query.push(("rand_str".into(), rand_str.into()));
+        self.query.push(("timestamp".into(), timestamp.into()));
+        self.query.push(("user_id".into(), user_id.into()));
+        self
+    }
+    pub fn query(mut self, q: &[(&str, &str)]) -> Self {
+        self.query
+            .extend(q.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        self
+    }
+    pub fn form(mut self, f: &[(&str, &str)]) -> Self {
+        self.form
+            .extend(f.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        self
+    }
+    pub fn json(mut self, v: Value) -> Self {
+        self.json = Some(v);
+        self
+    }
+    pub fn multipart(mut self) -> Self {
+        self.multipart = true;
+        self
+    }
+    pub async fn send(self) -> Resp {
+        let url = format!("{}{}", self.app.addr, self.path);
+        let mut rb = self.app.http.request(self.method, url).query(&self.query);
+        if let Some(j) = self.json {
+            rb = rb.json(&j);
+        } else if self.multipart {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in self.form {
+                form = form.text(k, v);
+            }
+            rb = rb.multipart(form);
+        } else if !self.form.is_empty() {
+            rb = rb.form(&self.form);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let raw = resp.text().await.expect("body");
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Resp { status, body, raw }
+    }
+}
+
+impl TestApp {
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.req(reqwest::Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.req(reqwest::Method::POST, path)
+    }
+    pub fn req(&self, method: reqwest::Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            method,
+            path: path.to_owned(),
+            query: vec![],
+            form: vec![],
+            json: None,
+            multipart: false,
+        }
+    }
+
+    pub async fn db(&self) -> deadpool_postgres::Object {
+        self.state.db.get().await.expect("db")
+    }
+
+    /// A company made the way the CLI makes one (billing from today, `months` long).
+    pub async fn company(&self, name: &str, quota: i32) -> i64 {
+        let db = self.db().await;
+        zhugeleida::cli::create_company(&db, name, quota, Some(12))
+            .await
+            .expect("company")
+    }
+
+    /// A user made the way the CLI makes one; returns its id.
+    pub async fn user(&self, company_id: i64, login: &str, pass: &str, role: i64) -> i64 {
+        let hash = password::hash(pass).expect("hash");
+        let mut db = self.db().await;
+        let tx = db.transaction().await.expect("tx");
+        let id = db::user::insert(
+            &tx,
+            &db::user::NewStaff {
+                company_id,
+                role_id: role,
+                userid: None,
+                login_user: Some(login.into()),
+                username: login.into(),
+                password_hash: Some(hash),
+                status: 1,
+                position: None,
+                avatar: None,
+                gender: None,
+                phone: None,
+                email: None,
+            },
+        )
+        .await
+        .expect("insert user");
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// Logs in through ADM-01 and returns the signer.
+    pub async fn login(&self, login: &str, pass: &str) -> Signer {
+        let r = self
+            .post("/zhugeleida/admin/login")
+            .form(&[("username", login), ("password", pass)])
+            .send()
+            .await
+            .ok();
+        Signer {
+            user_id: r.data()["user_id"].as_i64().expect("user_id"),
+            token: r.data()["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// A tenant (company + admin + salesperson) logged in: `(company_id, admin, sales)`.
+    pub async fn tenant(&self, name: &str) -> (i64, Signer, Signer) {
+        let c = self.company(name, 10).await;
+        self.user(c, &format!("{name}-admin"), "Passw0rdX", 2).await;
+        self.user(c, &format!("{name}-sales"), "Passw0rdX", 3).await;
+        let a = self.login(&format!("{name}-admin"), "Passw0rdX").await;
+        let s = self.login(&format!("{name}-sales"), "Passw0rdX").await;
+        (c, a, s)
+    }
+
+    /// The platform operator (role 1) in its own company.
+    pub async fn operator(&self) -> Signer {
+        let c = self.company("平台", 5).await;
+        self.user(c, "op", "Passw0rdX", 1).await;
+        self.login("op", "Passw0rdX").await
+    }
+}
