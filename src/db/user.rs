@@ -494,7 +494,7 @@ pub async fn set_status(
         check_quota(tx, user.company_id, Some(user.id)).await?;
     }
     tx.execute(
-        "update user_profile set status = $2, token = case when $2 = 1 then token else null end where id = $1",
+        "update user_profile set status = $2, token = case when $2::smallint = 1 then token else null end where id = $1",
         &[&user.id, &status],
     )
     .await?;

@@ -115,6 +115,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("ZGLD_TEST_LOG").is_ok() {
+        zhugeleida::telemetry::init();
+    }
     let tpl = template().await;
     let db_name = format!("zgld_t_{}", uuid::Uuid::new_v4().simple());
     let admin = admin_client().await;

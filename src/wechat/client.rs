@@ -1,0 +1,634 @@
+//! HTTP client for the WeChat APIs the server uses: WeCom (企业微信) address book and OAuth,
+//! and mini-program `code2Session`.
+//!
+//! Owns the WeCom `access_token` cache and the error rules of WECHAT.md §0.3 / §F: every body
+//! is parsed as JSON first, a non-zero `errcode` becomes [`WechatError::Api`], and a call that
+//! fails with a token error is retried exactly once with a fresh token. Secrets, tokens and
+//! session keys never reach the log: only the API path and the errcode do.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Per-request timeout. WeChat answers in well under a second; 10 s only guards against a
+/// hung connection holding a request handler forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Refresh a cached token once less than this much of its lifetime remains (WECHAT.md §F).
+const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Lifetime assumed when `gettoken` omits `expires_in` (WECHAT.md §0.5).
+const DEFAULT_TOKEN_TTL_SECS: u64 = 7200;
+
+/// Errcodes meaning "this access_token is bad": invalidate, refresh and retry once (§0.3).
+const TOKEN_ERRCODES: [i64; 3] = [40001, 40014, 42001];
+
+/// Base URLs of the four WeChat hosts (WECHAT.md §0.2). All configuration, so the same client
+/// can talk to the real WeChat or to the sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WechatHosts {
+    /// `https://api.weixin.qq.com`: official account, mini program.
+    pub api: String,
+    /// `https://qyapi.weixin.qq.com`: WeCom.
+    pub qyapi: String,
+    /// `https://open.weixin.qq.com`: browser OAuth pages.
+    pub open: String,
+    /// `https://mp.weixin.qq.com`: browser component-authorization pages.
+    pub mp: String,
+}
+
+impl WechatHosts {
+    /// The real WeChat hosts.
+    pub fn production() -> Self {
+        Self {
+            api: "https://api.weixin.qq.com".to_owned(),
+            qyapi: "https://qyapi.weixin.qq.com".to_owned(),
+            open: "https://open.weixin.qq.com".to_owned(),
+            mp: "https://mp.weixin.qq.com".to_owned(),
+        }
+    }
+
+    /// Hosts of a sandbox listening at `base` (e.g. `http://127.0.0.1:9100`): `api` is the base
+    /// itself, the others are the base plus `/qyapi`, `/open` and `/mp` (WECHAT.md §G.1).
+    pub fn sandbox(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self {
+            api: base.to_owned(),
+            qyapi: format!("{base}/qyapi"),
+            open: format!("{base}/open"),
+            mp: format!("{base}/mp"),
+        }
+    }
+}
+
+/// Failure of a WeChat call.
+#[derive(Debug, thiserror::Error)]
+pub enum WechatError {
+    /// WeChat answered with a non-zero `errcode`. Branch on `errcode`, never on `errmsg`
+    /// (it carries a request id suffix).
+    #[error("{errcode} : {errmsg}")]
+    Api {
+        /// The WeChat errcode (WECHAT.md §0.4).
+        errcode: i64,
+        /// WeChat's message, for logs only.
+        errmsg: String,
+    },
+    /// Network failure, timeout, non-2xx HTTP status or a body we could not understand.
+    #[error("wechat transport: {0:#}")]
+    Transport(anyhow::Error),
+}
+
+impl WechatError {
+    /// The WeChat errcode, if WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::Api { errcode, .. } => Some(*errcode),
+            Self::Transport(_) => None,
+        }
+    }
+
+    /// Whether this error means the access token used was invalid or expired.
+    pub fn is_token_error(&self) -> bool {
+        self.errcode().is_some_and(|c| TOKEN_ERRCODES.contains(&c))
+    }
+}
+
+/// Identity behind a WeCom OAuth code (WECHAT.md §C.3). Exactly one field is set in practice:
+/// `userid` for a member of the corp, `openid` for anyone else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WecomIdentity {
+    /// Member id (`userid` in `auth/getuserinfo`, `UserId` in the legacy API).
+    #[serde(default, alias = "UserId")]
+    pub userid: Option<String>,
+    /// Non-member openid (`openid`, legacy `OpenId`).
+    #[serde(default, alias = "OpenId")]
+    pub openid: Option<String>,
+}
+
+/// A WeCom member as returned by `user/get` (WECHAT.md §C.4). Fields other than `userid` may be
+/// withheld by WeCom depending on the app's permissions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WecomUser {
+    /// Member id, unique within the corp.
+    pub userid: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Ids of the departments the member belongs to.
+    #[serde(default)]
+    pub department: Vec<i64>,
+    /// Job title.
+    #[serde(default)]
+    pub position: Option<String>,
+    /// Mobile number.
+    #[serde(default)]
+    pub mobile: Option<String>,
+    /// 0 unknown, 1 male, 2 female. WeCom sends it as a string.
+    #[serde(default, deserialize_with = "num_or_str::opt_i32")]
+    pub gender: Option<i32>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Avatar URL.
+    #[serde(default)]
+    pub avatar: Option<String>,
+}
+
+/// A WeCom department (WECHAT.md §C.5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WecomDepartment {
+    /// Department id; the root is 1.
+    #[serde(deserialize_with = "num_or_str::i64")]
+    pub id: i64,
+    /// Name (may be withheld for restricted apps).
+    #[serde(default)]
+    pub name: String,
+    /// Parent id; 0 for the root.
+    #[serde(default, deserialize_with = "num_or_str::i64")]
+    pub parentid: i64,
+}
+
+/// Result of mini-program `sns/jscode2session` (WECHAT.md §B.1).
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CodeSession {
+    /// The user's openid within this mini program.
+    pub openid: String,
+    /// AES key for decrypting user data. Never send it to the front end or a log.
+    pub session_key: String,
+    /// Present only when the mini program is bound to an open platform account.
+    #[serde(default)]
+    pub unionid: Option<String>,
+}
+
+impl fmt::Debug for CodeSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeSession")
+            .field("openid", &self.openid)
+            .field("session_key", &"<redacted>")
+            .field("unionid", &self.unionid)
+            .finish()
+    }
+}
+
+/// Client for the WeChat APIs. Cheap to clone: all clones share the HTTP client and the token
+/// cache.
+#[derive(Clone)]
+pub struct WechatClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for WechatClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatClient")
+            .field("hosts", &self.inner.hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    hosts: WechatHosts,
+    http: reqwest::Client,
+    /// WeCom tokens keyed by (corpid, secret). Each slot has its own async lock so that
+    /// concurrent callers wait for one `gettoken` instead of all fetching at once.
+    wecom_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+}
+
+type TokenSlot = tokio::sync::Mutex<Option<CachedToken>>;
+
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    /// When to stop using the token: its expiry minus [`TOKEN_REFRESH_MARGIN`].
+    refresh_at: Instant,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default, deserialize_with = "num_or_str::opt_i64")]
+    expires_in: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct DepartmentListResponse {
+    #[serde(default)]
+    department: Vec<WecomDepartment>,
+}
+
+impl WechatClient {
+    /// A client for `hosts` that sends its requests through `http`. Each request gets a 10 s
+    /// timeout of its own.
+    pub fn new(hosts: WechatHosts, http: reqwest::Client) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hosts,
+                http,
+                wecom_tokens: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The hosts this client talks to.
+    pub fn hosts(&self) -> &WechatHosts {
+        &self.inner.hosts
+    }
+
+    /// WeCom token cached per (corpid, secret) until <5 min remain.
+    pub async fn wecom_token(&self, corpid: &str, secret: &str) -> Result<String, WechatError> {
+        let slot = self.token_slot(corpid, secret);
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref() {
+            if Instant::now() < token.refresh_at {
+                return Ok(token.token.clone());
+            }
+        }
+        let fresh = self.fetch_wecom_token(corpid, secret).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// Validates credentials with a fresh gettoken call (bypasses and refreshes the cache).
+    pub async fn wecom_check_credentials(
+        &self,
+        corpid: &str,
+        secret: &str,
+    ) -> Result<(), WechatError> {
+        let slot = self.token_slot(corpid, secret);
+        let mut cached = slot.lock().await;
+        match self.fetch_wecom_token(corpid, secret).await {
+            Ok(fresh) => {
+                *cached = Some(fresh);
+                Ok(())
+            }
+            Err(err) => {
+                if matches!(err, WechatError::Api { .. }) {
+                    *cached = None;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// OAuth code -> identity via cgi-bin/auth/getuserinfo (accept legacy UserId/OpenId casing too).
+    pub async fn wecom_code_to_user(
+        &self,
+        corpid: &str,
+        secret: &str,
+        code: &str,
+    ) -> Result<WecomIdentity, WechatError> {
+        let path = "/cgi-bin/auth/getuserinfo";
+        let body = self
+            .wecom_get(corpid, secret, path, &[("code", code)])
+            .await?;
+        let mut identity: WecomIdentity = parse(path, body)?;
+        identity.userid = identity.userid.filter(|s| !s.is_empty());
+        identity.openid = identity.openid.filter(|s| !s.is_empty());
+        if identity.userid.is_none() && identity.openid.is_none() {
+            return Err(WechatError::Transport(anyhow!(
+                "{path}: answer carries neither userid nor openid"
+            )));
+        }
+        Ok(identity)
+    }
+
+    /// One member's profile (`cgi-bin/user/get`).
+    pub async fn wecom_user_get(
+        &self,
+        corpid: &str,
+        secret: &str,
+        userid: &str,
+    ) -> Result<WecomUser, WechatError> {
+        let path = "/cgi-bin/user/get";
+        let body = self
+            .wecom_get(corpid, secret, path, &[("userid", userid)])
+            .await?;
+        parse(path, body)
+    }
+
+    /// Every department visible to the secret's app (`cgi-bin/department/list` without `id`).
+    pub async fn wecom_department_list(
+        &self,
+        corpid: &str,
+        secret: &str,
+    ) -> Result<Vec<WecomDepartment>, WechatError> {
+        let path = "/cgi-bin/department/list";
+        let body = self.wecom_get(corpid, secret, path, &[]).await?;
+        let list: DepartmentListResponse = parse(path, body)?;
+        Ok(list.department)
+    }
+
+    /// Members of a department with details (`cgi-bin/user/list`); `fetch_child` includes
+    /// the members of its sub-departments.
+    pub async fn wecom_user_list(
+        &self,
+        corpid: &str,
+        secret: &str,
+        department_id: i64,
+        fetch_child: bool,
+    ) -> Result<Vec<WecomUser>, WechatError> {
+        #[derive(Deserialize)]
+        struct UserListResponse {
+            #[serde(default)]
+            userlist: Vec<WecomUser>,
+        }
+        let path = "/cgi-bin/user/list";
+        let department_id = department_id.to_string();
+        let fetch_child = if fetch_child { "1" } else { "0" };
+        let body = self
+            .wecom_get(
+                corpid,
+                secret,
+                path,
+                &[
+                    ("department_id", department_id.as_str()),
+                    ("fetch_child", fetch_child),
+                ],
+            )
+            .await?;
+        let list: UserListResponse = parse(path, body)?;
+        Ok(list.userlist)
+    }
+
+    /// mini program code2Session (plain sns/jscode2session with appid+secret)
+    pub async fn jscode2session(
+        &self,
+        appid: &str,
+        secret: &str,
+        js_code: &str,
+    ) -> Result<CodeSession, WechatError> {
+        let path = "/sns/jscode2session";
+        let url = format!("{}{path}", self.inner.hosts.api);
+        let query = [
+            ("appid", appid),
+            ("secret", secret),
+            ("js_code", js_code),
+            ("grant_type", "authorization_code"),
+        ];
+        let body = self.get_json(path, &url, &query).await?;
+        parse(path, body)
+    }
+
+    fn token_slot(&self, corpid: &str, secret: &str) -> Arc<TokenSlot> {
+        let mut map = self
+            .inner
+            .wecom_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.entry((corpid.to_owned(), secret.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Drops the cached token for (corpid, secret) if it is still `stale`; a concurrent caller
+    /// may already have replaced it with a fresh one, which must survive.
+    async fn invalidate_wecom_token(&self, corpid: &str, secret: &str, stale: &str) {
+        let slot = self.token_slot(corpid, secret);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.token == stale) {
+            *cached = None;
+        }
+    }
+
+    async fn fetch_wecom_token(
+        &self,
+        corpid: &str,
+        secret: &str,
+    ) -> Result<CachedToken, WechatError> {
+        let path = "/cgi-bin/gettoken";
+        let url = format!("{}{path}", self.inner.hosts.qyapi);
+        let fetched_at = Instant::now();
+        let body = self
+            .get_json(path, &url, &[("corpid", corpid), ("corpsecret", secret)])
+            .await?;
+        let answer: TokenResponse = parse(path, body)?;
+        let ttl = answer
+            .expires_in
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(DEFAULT_TOKEN_TTL_SECS);
+        let usable = Duration::from_secs(ttl).saturating_sub(TOKEN_REFRESH_MARGIN);
+        Ok(CachedToken {
+            token: answer.access_token,
+            refresh_at: fetched_at + usable,
+        })
+    }
+
+    /// GET on the WeCom host with the cached token; on a token error the token is dropped,
+    /// a new one fetched and the call repeated exactly once.
+    async fn wecom_get(
+        &self,
+        corpid: &str,
+        secret: &str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, WechatError> {
+        let url = format!("{}{path}", self.inner.hosts.qyapi);
+        let token = self.wecom_token(corpid, secret).await?;
+        match self.get_json(path, &url, &with_token(&token, params)).await {
+            Err(err) if err.is_token_error() => {
+                tracing::debug!(
+                    path,
+                    errcode = err.errcode(),
+                    "wecom token rejected, refreshing"
+                );
+                self.invalidate_wecom_token(corpid, secret, &token).await;
+                let token = self.wecom_token(corpid, secret).await?;
+                self.get_json(path, &url, &with_token(&token, params)).await
+            }
+            other => other,
+        }
+    }
+
+    /// One GET; the body must be JSON and carry no non-zero errcode. `path` is only for logs
+    /// and error messages: `url` and `query` may hold secrets and are never printed.
+    async fn get_json(
+        &self,
+        path: &str,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, WechatError> {
+        let transport = |e: reqwest::Error, what: &str| {
+            WechatError::Transport(
+                anyhow::Error::new(e.without_url()).context(format!("{what} {path}")),
+            )
+        };
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .query(query)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport(e, "sending"))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e, "reading answer of"))?;
+        if !status.is_success() {
+            tracing::debug!(path, %status, "wechat answered with an HTTP error");
+            return Err(WechatError::Transport(anyhow!("{path}: HTTP {status}")));
+        }
+        let body: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{path}: answer is not JSON"))
+            .map_err(WechatError::Transport)?;
+        check_errcode(&body)?;
+        tracing::debug!(path, "wechat call ok");
+        Ok(body)
+    }
+}
+
+fn with_token<'a>(token: &'a str, params: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut query = Vec::with_capacity(params.len() + 1);
+    query.push(("access_token", token));
+    query.extend_from_slice(params);
+    query
+}
+
+/// Turns a non-zero `errcode` (number or numeric string; missing means 0) into
+/// [`WechatError::Api`].
+pub fn check_errcode(body: &Value) -> Result<(), WechatError> {
+    let errcode = match body.get("errcode") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    match errcode {
+        Some(0) => Ok(()),
+        Some(errcode) => {
+            let errmsg = body
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            tracing::debug!(errcode, "wechat answered with an error");
+            Err(WechatError::Api { errcode, errmsg })
+        }
+        None => Err(WechatError::Transport(anyhow!(
+            "errcode is neither a number nor a numeric string"
+        ))),
+    }
+}
+
+fn parse<T: DeserializeOwned>(path: &str, body: Value) -> Result<T, WechatError> {
+    serde_json::from_value(body)
+        .with_context(|| format!("{path}: unexpected answer shape"))
+        .map_err(WechatError::Transport)
+}
+
+/// Serde helpers for fields WeChat sends as a number in one place and a string in another
+/// (WECHAT.md §0.3). An empty string counts as absent.
+pub mod num_or_str {
+    use serde::de::{Deserializer, Error};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrStr {
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+
+    fn to_i64<E: Error>(value: NumOrStr) -> Result<Option<i64>, E> {
+        match value {
+            NumOrStr::Int(n) => Ok(Some(n)),
+            NumOrStr::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            NumOrStr::Float(f) => Err(E::custom(format!("expected an integer, got {f}"))),
+            NumOrStr::Str(s) if s.trim().is_empty() => Ok(None),
+            NumOrStr::Str(s) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("expected a number, got {s:?}"))),
+        }
+    }
+
+    /// `Option<i64>` from a number, a numeric string, an empty string or null.
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<NumOrStr>::deserialize(d)? {
+            None => Ok(None),
+            Some(v) => to_i64(v),
+        }
+    }
+
+    /// `Option<i32>` from a number, a numeric string, an empty string or null.
+    pub fn opt_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+        opt_i64(d)?
+            .map(|n| i32::try_from(n).map_err(D::Error::custom))
+            .transpose()
+    }
+
+    /// `i64` from a number or a numeric string.
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        opt_i64(d)?.ok_or_else(|| D::Error::custom("expected a number, got an empty value"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_or_zero_errcode_is_success() {
+        assert!(check_errcode(&json!({"access_token": "t"})).is_ok());
+        assert!(check_errcode(&json!({"errcode": 0, "errmsg": "ok"})).is_ok());
+        assert!(check_errcode(&json!({"errcode": "0"})).is_ok());
+    }
+
+    #[test]
+    fn numeric_string_errcode_is_an_api_error() {
+        let err = check_errcode(&json!({"errcode": "40029", "errmsg": "invalid code"}))
+            .err()
+            .map(|e| e.errcode());
+        assert_eq!(err, Some(Some(40029)));
+    }
+
+    #[test]
+    fn gender_is_read_from_a_string_or_a_number() {
+        let a: WecomUser = serde_json::from_value(json!({"userid": "a", "gender": "2"})).unwrap();
+        let b: WecomUser = serde_json::from_value(json!({"userid": "b", "gender": 1})).unwrap();
+        let c: WecomUser = serde_json::from_value(json!({"userid": "c", "gender": ""})).unwrap();
+        assert_eq!((a.gender, b.gender, c.gender), (Some(2), Some(1), None));
+    }
+
+    #[test]
+    fn legacy_and_current_identity_casings_both_parse() {
+        let legacy: WecomIdentity =
+            serde_json::from_value(json!({"UserId": "rep01", "DeviceId": "d"})).unwrap();
+        let current: WecomIdentity = serde_json::from_value(json!({"openid": "o1"})).unwrap();
+        assert_eq!(legacy.userid.as_deref(), Some("rep01"));
+        assert_eq!(current.openid.as_deref(), Some("o1"));
+    }
+
+    #[test]
+    fn code_session_debug_hides_the_session_key() {
+        let s = CodeSession {
+            openid: "o_alice".into(),
+            session_key: "c2VjcmV0LWtleQ==".into(),
+            unionid: None,
+        };
+        let printed = format!("{s:?}");
+        assert!(printed.contains("o_alice"));
+        assert!(!printed.contains("c2VjcmV0LWtleQ=="));
+    }
+
+    #[test]
+    fn sandbox_hosts_hang_off_one_base() {
+        let h = WechatHosts::sandbox("http://127.0.0.1:9100/");
+        assert_eq!(h.api, "http://127.0.0.1:9100");
+        assert_eq!(h.qyapi, "http://127.0.0.1:9100/qyapi");
+        assert_eq!(h.open, "http://127.0.0.1:9100/open");
+        assert_eq!(h.mp, "http://127.0.0.1:9100/mp");
+    }
+}

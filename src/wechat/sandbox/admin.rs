@@ -1,0 +1,217 @@
+//! The `/__sandbox` admin API (JSON): clock, token expiry and revocation, fault rules, the call
+//! record and reset (G.3, G.8, G.9).
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::config::{ClockMode, SandboxConfig};
+use super::state::{FaultRule, SandboxState, TokenOwner, TokenRecord};
+use super::Shared;
+
+/// Routes mounted under `/__sandbox`.
+pub(crate) fn router() -> Router<Shared> {
+    Router::new()
+        .route("/clock", get(get_clock).post(set_clock))
+        .route("/tokens/expire", post(expire_tokens))
+        .route("/tokens/revoke", post(revoke_tokens))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/calls", get(list_calls).delete(clear_calls))
+        .route("/config", get(get_config))
+        .route("/reset", post(reset))
+        .fallback(|| async { bad(StatusCode::NOT_FOUND, "unknown sandbox admin path") })
+}
+
+fn bad(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// Parses an optional JSON body; an empty body is `T::default()`.
+fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+fn clock_json(st: &SandboxState) -> Value {
+    json!({"mode": st.clock.mode, "now": st.clock.now()})
+}
+
+async fn get_clock(State(shared): State<Shared>) -> Json<Value> {
+    Json(clock_json(&shared.lock()))
+}
+
+#[derive(Default, Deserialize)]
+struct ClockChange {
+    advance_secs: Option<i64>,
+    set_unix: Option<i64>,
+    mode: Option<ClockMode>,
+}
+
+/// `POST /__sandbox/clock {"advance_secs":N}` (or `set_unix`, `mode`).
+async fn set_clock(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let change: ClockChange = match body(&bytes) {
+        Ok(c) => c,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let mut st = shared.lock();
+    if let Some(mode) = change.mode {
+        st.clock.set_mode(mode);
+    }
+    if let Some(unix) = change.set_unix {
+        st.clock.set(unix);
+    }
+    if let Some(secs) = change.advance_secs {
+        st.clock.advance(secs);
+    }
+    Json(clock_json(&st)).into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct TokenSelector {
+    kind: String,
+    /// WeCom: agentid, `contacts` or corpid; `access_token`: appid. Absent = every token of
+    /// the kind.
+    id: Option<String>,
+}
+
+impl TokenSelector {
+    fn kind_known(&self) -> bool {
+        matches!(self.kind.as_str(), "wecom" | "access_token")
+    }
+
+    fn matches(&self, owner: &TokenOwner) -> bool {
+        let id = self.id.as_deref();
+        match (self.kind.as_str(), owner) {
+            ("wecom", TokenOwner::Wecom { corpid, agentid }) => {
+                let label = agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string());
+                id.map_or(true, |id| id == corpid || id == label)
+            }
+            ("access_token", TokenOwner::App { appid }) => id.map_or(true, |id| id == appid),
+            _ => false,
+        }
+    }
+}
+
+/// `POST /__sandbox/tokens/expire {"kind":"wecom|access_token","id":"…"}`: next use → 42001.
+async fn expire_tokens(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    change_tokens(&shared, &bytes, |record, now| {
+        record.dies_at = record.dies_at.min(now)
+    })
+}
+
+/// `POST /__sandbox/tokens/revoke {…}`: next use → 40014 (qyapi) / 40001 (api).
+async fn revoke_tokens(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    change_tokens(&shared, &bytes, |record, _| record.revoked = true)
+}
+
+fn change_tokens(
+    shared: &Shared,
+    bytes: &Bytes,
+    apply: impl Fn(&mut TokenRecord, i64),
+) -> Response {
+    let selector: TokenSelector = match body(bytes) {
+        Ok(s) => s,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    if !selector.kind_known() {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "kind must be wecom or access_token",
+        );
+    }
+    let mut st = shared.lock();
+    let now = st.clock.now();
+    let mut affected = 0;
+    for record in st.tokens.values_mut() {
+        if record.alive(now) && selector.matches(&record.owner) {
+            apply(record, now);
+            affected += 1;
+        }
+    }
+    Json(json!({"affected": affected})).into_response()
+}
+
+async fn list_faults(State(shared): State<Shared>) -> Json<Value> {
+    Json(json!({"faults": shared.lock().faults}))
+}
+
+/// `POST /__sandbox/faults {"path":"/cgi-bin/user/get","errcode":45009,"times":1}`.
+async fn add_fault(State(shared): State<Shared>, Json(mut rule): Json<FaultRule>) -> Json<Value> {
+    rule.seen = 0;
+    rule.fired = 0;
+    let mut st = shared.lock();
+    st.faults.push(rule);
+    Json(json!({"faults": st.faults.len()}))
+}
+
+async fn clear_faults(State(shared): State<Shared>) -> Json<Value> {
+    shared.lock().faults.clear();
+    Json(json!({"faults": 0}))
+}
+
+#[derive(Deserialize)]
+struct CallFilter {
+    host: Option<String>,
+    path: Option<String>,
+    /// Only calls with `seq` greater than this.
+    since: Option<u64>,
+}
+
+/// `GET /__sandbox/calls?host=&path=&since=`.
+async fn list_calls(State(shared): State<Shared>, Query(filter): Query<CallFilter>) -> Json<Value> {
+    let st = shared.lock();
+    let calls: Vec<_> = st
+        .calls
+        .iter()
+        .filter(|c| {
+            filter
+                .host
+                .as_ref()
+                .map_or(true, |h| h.is_empty() || *h == c.host)
+        })
+        .filter(|c| {
+            filter
+                .path
+                .as_ref()
+                .map_or(true, |p| p.is_empty() || *p == c.path)
+        })
+        .filter(|c| filter.since.map_or(true, |s| c.seq > s))
+        .collect();
+    Json(json!({"calls": calls}))
+}
+
+async fn clear_calls(State(shared): State<Shared>) -> Json<Value> {
+    shared.lock().calls.clear();
+    Json(json!({"calls": []}))
+}
+
+async fn get_config(State(shared): State<Shared>) -> Json<SandboxConfig> {
+    Json(shared.lock().seed.clone())
+}
+
+/// `POST /__sandbox/reset` (optional body: a new seed; empty or `null` keeps the current one): back to the seed, clearing tokens,
+/// codes, clock, faults, counters and the record.
+async fn reset(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let mut st = shared.lock();
+    let replacement = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Option<SandboxConfig>>(&bytes) {
+            Ok(seed) => seed,
+            Err(e) => return bad(StatusCode::BAD_REQUEST, &format!("invalid seed: {e}")),
+        }
+    };
+    let seed = replacement.unwrap_or_else(|| st.seed.clone());
+    *st = SandboxState::new(seed);
+    Json(json!({"reset": true})).into_response()
+}

@@ -1,0 +1,283 @@
+//! The sandbox seed (WECHAT.md §G.1, restricted to WeCom and mini-program login): apps,
+//! mini-program users, the WeCom corp with its agents, departments and members, plus clock and
+//! lifetime settings. Loaded from JSON; every section has a default.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Seed of the sandbox. `POST /__sandbox/reset` returns to it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SandboxConfig {
+    /// How sandbox time moves.
+    pub clock: ClockConfig,
+    /// Token lifetimes.
+    pub tokens: TokenConfig,
+    /// Lifetime of codes minted by the authorize page.
+    pub codes: CodeConfig,
+    /// Accept `sandbox-<openid>` codes for openids missing from `users`.
+    pub allow_unknown_openid: bool,
+    /// Official accounts and mini programs (`api` host).
+    pub apps: Vec<AppSeed>,
+    /// WeChat users of the official accounts and mini programs.
+    pub users: Vec<UserSeed>,
+    /// The WeCom corp; `None` disables the `qyapi` endpoints (every call → 40013).
+    pub wecom: Option<WecomSeed>,
+}
+
+/// `[clock]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ClockConfig {
+    /// `virtual` (time moves only through `POST /__sandbox/clock`) or `real`.
+    pub mode: ClockMode,
+    /// Unix second the virtual clock starts at; the real time at start-up when absent.
+    pub start_unix: Option<i64>,
+}
+
+/// How the sandbox clock moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockMode {
+    /// Frozen except for explicit advances.
+    #[default]
+    Virtual,
+    /// Wall-clock time plus any explicit advances.
+    Real,
+}
+
+/// `[tokens]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    /// Returned as `expires_in`.
+    pub ttl_secs: i64,
+    /// Real lifetime; below `ttl_secs` it exercises the client's reactive refresh (42001).
+    pub invalidate_after_secs: i64,
+    /// How long a superseded `cgi-bin/token` token keeps working.
+    pub oa_old_token_grace_secs: i64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 7200,
+            invalidate_after_secs: 7200,
+            oa_old_token_grace_secs: 300,
+        }
+    }
+}
+
+/// `[codes]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CodeConfig {
+    /// Lifetime of codes minted by `/open/connect/oauth2/authorize`.
+    pub ttl_secs: i64,
+}
+
+impl Default for CodeConfig {
+    fn default() -> Self {
+        Self { ttl_secs: 300 }
+    }
+}
+
+/// `[[apps]]`: an official account or mini program.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AppSeed {
+    /// AppID.
+    pub appid: String,
+    /// AppSecret.
+    pub secret: String,
+    /// `mp` (official account) or `miniprogram`.
+    #[serde(default)]
+    pub kind: AppKind,
+    /// Bound to an open platform account: answers carry the user's `unionid`.
+    #[serde(default)]
+    pub unionid: bool,
+}
+
+/// Kind of an `[[apps]]` entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppKind {
+    /// Official account (公众号).
+    Mp,
+    /// Mini program (小程序).
+    #[default]
+    Miniprogram,
+}
+
+/// `[[users]]`: a WeChat user.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct UserSeed {
+    /// The openid (the sandbox uses one openid for every app).
+    pub openid: String,
+    /// Nickname.
+    #[serde(default)]
+    pub nickname: String,
+    /// Avatar URL.
+    #[serde(default)]
+    pub headimgurl: String,
+    /// UnionID, returned by apps with `unionid = true`.
+    #[serde(default)]
+    pub unionid: Option<String>,
+}
+
+/// `[wecom]`: one WeCom corp.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct WecomSeed {
+    /// CorpID.
+    pub corpid: String,
+    /// Address-book (通讯录) secret: its token sees every department.
+    #[serde(default)]
+    pub contacts_secret: Option<String>,
+    /// Self-built apps.
+    #[serde(default)]
+    pub agents: Vec<AgentSeed>,
+    /// The department tree.
+    #[serde(default)]
+    pub departments: Vec<DepartmentSeed>,
+    /// Members.
+    #[serde(default)]
+    pub users: Vec<WecomUserSeed>,
+}
+
+/// `[[wecom.agents]]`: a self-built app with its own secret.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AgentSeed {
+    /// AgentId.
+    pub agentid: i64,
+    /// The app's secret.
+    pub secret: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Departments (with their subtrees) this app may read; empty means all (G.7).
+    #[serde(default)]
+    pub visible_departments: Vec<i64>,
+}
+
+/// `[[wecom.departments]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct DepartmentSeed {
+    /// Id; the root is 1.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Parent id; 0 for the root.
+    #[serde(default)]
+    pub parentid: i64,
+    /// Sort order within the parent.
+    #[serde(default)]
+    pub order: i64,
+}
+
+/// `[[wecom.users]]`: a corp member.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct WecomUserSeed {
+    /// UserId.
+    pub userid: String,
+    /// Name.
+    pub name: String,
+    /// Department ids.
+    #[serde(default)]
+    pub department: Vec<i64>,
+    /// Job title.
+    #[serde(default)]
+    pub position: Option<String>,
+    /// Mobile.
+    #[serde(default)]
+    pub mobile: Option<String>,
+    /// 0 unknown, 1 male, 2 female (sent as a string, like WeCom).
+    #[serde(default)]
+    pub gender: Option<i32>,
+    /// E-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Avatar URL.
+    #[serde(default)]
+    pub avatar: Option<String>,
+}
+
+impl SandboxConfig {
+    /// Reads a JSON seed file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading sandbox seed {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing sandbox seed {}", path.display()))
+    }
+
+    /// The demo seed: corp `wwsandbox` with two agents and three sales reps, and the mini
+    /// program `wxsandboxminiapp` with three customers.
+    pub fn demo() -> Self {
+        let rep = |userid: &str, name: &str, mobile: &str, gender: i32| WecomUserSeed {
+            userid: userid.to_owned(),
+            name: name.to_owned(),
+            department: vec![2],
+            position: Some("销售经理".to_owned()),
+            mobile: Some(mobile.to_owned()),
+            gender: Some(gender),
+            email: Some(format!("{userid}@sandbox.example")),
+            avatar: Some(format!("https://sandbox.example/avatar/{userid}.png")),
+        };
+        let customer = |openid: &str, nickname: &str| UserSeed {
+            openid: openid.to_owned(),
+            nickname: nickname.to_owned(),
+            headimgurl: format!("https://sandbox.example/headimg/{openid}.png"),
+            unionid: Some(format!("u_{}", openid.trim_start_matches("o_"))),
+        };
+        let dept = |id: i64, name: &str, parentid: i64, order: i64| DepartmentSeed {
+            id,
+            name: name.to_owned(),
+            parentid,
+            order,
+        };
+        Self {
+            allow_unknown_openid: true,
+            apps: vec![AppSeed {
+                appid: "wxsandboxminiapp".to_owned(),
+                secret: "sandbox-miniapp-secret".to_owned(),
+                kind: AppKind::Miniprogram,
+                unionid: true,
+            }],
+            users: vec![
+                customer("o_alice", "Alice"),
+                customer("o_bob", "Bob"),
+                customer("o_carol", "Carol"),
+            ],
+            wecom: Some(WecomSeed {
+                corpid: "wwsandbox".to_owned(),
+                contacts_secret: Some("sandbox-tongxunlu-secret".to_owned()),
+                agents: vec![
+                    AgentSeed {
+                        agentid: 1000002,
+                        secret: "sandbox-ai-radar-secret".to_owned(),
+                        name: "AI雷达".to_owned(),
+                        visible_departments: vec![1],
+                    },
+                    AgentSeed {
+                        agentid: 1000003,
+                        secret: "sandbox-boss-radar-secret".to_owned(),
+                        name: "Boss雷达".to_owned(),
+                        visible_departments: vec![1],
+                    },
+                ],
+                departments: vec![
+                    dept(1, "公司", 0, 100),
+                    dept(2, "销售部", 1, 90),
+                    dept(3, "技术部", 1, 80),
+                ],
+                users: vec![
+                    rep("rep01", "销售一", "13800000001", 1),
+                    rep("rep02", "销售二", "13800000002", 2),
+                    rep("rep03", "销售三", "13800000003", 1),
+                ],
+            }),
+            ..Self::default()
+        }
+    }
+}

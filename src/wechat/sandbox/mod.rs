@@ -1,0 +1,57 @@
+//! An offline imitation of the WeChat servers (WECHAT.md §G), restricted to WeCom
+//! (`gettoken`, OAuth code exchange, address book) and mini-program login
+//! (`sns/jscode2session`), so the server can be run and tested end to end without WeChat.
+//!
+//! One listener serves all four hosts by path prefix (`/qyapi`, `/open`, `/mp`, none for
+//! `api`), plus the admin API under `/__sandbox`. See `docs/wechat-sandbox.md`.
+
+mod admin;
+mod api;
+mod browser;
+mod config;
+mod qyapi;
+mod state;
+mod upstream;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+
+pub use api::session_key;
+pub use config::{
+    AgentSeed, AppKind, AppSeed, ClockConfig, ClockMode, CodeConfig, DepartmentSeed, SandboxConfig,
+    TokenConfig, UserSeed, WecomSeed, WecomUserSeed,
+};
+use state::SandboxState;
+
+/// Handle on the sandbox state shared by every request; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Shared(Arc<Mutex<SandboxState>>);
+
+impl Shared {
+    /// Locks the state. A panic in another request cannot leave it half-written in a way that
+    /// matters for a test server, so a poisoned lock is simply taken over.
+    fn lock(&self) -> MutexGuard<'_, SandboxState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The whole sandbox as one router, its state inside.
+pub fn router(config: SandboxConfig) -> Router {
+    let shared = Shared(Arc::new(Mutex::new(SandboxState::new(config))));
+    Router::new()
+        .nest("/__sandbox", admin::router())
+        .fallback(upstream::handle)
+        .with_state(shared)
+}
+
+/// Serves the sandbox on `listener` until the task is dropped or the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: SandboxConfig,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "wechat sandbox listening");
+    }
+    axum::serve(listener, router(config)).await
+}

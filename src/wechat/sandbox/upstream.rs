@@ -1,0 +1,449 @@
+//! The imitation of the WeChat hosts: splits the host prefix off the path, applies fault
+//! rules, routes through one table to the endpoint functions, and records every call with its
+//! answer (G.1, G.8, G.9).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::state::{real_now_ms, CallRecord, FaultRule, ResponseRecord, SandboxState, TokenOwner};
+use super::{api, browser, qyapi, Shared};
+
+/// The four upstream hosts, told apart by path prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    Api,
+    Qyapi,
+    Open,
+    Mp,
+}
+
+impl Host {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Qyapi => "qyapi",
+            Self::Open => "open",
+            Self::Mp => "mp",
+        }
+    }
+
+    /// `/qyapi/cgi-bin/gettoken` → (`Qyapi`, `/cgi-bin/gettoken`); no prefix means `api`.
+    fn split(path: &str) -> (Self, String) {
+        for (prefix, host) in [
+            ("/qyapi", Self::Qyapi),
+            ("/open", Self::Open),
+            ("/mp", Self::Mp),
+        ] {
+            if let Some(rest) = path.strip_prefix(prefix) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    let rest = if rest.is_empty() { "/" } else { rest };
+                    return (host, rest.to_owned());
+                }
+            }
+        }
+        (Self::Api, path.to_owned())
+    }
+}
+
+/// A call as the endpoint functions see it.
+pub(crate) struct Inbound {
+    pub seq: u64,
+    pub host: Host,
+    pub method: Method,
+    /// Upstream path, prefix stripped.
+    pub path: String,
+    /// Query parameters; a repeated name keeps its last value.
+    pub query: BTreeMap<String, String>,
+    /// Value of the `sandbox_user` cookie (G.4).
+    pub sandbox_user_cookie: Option<String>,
+    pub body: Bytes,
+}
+
+impl Inbound {
+    /// A non-empty query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// An endpoint's answer.
+pub(crate) enum Reply {
+    Json {
+        status: StatusCode,
+        body: Value,
+    },
+    Raw {
+        status: StatusCode,
+        content_type: String,
+        body: String,
+    },
+    Redirect(String),
+}
+
+impl Reply {
+    /// A success body (HTTP 200).
+    pub fn ok(body: Value) -> Self {
+        Self::Json {
+            status: StatusCode::OK,
+            body,
+        }
+    }
+
+    /// A browser-page error (HTTP 400 with a little HTML).
+    pub fn html_error(message: &str) -> Self {
+        Self::Raw {
+            status: StatusCode::BAD_REQUEST,
+            content_type: "text/html; charset=utf-8".to_owned(),
+            body: format!("<html><body><h1>sandbox: {message}</h1></body></html>"),
+        }
+    }
+
+    fn record(&self) -> ResponseRecord {
+        match self {
+            Self::Json { status, body } => ResponseRecord {
+                status: status.as_u16(),
+                content_type: JSON_TYPE.to_owned(),
+                errcode: body.get("errcode").and_then(Value::as_i64),
+                body_json: Some(body.clone()),
+                location: None,
+            },
+            Self::Raw {
+                status,
+                content_type,
+                body,
+            } => ResponseRecord {
+                status: status.as_u16(),
+                content_type: content_type.clone(),
+                errcode: None,
+                body_json: serde_json::from_str(body).ok(),
+                location: None,
+            },
+            Self::Redirect(location) => ResponseRecord {
+                status: StatusCode::FOUND.as_u16(),
+                content_type: String::new(),
+                errcode: None,
+                body_json: None,
+                location: Some(location.clone()),
+            },
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Json { status, body } => (
+                status,
+                [(header::CONTENT_TYPE, JSON_TYPE)],
+                body.to_string(),
+            )
+                .into_response(),
+            Self::Raw {
+                status,
+                content_type,
+                body,
+            } => {
+                let content_type = HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("text/plain"));
+                (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+            }
+            Self::Redirect(location) => match HeaderValue::from_str(&location) {
+                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                Err(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "sandbox: redirect target is not a header value",
+                )
+                    .into_response(),
+            },
+        }
+    }
+}
+
+const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+/// What an endpoint function returns: a reply, or a WeChat errcode to wrap in the error shape.
+pub(crate) type Outcome = Result<Reply, i64>;
+
+type Handler = fn(&mut SandboxState, &Inbound) -> Outcome;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Get,
+    /// No POST endpoint in this subset yet (message/send, component and code management come
+    /// later); kept so a wrong method already answers 43001/43002 from the table.
+    #[allow(dead_code)]
+    Post,
+}
+
+struct Route {
+    host: Host,
+    path: &'static str,
+    verb: Verb,
+    handler: Handler,
+}
+
+/// Every endpoint the sandbox imitates.
+const ROUTES: &[Route] = &[
+    Route {
+        host: Host::Api,
+        path: "/sns/jscode2session",
+        verb: Verb::Get,
+        handler: api::jscode2session,
+    },
+    Route {
+        host: Host::Api,
+        path: "/cgi-bin/token",
+        verb: Verb::Get,
+        handler: api::token,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/gettoken",
+        verb: Verb::Get,
+        handler: qyapi::gettoken,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/user/getuserinfo",
+        verb: Verb::Get,
+        handler: qyapi::getuserinfo_legacy,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/auth/getuserinfo",
+        verb: Verb::Get,
+        handler: qyapi::getuserinfo,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/user/get",
+        verb: Verb::Get,
+        handler: qyapi::user_get,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/user/list",
+        verb: Verb::Get,
+        handler: qyapi::user_list,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/user/simplelist",
+        verb: Verb::Get,
+        handler: qyapi::user_simplelist,
+    },
+    Route {
+        host: Host::Qyapi,
+        path: "/cgi-bin/department/list",
+        verb: Verb::Get,
+        handler: qyapi::department_list,
+    },
+    Route {
+        host: Host::Open,
+        path: "/connect/oauth2/authorize",
+        verb: Verb::Get,
+        handler: browser::authorize,
+    },
+];
+
+/// The WeChat error shape: HTTP 200, English `errmsg` plus a request id (G.1).
+pub(crate) fn wx_error(errcode: i64, seq: u64) -> Reply {
+    Reply::ok(json!({
+        "errcode": errcode,
+        "errmsg": format!("{}, rid: sandbox-{seq}", errmsg_text(errcode)),
+    }))
+}
+
+fn errmsg_text(errcode: i64) -> &'static str {
+    match errcode {
+        -1 => "system error",
+        40001 => "invalid credential, access_token is invalid or not latest",
+        40002 => "invalid grant_type",
+        40013 => "invalid appid",
+        40014 => "invalid access_token",
+        40029 => "invalid code",
+        40125 => "invalid appsecret",
+        40163 => "code been used",
+        41001 => "access_token missing",
+        41002 => "appid missing",
+        41004 => "appsecret missing",
+        41008 => "missing code",
+        42001 => "access_token expired",
+        43001 => "require GET method",
+        43002 => "require POST method",
+        45009 => "reach max api daily quota limit",
+        45011 => "api minute-quota reach limit, must slower, retry next minute",
+        60011 => "no privilege to access/modify contact/party/agent",
+        60111 => "invalid string value `userid`. userid not found",
+        60123 => "invalid party id",
+        _ => "sandbox injected error",
+    }
+}
+
+/// Entry point for every path outside `/__sandbox`.
+pub(crate) async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (host, path) = Host::split(uri.path());
+    let query = uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let (inbound, identity, fault) = {
+        let mut st = shared.lock();
+        let inbound = Inbound {
+            seq: st.next_seq(),
+            host,
+            method,
+            path,
+            query,
+            sandbox_user_cookie: cookie(&headers, "sandbox_user"),
+            body,
+        };
+        let identity = identity(&st, &inbound);
+        let fault = st.faults.iter_mut().find_map(|rule| {
+            rule.hit(host.as_str(), &inbound.path, &identity)
+                .then(|| rule.clone())
+        });
+        (inbound, identity, fault)
+    };
+    if let Some(ms) = fault.as_ref().and_then(|f| f.delay_ms) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let mut st = shared.lock();
+    let (reply, fault_name) = match fault.as_ref().and_then(|f| fault_reply(f, inbound.seq)) {
+        Some((reply, name)) => (reply, Some(name.to_owned())),
+        None => (
+            dispatch(&mut st, &inbound),
+            fault.map(|_| "delay_ms".to_owned()),
+        ),
+    };
+    tracing::debug!(host = host.as_str(), path = %inbound.path, seq = inbound.seq, "sandbox call");
+    let record = CallRecord {
+        seq: inbound.seq,
+        time: st.clock.now(),
+        real_time_ms: real_now_ms(),
+        host: host.as_str().to_owned(),
+        method: inbound.method.to_string(),
+        path: inbound.path.clone(),
+        query: inbound.query.clone(),
+        body_raw: String::from_utf8_lossy(&inbound.body).into_owned(),
+        body_json: serde_json::from_slice(&inbound.body).ok(),
+        identity,
+        fault: fault_name,
+        response: reply.record(),
+    };
+    st.calls.push(record);
+    drop(st);
+    reply.into_response()
+}
+
+fn dispatch(st: &mut SandboxState, inbound: &Inbound) -> Reply {
+    let mut known_path = None;
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.host == inbound.host && r.path == inbound.path)
+    {
+        let verb_ok = match route.verb {
+            Verb::Get => inbound.method == Method::GET,
+            Verb::Post => inbound.method == Method::POST,
+        };
+        if verb_ok {
+            return (route.handler)(st, inbound).unwrap_or_else(|code| wx_error(code, inbound.seq));
+        }
+        known_path = Some(route.verb);
+    }
+    match known_path {
+        Some(Verb::Get) => wx_error(43001, inbound.seq),
+        Some(Verb::Post) => wx_error(43002, inbound.seq),
+        None => Reply::Json {
+            status: StatusCode::NOT_FOUND,
+            body: json!({
+                "errcode": -1,
+                "errmsg": format!(
+                    "sandbox: unknown api {} {} {}",
+                    inbound.host.as_str(),
+                    inbound.method,
+                    inbound.path
+                ),
+            }),
+        },
+    }
+}
+
+/// The reply a fault rule substitutes for the real one; `None` for a pure delay.
+fn fault_reply(rule: &FaultRule, seq: u64) -> Option<(Reply, &'static str)> {
+    let status = rule.http_status.and_then(|s| StatusCode::from_u16(s).ok());
+    if let Some(body) = &rule.raw_body {
+        let reply = Reply::Raw {
+            status: status.unwrap_or(StatusCode::OK),
+            content_type: "text/plain; charset=utf-8".to_owned(),
+            body: body.clone(),
+        };
+        return Some((reply, "raw_body"));
+    }
+    if let Some(errcode) = rule.errcode {
+        let mut reply = wx_error(errcode, seq);
+        if let Reply::Json { status: s, body } = &mut reply {
+            if let Some(msg) = &rule.errmsg {
+                body["errmsg"] = json!(format!("{msg}, rid: sandbox-{seq}"));
+            }
+            if let Some(status) = status {
+                *s = status;
+            }
+        }
+        return Some((reply, "errcode"));
+    }
+    status.map(|status| {
+        let body = json!({"errcode": -1, "errmsg": format!("sandbox: injected http {status}")});
+        (Reply::Json { status, body }, "http_status")
+    })
+}
+
+/// appid / corpid / agentid of a call, for fault matching and the record.
+fn identity(st: &SandboxState, inbound: &Inbound) -> Vec<String> {
+    let mut ids: Vec<String> = ["appid", "corpid", "component_appid"]
+        .iter()
+        .filter_map(|k| inbound.param(k).map(str::to_owned))
+        .collect();
+    let owner = inbound
+        .param("access_token")
+        .and_then(|t| st.tokens.get(t))
+        .map(|r| &r.owner);
+    match owner {
+        Some(TokenOwner::Wecom { corpid, agentid }) => {
+            ids.push(corpid.clone());
+            ids.push(agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string()));
+        }
+        Some(TokenOwner::App { appid }) => ids.push(appid.clone()),
+        None => {}
+    }
+    ids.dedup();
+    ids
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
