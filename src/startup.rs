@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 
 use crate::{
@@ -125,21 +125,23 @@ pub fn router(state: AppState) -> Router {
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                        let rid = req
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!(
-                            "request",
-                            method = %req.method(),
-                            path = %req.uri().path(),
-                            request_id = %rid,
-                            user_id = tracing::field::Empty,
-                            company_id = tracing::field::Empty,
-                        )
-                    }),
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<Body>| {
+                            let rid = req
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                path = %req.uri().path(),
+                                request_id = %rid,
+                                user_id = tracing::field::Empty,
+                                company_id = tracing::field::Empty,
+                            )
+                        })
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
@@ -154,7 +156,8 @@ async fn ready(State(state): State<AppState>) -> Result<Reply, ApiError> {
 /// Collapses doubled slashes and drops a trailing slash (API.md 1.1).
 fn normalize_path(mut req: Request<Body>) -> Request<Body> {
     let path = req.uri().path();
-    if !path.contains("//") && !(path.len() > 1 && path.ends_with('/')) {
+    let untidy = path.contains("//") || (path.len() > 1 && path.ends_with('/'));
+    if !untidy {
         return req;
     }
     let mut clean = String::with_capacity(path.len());

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Legacy signed auth, hardened (API.md 1.2 and issue 2 item 4), from the outside.
 mod common;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Companies and WeCom configuration: ADM-45..50 and QYW-20..23, with WeCom validation
 //! through the sandbox over real HTTP.
 mod common;

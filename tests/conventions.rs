@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! API.md §1 wire conventions, from the outside.
 mod common;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Organisation endpoints: ADM-03..05, ADM-20..32, ADM-35 and the qiyeweixin forms QYW-02..05,
 //! QYW-13..19, on their happy paths and documented error codes.
 mod common;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! WeChat sign-in through the sandbox over real HTTP: QYW-01 (WeCom) and XCX-01 (mini program).
 mod common;
 

@@ -196,22 +196,6 @@ pub async fn spend_signature(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_md5_of_timestamp_and_token() {
-        let token = "93b5f91eb56b8a4f8d96b7182920d68d";
-        let ts = "1528097283000";
-        let good = hex::encode(Md5::digest(format!("{ts}{token}").as_bytes()));
-        assert!(signature_matches(ts, token, &good));
-        assert!(signature_matches(ts, token, &good.to_ascii_uppercase()));
-        assert!(!signature_matches("1528097283001", token, &good));
-        assert!(!signature_matches(ts, token, "short"));
-    }
-}
-
 impl Principal for Staff {
     const KIND: &'static str = "staff";
     async fn load(state: &AppState, id: i64) -> Result<Option<AuthRecord<Self>>, ApiError> {
@@ -245,5 +229,21 @@ impl Principal for Customer {
     }
     fn company_id(&self) -> i64 {
         self.company_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_md5_of_timestamp_and_token() {
+        let token = "93b5f91eb56b8a4f8d96b7182920d68d";
+        let ts = "1528097283000";
+        let good = hex::encode(Md5::digest(format!("{ts}{token}").as_bytes()));
+        assert!(signature_matches(ts, token, &good));
+        assert!(signature_matches(ts, token, &good.to_ascii_uppercase()));
+        assert!(!signature_matches("1528097283001", token, &good));
+        assert!(!signature_matches(ts, token, "short"));
     }
 }

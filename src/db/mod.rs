@@ -83,12 +83,18 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<i32>> {
 }
 
 async fn apply(client: &mut deadpool_postgres::Object) -> anyhow::Result<Vec<i32>> {
-    client
-        .batch_execute(
-            "create table if not exists schema_migration (
-                version integer primary key, name text not null, applied_at timestamptz not null default now())",
-        )
-        .await?;
+    let exists: bool = client
+        .query_one("select to_regclass('schema_migration') is not null", &[])
+        .await?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(
+                "create table schema_migration (
+                    version integer primary key, name text not null, applied_at timestamptz not null default now())",
+            )
+            .await?;
+    }
     let done: Vec<i32> = client
         .query("select version from schema_migration", &[])
         .await?

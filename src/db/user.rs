@@ -507,23 +507,29 @@ pub async fn delete(db: &impl GenericClient, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What WeCom's `user/get` says about a member.
+#[derive(Debug, Clone, Copy)]
+pub struct WecomProfile<'a> {
+    pub name: &'a str,
+    pub avatar: Option<&'a str>,
+    pub position: Option<&'a str>,
+    pub gender: Option<i16>,
+    pub mobile: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
 /// Refreshes a WeCom user's profile from `user/get` (QYW-01).
 pub async fn refresh_wecom_profile(
     db: &impl GenericClient,
     id: i64,
-    name: &str,
-    avatar: Option<&str>,
-    position: Option<&str>,
-    gender: Option<i16>,
-    mobile: Option<&str>,
-    email: Option<&str>,
+    p: WecomProfile<'_>,
 ) -> Result<(), ApiError> {
     db.execute(
         "update user_profile set username = $2, avatar = coalesce($3, avatar), position = coalesce($4, position),
             gender = coalesce($5, gender), phone = coalesce($6, phone),
             mingpian_phone = coalesce(mingpian_phone, $6), email = coalesce($7, email)
          where id = $1",
-        &[&id, &name, &avatar, &position, &gender, &mobile, &email],
+        &[&id, &p.name, &p.avatar, &p.position, &p.gender, &p.mobile, &p.email],
     )
     .await?;
     Ok(())

@@ -36,7 +36,7 @@ pub fn boolean(raw: &str) -> Option<bool> {
 /// `YYYY-M-D` with or without zero padding (also accepts a trailing time part).
 pub fn date(raw: &str) -> Option<NaiveDate> {
     let s = raw.trim();
-    let day_part = s.split(|c| c == ' ' || c == 'T').next().unwrap_or(s);
+    let day_part = s.split([' ', 'T']).next().unwrap_or(s);
     let mut it = day_part.split(['-', '/']);
     let y = it.next()?.trim().parse().ok()?;
     let m = it.next()?.trim().parse().ok()?;

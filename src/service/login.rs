@@ -77,12 +77,14 @@ pub async fn wecom(state: &AppState, company_id: i64, code: &str) -> Result<Valu
     db::user::refresh_wecom_profile(
         &tx,
         id,
-        &profile.name,
-        profile.avatar.as_deref(),
-        profile.position.as_deref(),
-        gender,
-        profile.mobile.as_deref(),
-        profile.email.as_deref(),
+        db::user::WecomProfile {
+            name: &profile.name,
+            avatar: profile.avatar.as_deref(),
+            position: profile.position.as_deref(),
+            gender,
+            mobile: profile.mobile.as_deref(),
+            email: profile.email.as_deref(),
+        },
     )
     .await?;
     db::user::link_wecom_departments(&tx, id, company_id, &profile.department).await?;

@@ -94,9 +94,9 @@ impl TokenSelector {
         match (self.kind.as_str(), owner) {
             ("wecom", TokenOwner::Wecom { corpid, agentid }) => {
                 let label = agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string());
-                id.map_or(true, |id| id == corpid || id == label)
+                id.is_none_or(|id| id == corpid || id == label)
             }
-            ("access_token", TokenOwner::App { appid }) => id.map_or(true, |id| id == appid),
+            ("access_token", TokenOwner::App { appid }) => id.is_none_or(|id| id == appid),
             _ => false,
         }
     }
@@ -177,15 +177,15 @@ async fn list_calls(State(shared): State<Shared>, Query(filter): Query<CallFilte
             filter
                 .host
                 .as_ref()
-                .map_or(true, |h| h.is_empty() || *h == c.host)
+                .is_none_or(|h| h.is_empty() || *h == c.host)
         })
         .filter(|c| {
             filter
                 .path
                 .as_ref()
-                .map_or(true, |p| p.is_empty() || *p == c.path)
+                .is_none_or(|p| p.is_empty() || *p == c.path)
         })
-        .filter(|c| filter.since.map_or(true, |s| c.seq > s))
+        .filter(|c| filter.since.is_none_or(|s| c.seq > s))
         .collect();
     Json(json!({"calls": calls}))
 }

@@ -124,8 +124,8 @@ pub(crate) fn department_list(st: &mut SandboxState, req: &Inbound) -> Outcome {
     let department: Vec<Value> = corp
         .departments
         .iter()
-        .filter(|d| visible.as_ref().map_or(true, |v| v.contains(&d.id)))
-        .filter(|d| wanted.as_ref().map_or(true, |w| w.contains(&d.id)))
+        .filter(|d| visible.as_ref().is_none_or(|v| v.contains(&d.id)))
+        .filter(|d| wanted.as_ref().is_none_or(|w| w.contains(&d.id)))
         .map(|d| {
             json!({"id": d.id, "name": d.name, "parentid": d.parentid, "order": d.order,
                    "department_leader": []})
@@ -243,7 +243,7 @@ fn subtree(corp: &WecomSeed, roots: &[i64]) -> HashSet<i64> {
 }
 
 fn sees_user(visible: Option<&HashSet<i64>>, user: &WecomUserSeed) -> bool {
-    visible.map_or(true, |v| user.department.iter().any(|d| v.contains(d)))
+    visible.is_none_or(|v| user.department.iter().any(|d| v.contains(d)))
 }
 
 /// A member in the C.4 shape (gender as a string, like WeCom).
