@@ -115,22 +115,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 password::hash(&pass)?
             };
             let tx = client.transaction().await?;
+            let name = name.unwrap_or_else(|| login.clone());
             let id = db::user::insert(
                 &tx,
-                &db::user::NewStaff {
-                    company_id,
-                    role_id: role,
-                    userid: None,
-                    login_user: Some(login.clone()),
-                    username: name.unwrap_or(login),
-                    password_hash: Some(hash),
-                    status: 1,
-                    position: None,
-                    avatar: None,
-                    gender: None,
-                    phone: None,
-                    email: None,
-                },
+                &db::user::NewStaff::with_login(company_id, role, &login, &name, hash),
             )
             .await
             .map_err(|e| anyhow::anyhow!("{} ({})", e.msg(), e))?;

@@ -33,20 +33,10 @@ pub async fn load(state: &AppState) -> anyhow::Result<Value> {
         let company = crate::cli::create_company(&tx, COMPANY, 20, Some(12)).await?;
         let staff =
             |company_id, role_id, login: &str, userid: Option<&str>, name: &str, pass: &str| {
-                Ok::<_, anyhow::Error>(NewStaff {
-                    company_id,
-                    role_id,
-                    userid: userid.map(str::to_owned),
-                    login_user: Some(login.to_owned()),
-                    username: name.to_owned(),
-                    password_hash: Some(password::hash(pass)?),
-                    status: 1,
-                    position: None,
-                    avatar: None,
-                    gender: None,
-                    phone: None,
-                    email: None,
-                })
+                let mut s =
+                    NewStaff::with_login(company_id, role_id, login, name, password::hash(pass)?);
+                s.userid = userid.map(str::to_owned);
+                Ok::<_, anyhow::Error>(s)
             };
         db::user::insert(
             &tx,

@@ -381,6 +381,32 @@ pub struct NewStaff {
     pub email: Option<String>,
 }
 
+impl NewStaff {
+    /// An enabled user with a login name and password hash; profile fields empty.
+    pub fn with_login(
+        company_id: i64,
+        role_id: i64,
+        login: &str,
+        username: &str,
+        password_hash: String,
+    ) -> Self {
+        NewStaff {
+            company_id,
+            role_id,
+            userid: None,
+            login_user: Some(login.to_owned()),
+            username: username.to_owned(),
+            password_hash: Some(password_hash),
+            status: 1,
+            position: None,
+            avatar: None,
+            gender: None,
+            phone: None,
+            email: None,
+        }
+    }
+}
+
 /// Locks the company row and checks one more enabled card fits its quota (303 otherwise).
 /// Call inside the transaction that enables or adds the user.
 pub async fn check_quota(

@@ -359,20 +359,7 @@ impl TestApp {
         let tx = db.transaction().await.expect("tx");
         let id = db::user::insert(
             &tx,
-            &db::user::NewStaff {
-                company_id,
-                role_id: role,
-                userid: None,
-                login_user: Some(login.into()),
-                username: login.into(),
-                password_hash: Some(hash),
-                status: 1,
-                position: None,
-                avatar: None,
-                gender: None,
-                phone: None,
-                email: None,
-            },
+            &db::user::NewStaff::with_login(company_id, role, login, login, hash),
         )
         .await
         .expect("insert user");
