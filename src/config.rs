@@ -20,6 +20,11 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Auth policy: token lifetimes, signature freshness, login throttling.
     pub auth: AuthSettings,
+    /// Frames a WebSocket connection may have queued before it is closed as slow
+    /// (`ZGLD_WS_QUEUE`).
+    pub ws_queue: usize,
+    /// Parallel chat writer lanes, each with its own connection (`ZGLD_CHAT_WRITERS`).
+    pub chat_writers: usize,
     /// WeChat hosts and the mini-program app used for customer login.
     pub wechat: WechatSettings,
 }
@@ -78,6 +83,8 @@ impl Settings {
             db_pool_size: 16,
             redis_url: None,
             auth: AuthSettings::default(),
+            ws_queue: 256,
+            chat_writers: 4,
             wechat: WechatSettings {
                 hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
                 xcx_appid: Some("wxsandboxminiapp".into()),
@@ -99,6 +106,12 @@ impl Settings {
             s.db_pool_size = v.parse().context("ZGLD_DB_POOL_SIZE")?;
         }
         s.redis_url = env("ZGLD_REDIS_URL");
+        if let Some(v) = env("ZGLD_WS_QUEUE") {
+            s.ws_queue = v.parse().context("ZGLD_WS_QUEUE")?;
+        }
+        if let Some(v) = env("ZGLD_CHAT_WRITERS") {
+            s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;
+        }
         let secs = |name: &str, d: &mut Duration| -> anyhow::Result<()> {
             if let Some(v) = env(name) {
                 *d = Duration::from_secs(

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod hub;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -24,6 +24,8 @@ use crate::{
     config::Settings,
     db,
     error::ApiError,
+    hub::{bridge, Hub},
+    service::chat::{people::People, writer::Writer},
     state::AppState,
     wechat::WechatClient,
 };
@@ -75,9 +77,20 @@ impl Application {
         // Path tolerance (1.1) must run before routing, so it wraps the router.
         let service =
             tower::service_fn(move |req: Request<Body>| app.clone().oneshot(normalize_path(req)));
+        let hub = self.state.hub.clone();
+        let signal = {
+            let hub = hub.clone();
+            async move {
+                shutdown.await;
+                // WebSockets are upgraded connections the server no longer tracks:
+                // ask them to reconnect elsewhere first.
+                hub.begin_shutdown();
+            }
+        };
         let res = axum::serve(self.listener, tower::make::Shared::new(service))
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(signal)
             .await;
+        hub.wait_closed(Duration::from_secs(5)).await;
         sweeper.abort();
         res
     }
@@ -88,28 +101,41 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     db::create_database_if_missing(&settings.database_url).await?;
     let pool = db::pool(&settings.database_url, settings.db_pool_size)?;
     db::migrate(&pool).await.context("migrating the database")?;
-    let redis = match &settings.redis_url {
+    let (redis, redis_client) = match &settings.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("ZGLD_REDIS_URL")?;
-            Some(
-                redis::aio::ConnectionManager::new(client)
-                    .await
-                    .context("connecting to Redis")?,
-            )
+            let manager = redis::aio::ConnectionManager::new(client.clone())
+                .await
+                .context("connecting to Redis")?;
+            (Some(manager), Some(client))
         }
-        None => None,
+        None => (None, None),
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;
     let wechat = WechatClient::new(settings.wechat.hosts.clone(), http);
+    let hub = match redis_client {
+        Some(client) => {
+            let (tx, rx) = bridge::channel(65_536);
+            let hub = Hub::new(settings.ws_queue, Some(tx));
+            tokio::spawn(bridge::run_publisher(hub.clone(), client.clone(), rx));
+            tokio::spawn(bridge::run_subscriber(hub.clone(), client));
+            hub
+        }
+        None => Hub::new(settings.ws_queue, None),
+    };
+    let chat = Writer::start(pool.clone(), settings.chat_writers);
     Ok(AppState {
         settings: Arc::new(settings),
         db: pool,
         replay: ReplayGuard::new(redis.clone()),
         redis,
         wechat,
+        hub,
+        chat,
+        people: People::default(),
     })
 }
 

@@ -5,7 +5,13 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use deadpool_postgres::Pool;
 
-use crate::{auth::replay::ReplayGuard, config::Settings, wechat::WechatClient};
+use crate::{
+    auth::replay::ReplayGuard,
+    config::Settings,
+    hub::Hub,
+    service::chat::{people::People, writer::Writer},
+    wechat::WechatClient,
+};
 
 /// Cloned into every request; every field is an `Arc` or a handle.
 #[derive(Clone)]
@@ -20,6 +26,12 @@ pub struct AppState {
     pub replay: ReplayGuard,
     /// WeChat / WeCom API client with token caching.
     pub wechat: WechatClient,
+    /// This node's live connections and the bridge to the other nodes.
+    pub hub: Hub,
+    /// Batching, durable chat message writer.
+    pub chat: Writer,
+    /// Names and avatars shown beside chat messages (short-lived cache).
+    pub people: People,
 }
 
 impl FromRef<AppState> for Pool {

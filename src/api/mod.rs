@@ -2,10 +2,12 @@
 //! resource, thin handlers. Every documented path answers GET and POST alike.
 
 pub mod admin;
+pub mod gongzhonghao;
 pub mod params;
 pub mod qiyeweixin;
 pub mod reply;
 pub mod views;
+pub mod ws;
 pub mod xiaochengxu;
 
 use axum::{extract::FromRequestParts, http::request::Parts, Router};
@@ -18,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(qiyeweixin::router())
         .merge(xiaochengxu::router())
+        .merge(gongzhonghao::router())
 }
 
 /// The numeric `{o_id}` path segment; anything else is an illegal request.

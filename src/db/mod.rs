@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, database creation and migrations. One repository module per
 //! aggregate; SQL lives there, never in handlers.
 
+pub mod chat;
 pub mod company;
 pub mod customer;
 pub mod org;
@@ -13,11 +14,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 /// The numbered migrations of `sql/`, embedded at build time, applied in order once each.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "001_foundation.sql",
-    include_str!("../../sql/001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "001_foundation.sql",
+        include_str!("../../sql/001_foundation.sql"),
+    ),
+    (2, "002_chat.sql", include_str!("../../sql/002_chat.sql")),
+];
 
 /// Creates the database named in `url` when it does not exist yet.
 pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {

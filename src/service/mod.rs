@@ -2,6 +2,7 @@
 //! forms act on the same rows). Each enforces who may do what and keeps multi-row writes
 //! in one transaction; handlers only parse input and render output.
 
+pub mod chat;
 pub mod company;
 pub mod login;
 pub mod org;

@@ -171,6 +171,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// Graceful shutdown, as on SIGTERM; waits for the server to finish.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.server).await;
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -396,5 +406,104 @@ impl TestApp {
         let c = self.company("平台", 5).await;
         self.user(c, "op", "Passw0rdX", 1).await;
         self.login("op", "Passw0rdX").await
+    }
+}
+
+/// A real WebSocket client for the tests.
+pub mod ws {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+    use super::{Signer, TestApp};
+
+    pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+    /// Connects to `path` (e.g. `/zhugeleida/qiyeweixin/ws`) signed as `who`, and reads the hello.
+    pub async fn connect(app: &TestApp, path: &str, who: &Signer) -> (Socket, Value) {
+        let mut s = connect_raw(app, path, who).await;
+        let hello = next_of(&mut s, "hello").await;
+        (s, hello)
+    }
+
+    pub async fn connect_raw(app: &TestApp, path: &str, who: &Signer) -> Socket {
+        let q: Vec<String> = who
+            .query()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let url = format!("ws://127.0.0.1:{}{}?{}", app.port, path, q.join("&"));
+        let (s, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        s
+    }
+
+    pub async fn send(s: &mut Socket, v: Value) {
+        s.send(Message::Text(v.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON frame, or `None` on close / timeout.
+    pub async fn next(s: &mut Socket, wait: Duration) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(wait, s.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(t.as_str()).ok(),
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Err(_) | Ok(Some(Err(_))) => {
+                    return None
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// The next frame of type `kind`, skipping others; panics after 10 s.
+    pub async fn next_of(s: &mut Socket, kind: &str) -> Value {
+        loop {
+            let v = next(s, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("no {kind} frame"));
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    /// The close code the server sent, waiting at most `wait`.
+    pub async fn close_code(s: &mut Socket, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, s.next()).await {
+                Ok(Some(Ok(Message::Close(Some(f))))) => return Some(f.code.into()),
+                Ok(Some(Ok(Message::Close(None)))) => return Some(1005),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A customer of `company` logged in through the mini program, related to `rep`.
+pub async fn customer(app: &TestApp, rep: i64, openid: &str) -> Signer {
+    let r = app
+        .get("/zhugeleida/xiaochengxu/login")
+        .query(&[
+            (
+                "code",
+                &format!("sandbox-{openid}.{}", uuid::Uuid::new_v4().simple()),
+            ),
+            ("uid", &rep.to_string()),
+            ("source", "1"),
+        ])
+        .send()
+        .await
+        .ok();
+    Signer {
+        user_id: r.data()["user_id"].as_i64().expect("id"),
+        token: r.data()["token"].as_str().expect("token").into(),
     }
 }

@@ -1,6 +1,7 @@
 //! Surface `qiyeweixin`: the salesperson's app inside WeCom, plus the early (000/001)
 //! organisation endpoints that old clients still call.
 
+mod chat;
 mod company;
 mod login;
 mod role;
@@ -17,6 +18,11 @@ pub fn router() -> Router<AppState> {
             &format!("{P}/work_weixin_auth/{{company_id}}"),
             any(login::work_weixin_auth),
         )
+        .route(&format!("{P}/contact"), any(chat::contacts))
+        .route(&format!("{P}/chat"), any(chat::history))
+        .route(&format!("{P}/chat/send_msg/{{o_id}}"), any(chat::send))
+        .route(&format!("{P}/chat/getmsg/{{o_id}}"), any(chat::getmsg))
+        .route(&format!("{P}/ws"), any(crate::api::ws::staff))
         .route(&format!("{P}/user"), any(user::list))
         .route(&format!("{P}/user/add/{{o_id}}"), any(user::add))
         .route(&format!("{P}/user/delete/{{o_id}}"), any(user::delete))

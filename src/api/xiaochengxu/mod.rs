@@ -11,4 +11,5 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(&format!("{P}/login"), any(login::login))
         .route(&format!("{P}/small_program_auth"), any(login::login))
+        .merge(crate::api::gongzhonghao::chat_routes(P))
 }

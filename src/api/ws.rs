@@ -1,0 +1,77 @@
+//! The WebSocket endpoints of the three client kinds, signed with the same query as REST:
+//! `/zhugeleida/qiyeweixin/ws` (salesperson), `/zhugeleida/xiaochengxu/ws` and
+//! `/zhugeleida/gongzhonghao/ws` (customer). Protocol: docs/realtime.md.
+
+use axum::{
+    extract::{ws::WebSocketUpgrade, State},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    auth::{CustomerRead, StaffRead},
+    error::ApiError,
+    hub::session::{self, Peer},
+    service::chat::Party,
+    state::AppState,
+};
+
+/// Frames larger than this are refused (the biggest chat content is 16 KiB).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    // Small buffers: most connections are idle (docs/BENCHMARKS.md, memory per connection).
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+}
+
+fn upgrade<E: std::fmt::Display>(
+    ws: Result<WebSocketUpgrade, E>,
+    state: AppState,
+    peer: Result<Peer, ApiError>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => configure(ws),
+        Err(e) => {
+            return ApiError::illegal(format!("not a WebSocket upgrade: {e}")).into_response()
+        }
+    };
+    match peer {
+        Ok(peer) => ws.on_upgrade(move |socket| session::run(state, socket, peer)),
+        Err(e) => {
+            tracing::debug!(reason = %e, "ws auth failed");
+            ws.on_upgrade(session::refuse)
+        }
+    }
+}
+
+/// Salesperson (WeCom app, radar dashboard).
+pub async fn staff(
+    State(state): State<AppState>,
+    auth: Result<StaffRead, ApiError>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let peer = auth.map(|a| Peer {
+        party: Party::User {
+            id: a.id,
+            company_id: a.company_id,
+        },
+    });
+    upgrade(ws, state, peer)
+}
+
+/// Customer (mini program or official account).
+pub async fn customer(
+    State(state): State<AppState>,
+    auth: Result<CustomerRead, ApiError>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let peer = auth.map(|a| Peer {
+        party: Party::Customer {
+            id: a.id,
+            company_id: a.company_id,
+        },
+    });
+    upgrade(ws, state, peer)
+}

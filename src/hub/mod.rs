@@ -1,0 +1,315 @@
+//! The real-time hub: who is connected on this node, and delivery to them.
+//!
+//! Connections are indexed per salesperson and per customer in `DashMap`s; each has a
+//! bounded send queue filled with `try_send`, so the hub never waits on a client. A client
+//! whose queue is full is closed with [`close::SLOW`] and nobody else notices. A frame is
+//! encoded once and shared (`Utf8Bytes` is reference-counted) by every recipient. With Redis
+//! configured, [`bridge`] carries frames to the other nodes; without it one node works alone.
+
+pub mod bridge;
+pub mod session;
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
+use tokio::sync::{mpsc, Notify};
+
+/// WebSocket close codes (docs/realtime.md).
+pub mod close {
+    /// Please reconnect (shutdown, rebalancing).
+    pub const RECONNECT: u16 = 4000;
+    /// The client did not read fast enough.
+    pub const SLOW: u16 = 4001;
+    /// The signature or token was refused.
+    pub const AUTH_FAILED: u16 = 4003;
+}
+
+/// Who a frame is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A salesperson (`user_profile.id`), on every device.
+    User(i64),
+    /// A customer (`customer.id`), on every device.
+    Customer(i64),
+}
+
+/// Shared between a connection's queue owner (the hub) and its socket task.
+#[derive(Debug, Default)]
+pub struct CloseSignal {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl CloseSignal {
+    /// Asks the socket task to close with `code` (the first code wins).
+    pub fn close(&self, code: u16) {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Both the socket's reader and writer wait on this.
+            self.notify.notify_waiters();
+        }
+    }
+    /// The requested close code, 0 while open.
+    pub fn code(&self) -> u16 {
+        self.code.load(Ordering::Acquire)
+    }
+    /// Resolves once [`CloseSignal::close`] was called.
+    pub async fn closed(&self) -> u16 {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Register before checking, so a close between the check and the await is seen.
+            notified.as_mut().enable();
+            let c = self.code();
+            if c != 0 {
+                return c;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One registered WebSocket connection.
+#[derive(Debug)]
+pub struct Conn {
+    pub id: u64,
+    /// Frames waiting to be written; bounded so a slow client cannot grow memory.
+    pub tx: mpsc::Sender<Utf8Bytes>,
+    pub close: Arc<CloseSignal>,
+}
+
+/// Counters for metrics and the load test.
+#[derive(Debug, Default)]
+pub struct HubStats {
+    pub connections: AtomicUsize,
+    pub delivered: AtomicU64,
+    pub slow_closed: AtomicU64,
+}
+
+/// A cheap-clone handle to this node's hub.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+struct Inner {
+    /// Random per process: frames coming back from Redis with our id were delivered already.
+    node_id: String,
+    /// Salesperson id → its connections on this node.
+    users: DashMap<i64, Vec<Arc<Conn>>>,
+    /// Customer id → its connections on this node.
+    customers: DashMap<i64, Vec<Arc<Conn>>>,
+    next_id: AtomicU64,
+    /// Per-connection queue length (STYLE: about 256).
+    queue: usize,
+    /// Outbound frames for the other nodes; `None` on a single node.
+    bridge: Option<mpsc::Sender<bridge::Outbound>>,
+    /// Set while the Redis subscription is live (always true without Redis).
+    bridge_up: AtomicBool,
+    shutting_down: AtomicBool,
+    stats: HubStats,
+}
+
+impl Hub {
+    /// A hub without Redis (single node), or with the outbound side of a bridge.
+    pub fn new(queue: usize, bridge: Option<mpsc::Sender<bridge::Outbound>>) -> Self {
+        let up = bridge.is_none();
+        Hub(Arc::new(Inner {
+            node_id: uuid::Uuid::new_v4().simple().to_string(),
+            users: DashMap::new(),
+            customers: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            queue: queue.max(1),
+            bridge,
+            bridge_up: AtomicBool::new(up),
+            shutting_down: AtomicBool::new(false),
+            stats: HubStats::default(),
+        }))
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.0.node_id
+    }
+
+    pub fn stats(&self) -> &HubStats {
+        &self.0.stats
+    }
+
+    /// Whether every event of the other nodes reaches this node right now.
+    pub fn bridge_up(&self) -> bool {
+        self.0.bridge_up.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_bridge_up(&self, up: bool) {
+        self.0.bridge_up.store(up, Ordering::Release);
+    }
+
+    fn index(&self, t: Target) -> (&DashMap<i64, Vec<Arc<Conn>>>, i64) {
+        match t {
+            Target::User(id) => (&self.0.users, id),
+            Target::Customer(id) => (&self.0.customers, id),
+        }
+    }
+
+    /// Registers a connection for `who`; returns it and the receiving end of its queue.
+    pub fn register(&self, who: Target) -> (Arc<Conn>, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, rx) = mpsc::channel(self.0.queue);
+        let conn = Arc::new(Conn {
+            id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
+            tx,
+            close: Arc::new(CloseSignal::default()),
+        });
+        if self.0.shutting_down.load(Ordering::Acquire) {
+            conn.close.close(close::RECONNECT);
+        }
+        let (map, id) = self.index(who);
+        map.entry(id).or_default().push(conn.clone());
+        self.0.stats.connections.fetch_add(1, Ordering::Relaxed);
+        (conn, rx)
+    }
+
+    pub fn unregister(&self, who: Target, conn_id: u64) {
+        let (map, id) = self.index(who);
+        let mut removed = false;
+        if let Some(mut list) = map.get_mut(&id) {
+            let before = list.len();
+            list.retain(|c| c.id != conn_id);
+            removed = list.len() != before;
+        }
+        map.remove_if(&id, |_, list| list.is_empty());
+        if removed {
+            self.0.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Connections on this node.
+    pub fn connections(&self) -> usize {
+        self.0.stats.connections.load(Ordering::Relaxed)
+    }
+
+    /// Is `who` connected to this node?
+    pub fn is_connected(&self, who: Target) -> bool {
+        let (map, id) = self.index(who);
+        map.get(&id).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Queues `frame` for one connection; a full queue closes it as slow.
+    pub fn offer(&self, conn: &Conn, frame: Utf8Bytes) -> bool {
+        match conn.tx.try_send(frame) {
+            Ok(()) => {
+                self.0.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if conn.close.code() == 0 {
+                    self.0.stats.slow_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                conn.close.close(close::SLOW);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Delivers to the targets' connections on this node only.
+    pub fn deliver_local(&self, targets: &[Target], frame: &Utf8Bytes) {
+        for t in targets {
+            let (map, id) = self.index(*t);
+            if let Some(list) = map.get(&id) {
+                for c in list.iter() {
+                    self.offer(c, frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Delivers here and hands the frame to the bridge for the other nodes. Never waits:
+    /// if the bridge queue is full the frame is dropped for other nodes, whose clients catch
+    /// up from PostgreSQL (the event was committed before it was published).
+    pub fn publish(&self, targets: &[Target], frame: Utf8Bytes) {
+        self.deliver_local(targets, &frame);
+        if let Some(b) = &self.0.bridge {
+            if b.try_send(bridge::Outbound {
+                targets: targets.to_vec(),
+                frame,
+            })
+            .is_err()
+            {
+                tracing::warn!("hub bridge queue full: frame not sent to other nodes");
+            }
+        }
+    }
+
+    /// Tells every client on this node to resume from PostgreSQL (it may have missed events).
+    pub fn broadcast_resync(&self) {
+        let frame = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
+        for map in [&self.0.users, &self.0.customers] {
+            for list in map.iter() {
+                for c in list.iter() {
+                    self.offer(c, frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Asks every connection to close with [`close::RECONNECT`] and refuses new ones.
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::Release);
+        for map in [&self.0.users, &self.0.customers] {
+            for list in map.iter() {
+                for c in list.iter() {
+                    c.close.close(close::RECONNECT);
+                }
+            }
+        }
+    }
+
+    /// Waits until every connection has gone, at most `limit`.
+    pub async fn wait_closed(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_closes_only_that_connection_as_slow() {
+        let hub = Hub::new(2, None);
+        let (slow, _slow_rx) = hub.register(Target::User(1));
+        let (fast, mut fast_rx) = hub.register(Target::User(1));
+        for i in 0..3 {
+            hub.deliver_local(&[Target::User(1)], &Utf8Bytes::from(format!("{i}")));
+            while fast_rx.try_recv().is_ok() {}
+        }
+        assert_eq!(slow.close.code(), close::SLOW);
+        assert_eq!(fast.close.code(), 0);
+        assert_eq!(hub.stats().slow_closed.load(Ordering::Relaxed), 1);
+        hub.unregister(Target::User(1), slow.id);
+        hub.unregister(Target::User(1), fast.id);
+        assert_eq!(hub.connections(), 0);
+        assert!(!hub.is_connected(Target::User(1)));
+    }
+
+    #[tokio::test]
+    async fn shutdown_asks_everyone_to_reconnect() {
+        let hub = Hub::new(8, None);
+        let (a, _ra) = hub.register(Target::Customer(7));
+        hub.begin_shutdown();
+        assert_eq!(a.close.closed().await, close::RECONNECT);
+        let (b, _rb) = hub.register(Target::Customer(8));
+        assert_eq!(b.close.code(), close::RECONNECT);
+    }
+}

@@ -1,0 +1,324 @@
+//! One WebSocket session: registers with the hub, writes queued frames, reads the client's
+//! commands (docs/realtime.md). The writer never blocks the hub; the session's own replies
+//! (resume batches) wait for room in its queue, so only this client is slowed by them.
+
+use std::{collections::HashMap, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{close, Conn, Target};
+use crate::{
+    db::chat,
+    error::ApiError,
+    service::chat::{self as chat_service, Party},
+    state::AppState,
+};
+
+/// Server ping interval; a client silent for three of these is dropped.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+/// Messages replayed per conversation on resume before a full reload is asked for.
+pub const RESUME_LIMIT: i64 = 500;
+/// How long the session waits for room in its own queue before giving up on the client.
+const OWN_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// Who is on the other end of the socket.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub party: Party,
+}
+
+impl Peer {
+    fn target(&self) -> Target {
+        match self.party {
+            Party::User { id, .. } => Target::User(id),
+            Party::Customer { id, .. } => Target::Customer(id),
+        }
+    }
+    fn is_user(&self) -> bool {
+        matches!(self.party, Party::User { .. })
+    }
+    fn id(&self) -> i64 {
+        match self.party {
+            Party::User { id, .. } | Party::Customer { id, .. } => id,
+        }
+    }
+}
+
+/// Client → server commands.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Command {
+    Send {
+        client_msg_id: Option<String>,
+        customer_id: Option<i64>,
+        u_id: Option<i64>,
+        content: Option<Value>,
+        msg: Option<String>,
+    },
+    Read {
+        conversation_id: i64,
+        seq: i64,
+    },
+    Typing {
+        customer_id: Option<i64>,
+        u_id: Option<i64>,
+    },
+    Resume {
+        #[serde(default)]
+        conversations: HashMap<String, i64>,
+    },
+    Unread,
+    Ping,
+}
+
+/// Closes a socket whose signature was refused, with [`close::AUTH_FAILED`].
+pub async fn refuse(mut socket: WebSocket) {
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: close::AUTH_FAILED,
+            reason: Utf8Bytes::from_static("auth failed"),
+        })))
+        .await;
+}
+
+/// Runs a session until the client leaves or the hub closes it.
+pub async fn run(state: AppState, socket: WebSocket, peer: Peer) {
+    let hub = state.hub.clone();
+    let who = peer.target();
+    let (conn, mut rx) = hub.register(who);
+    let (mut sink, mut stream) = socket.split();
+    let signal = conn.close.clone();
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                code = signal.closed() => {
+                    let reason = match code { close::SLOW => "slow consumer", close::RECONNECT => "reconnect", _ => "" };
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+                    break;
+                }
+                frame = rx.recv() => match frame {
+                    Some(f) => if sink.send(WsMessage::Text(f)).await.is_err() { break },
+                    None => break,
+                },
+                _ = ping.tick() => if sink.send(WsMessage::Ping(Default::default())).await.is_err() { break },
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    if let Err(e) = hello(&state, &conn, peer).await {
+        tracing::warn!(error = %e, "ws hello failed");
+    }
+    loop {
+        let next = tokio::select! {
+            m = tokio::time::timeout(IDLE_LIMIT, stream.next()) => m,
+            _ = conn.close.closed() => break,
+        };
+        let msg = match next {
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
+        };
+        match msg {
+            WsMessage::Text(t) => {
+                let reply = match serde_json::from_str::<Command>(t.as_str()) {
+                    Ok(cmd) => handle(&state, &conn, peer, cmd).await,
+                    Err(e) => Err(ApiError::form(format!("无法解析的指令: {e}"))),
+                };
+                if let Err(e) = reply {
+                    let frame = json!({"type": "error", "code": e.code(), "msg": e.msg()});
+                    if !own(&conn, frame.to_string()).await {
+                        break;
+                    }
+                }
+            }
+            WsMessage::Close(_) => break,
+            _ => {}
+        }
+    }
+    conn.close.close(1000);
+    let _ = writer.await;
+    hub.unregister(who, conn.id);
+}
+
+/// Queues a reply for this connection, waiting (bounded) for room.
+async fn own(conn: &Conn, frame: String) -> bool {
+    match tokio::time::timeout(OWN_QUEUE_WAIT, conn.tx.send(Utf8Bytes::from(frame))).await {
+        Ok(Ok(())) => true,
+        _ => {
+            conn.close.close(close::SLOW);
+            false
+        }
+    }
+}
+
+/// First frame: who we are and where each conversation stands.
+async fn hello(state: &AppState, conn: &Conn, peer: Peer) -> Result<(), ApiError> {
+    let summary = summary(state, peer).await?;
+    own(
+        conn,
+        json!({"type": "hello", "node": state.hub.node_id(), "conversations": summary}).to_string(),
+    )
+    .await;
+    Ok(())
+}
+
+async fn summary(state: &AppState, peer: Peer) -> Result<Vec<Value>, ApiError> {
+    let db = state.db.get().await?;
+    let convs = chat::conversations(&db, peer.id(), peer.is_user(), 1000).await?;
+    Ok(convs
+        .iter()
+        .map(|c| {
+            let (peer_id, unread) = if peer.is_user() { (c.customer_id, c.user_unread) } else { (c.user_id, c.customer_unread) };
+            json!({"conversation_id": c.id, "peer_id": peer_id, "last_seq": c.last_seq, "unread": unread})
+        })
+        .collect())
+}
+
+/// The conversation if the caller is one of its two sides.
+async fn own_conversation(
+    state: &AppState,
+    peer: Peer,
+    id: i64,
+) -> Result<chat::Conversation, ApiError> {
+    let db = state.db.get().await?;
+    let c = chat::conversation_by_id(&db, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mine = if peer.is_user() {
+        c.user_id == peer.id()
+    } else {
+        c.customer_id == peer.id()
+    };
+    if mine {
+        Ok(c)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+async fn handle(state: &AppState, conn: &Conn, peer: Peer, cmd: Command) -> Result<(), ApiError> {
+    match cmd {
+        Command::Ping => {
+            own(conn, r#"{"type":"pong"}"#.into()).await;
+        }
+        Command::Send {
+            client_msg_id,
+            customer_id,
+            u_id,
+            content,
+            msg,
+        } => {
+            let to = if peer.is_user() { customer_id } else { u_id }.ok_or_else(|| {
+                ApiError::form(if peer.is_user() {
+                    "customer_id 不能为空"
+                } else {
+                    "u_id 不能为空"
+                })
+            })?;
+            let content = match (content, msg) {
+                (Some(c), _) => c,
+                (None, m) => chat_service::content_from(None, m.as_deref())?,
+            };
+            let reference = client_msg_id.clone();
+            match chat_service::send(state, peer.party, to, content, client_msg_id).await {
+                Ok(stored) => {
+                    let view = chat_service::render::live(state, &stored.message).await?;
+                    let frame = json!({"type": "sent", "client_msg_id": reference, "duplicate": stored.duplicate, "message": view});
+                    own(conn, frame.to_string()).await;
+                }
+                Err(e) => {
+                    let frame = json!({"type": "error", "code": e.code(), "msg": e.msg(), "client_msg_id": reference});
+                    own(conn, frame.to_string()).await;
+                }
+            }
+        }
+        Command::Read {
+            conversation_id,
+            seq,
+        } => {
+            let c = own_conversation(state, peer, conversation_id).await?;
+            let db = state.db.get().await?;
+            let unread = chat::mark_read(&db, c.id, peer.is_user(), seq).await?;
+            let frame = json!({"type": "unread", "conversation_id": c.id, "unread": unread});
+            state
+                .hub
+                .publish(&[peer.target()], Utf8Bytes::from(frame.to_string()));
+        }
+        Command::Typing { customer_id, u_id } => {
+            let (target, me) = match peer.party {
+                Party::User { id, company_id } => {
+                    let to = customer_id.ok_or_else(|| ApiError::form("customer_id 不能为空"))?;
+                    if state.people.customer(state, to).await?.company_id != company_id {
+                        return Err(ApiError::not_found());
+                    }
+                    (Target::Customer(to), json!({"user_id": id}))
+                }
+                Party::Customer { id, company_id } => {
+                    let to = u_id.ok_or_else(|| ApiError::form("u_id 不能为空"))?;
+                    if state.people.user(state, to).await?.company_id != company_id {
+                        return Err(ApiError::not_found());
+                    }
+                    (Target::User(to), json!({"customer_id": id}))
+                }
+            };
+            state.hub.publish(
+                &[target],
+                Utf8Bytes::from(json!({"type": "typing", "from": me}).to_string()),
+            );
+        }
+        Command::Resume { conversations } => {
+            let mut done = Vec::new();
+            for (id, after) in conversations {
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| ApiError::form("conversation id 必须是数字"))?;
+                let c = own_conversation(state, peer, id).await?;
+                let db = state.db.get().await?;
+                let missed = chat::since(&db, c.id, after.max(0), RESUME_LIMIT + 1).await?;
+                drop(db);
+                if missed.len() as i64 > RESUME_LIMIT {
+                    own(
+                        conn,
+                        json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
+                            .to_string(),
+                    )
+                    .await;
+                    continue;
+                }
+                for m in &missed {
+                    let view = chat_service::render::live(state, m).await?;
+                    if !own(
+                        conn,
+                        json!({"type": "message", "message": view}).to_string(),
+                    )
+                    .await
+                    {
+                        return Ok(());
+                    }
+                }
+                done.push(json!({"conversation_id": c.id, "last_seq": missed.last().map(|m| m.seq).unwrap_or(after)}));
+            }
+            own(
+                conn,
+                json!({"type": "resumed", "conversations": done}).to_string(),
+            )
+            .await;
+        }
+        Command::Unread => {
+            let summary = summary(state, peer).await?;
+            own(
+                conn,
+                json!({"type": "unread_summary", "conversations": summary}).to_string(),
+            )
+            .await;
+        }
+    }
+    Ok(())
+}

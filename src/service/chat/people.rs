@@ -1,0 +1,94 @@
+//! Short-lived cache of the names and avatars shown beside chat messages, and of each
+//! person's company for the tenancy check on every send. Entries live a minute: a renamed
+//! salesperson shows the new name within that time.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use dashmap::DashMap;
+
+use crate::{error::ApiError, state::AppState};
+
+const TTL: Duration = Duration::from_secs(60);
+
+/// What a chat row shows of the salesperson.
+#[derive(Debug, Clone)]
+pub struct UserCard {
+    pub id: i64,
+    pub company_id: i64,
+    pub username: String,
+    pub avatar: String,
+    pub mingpian_phone: Option<String>,
+    pub wechat: Option<String>,
+}
+
+/// What a chat row shows of the customer.
+#[derive(Debug, Clone)]
+pub struct CustomerCard {
+    pub id: i64,
+    pub company_id: i64,
+    pub username: String,
+    pub headimgurl: String,
+}
+
+/// The cache; cheap to clone.
+#[derive(Clone, Default)]
+pub struct People {
+    users: Arc<DashMap<i64, (Instant, Arc<UserCard>)>>,
+    customers: Arc<DashMap<i64, (Instant, Arc<CustomerCard>)>>,
+}
+
+impl People {
+    /// A salesperson's card (302 when there is none).
+    pub async fn user(&self, state: &AppState, id: i64) -> Result<Arc<UserCard>, ApiError> {
+        if let Some(e) = self.users.get(&id) {
+            if e.0.elapsed() < TTL {
+                return Ok(e.1.clone());
+            }
+        }
+        let db = state.db.get().await?;
+        let r = db
+            .query_opt(
+                "select id, company_id, username, avatar, mingpian_phone, wechat from user_profile where id = $1",
+                &[&id],
+            )
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let card = Arc::new(UserCard {
+            id: r.get(0),
+            company_id: r.get(1),
+            username: r.get(2),
+            avatar: r.get(3),
+            mingpian_phone: r.get(4),
+            wechat: r.get(5),
+        });
+        self.users.insert(id, (Instant::now(), card.clone()));
+        Ok(card)
+    }
+
+    /// A customer's card (302 when there is none).
+    pub async fn customer(&self, state: &AppState, id: i64) -> Result<Arc<CustomerCard>, ApiError> {
+        if let Some(e) = self.customers.get(&id) {
+            if e.0.elapsed() < TTL {
+                return Ok(e.1.clone());
+            }
+        }
+        let db = state.db.get().await?;
+        let r = db
+            .query_opt("select id, company_id, coalesce(memo_name, username, ''), headimgurl from customer where id = $1", &[&id])
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let card = Arc::new(CustomerCard {
+            id: r.get(0),
+            company_id: r.get(1),
+            username: r.get(2),
+            headimgurl: r
+                .get::<_, Option<String>>(3)
+                .unwrap_or_else(|| "statics/imgs/setAvator.jpg".into()),
+        });
+        self.customers.insert(id, (Instant::now(), card.clone()));
+        Ok(card)
+    }
+}

@@ -1,0 +1,532 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Chat over the legacy polling endpoints and the WebSocket, on one node: both see the same
+//! conversation, sends are idempotent, resume is exact, a slow reader is closed alone.
+mod common;
+
+use std::time::Duration;
+
+use common::{customer, spawn_app, spawn_app_with, ws};
+use serde_json::json;
+
+const REP_WS: &str = "/zhugeleida/qiyeweixin/ws";
+const CUST_WS: &str = "/zhugeleida/xiaochengxu/ws";
+
+#[tokio::test]
+async fn polling_and_websocket_see_the_same_conversation() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let cust = customer(&app, rep.user_id, "o_alice").await;
+    let (mut rep_ws, hello) = ws::connect(&app, REP_WS, &rep).await;
+    assert_eq!(hello["conversations"], json!([]));
+    let (u, c) = (rep.user_id.to_string(), cust.user_id.to_string());
+
+    // customer → rep by polling (GZH-01), pushed live to the rep
+    let content = json!({"info_type": 1, "msg": "你好, 这个产品多少钱?"}).to_string();
+    let r = app
+        .post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &u), ("content", &content), ("customer_id", "999")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.msg(), "send msg successful");
+    let live = ws::next_of(&mut rep_ws, "message").await["message"].clone();
+    assert_eq!(live["seq"], 1);
+    assert_eq!(live["send_type"], 2);
+    assert_eq!(live["msg"], "你好, 这个产品多少钱?");
+    assert_eq!(live["customer_id"], cust.user_id);
+    assert_eq!(live["is_first_info"], true);
+    let conv = live["conversation_id"].as_i64().unwrap();
+
+    // the legacy getmsg returns it once (QYW-36), then nothing
+    let got = app
+        .get("/zhugeleida/qiyeweixin/chat/getmsg/0")
+        .signed(&rep)
+        .query(&[("customer_id", &c)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(got.msg(), "实时获取-最新聊天记录成功");
+    let rows = got.data().as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    for key in [
+        "customer_id",
+        "user_id",
+        "src",
+        "name",
+        "dateTime",
+        "send_type",
+        "msg",
+    ] {
+        assert!(rows[0].get(key).is_some(), "QYW-36 row lacks {key}");
+    }
+    let again = app
+        .get("/zhugeleida/qiyeweixin/chat/getmsg/0")
+        .signed(&rep)
+        .query(&[("customer_id", &c)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(again.data(), &json!([]));
+
+    // rep → customer over the WebSocket; the customer polls it (GZH-04 then GZH-02)
+    ws::send(&mut rep_ws, json!({"type": "send", "client_msg_id": "r-1", "customer_id": cust.user_id, "msg": "您好, 128元"})).await;
+    let sent = ws::next_of(&mut rep_ws, "sent").await;
+    assert_eq!(sent["message"]["seq"], 2);
+    assert_eq!(sent["duplicate"], false);
+    let n = app
+        .get("/zhugeleida/gongzhonghao/chat/query_num/0")
+        .signed(&cust)
+        .query(&[("u_id", &u)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(n.data(), &json!({"chatinfo_count": 1}));
+    let got = app
+        .get("/zhugeleida/gongzhonghao/chat/getmsg/0")
+        .signed(&cust)
+        .query(&[("u_id", &u)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(got.msg(), "实时获取-最新聊天信息成功");
+    assert_eq!(got.data()["data_count"], 1);
+    let row = &got.data()["ret_data"][0];
+    assert_eq!(row["msg"], "您好, 128元");
+    assert_eq!(row["is_first_info"], false);
+    assert!(row.get("user_avator").is_some() && row.get("customer_headimgurl").is_some());
+    let n = app
+        .get("/zhugeleida/gongzhonghao/chat/query_num/0")
+        .signed(&cust)
+        .query(&[("u_id", &u)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(n.data(), &json!({"chatinfo_count": 0}));
+
+    // a product consultation (info_type 2) keeps its fields
+    let product = json!({"info_type": 2, "product_cover_url": "statics/zhugeleida/imgs/chat/x.png", "product_name": "产品名字", "product_price": "99"}).to_string();
+    app.post("/zhugeleida/xiaochengxu/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &u), ("content", &product)])
+        .send()
+        .await
+        .ok();
+    let live = ws::next_of(&mut rep_ws, "message").await["message"].clone();
+    assert_eq!(live["product_name"], "产品名字");
+    assert_eq!(live["info_type"], 2);
+
+    // histories: newest first, same seqs (QYW-34, GZH-03 both forms)
+    let h = app
+        .get("/zhugeleida/qiyeweixin/chat")
+        .signed(&rep)
+        .query(&[("customer_id", &c)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(h.msg(), "分页获取聊天消息成功");
+    let seqs: Vec<i64> = h
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![3, 2, 1]);
+    let h = app
+        .get("/zhugeleida/gongzhonghao/chat")
+        .signed(&cust)
+        .query(&[("u_id", &u), ("length", "2")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(h.msg(), "分页获取-全部聊天消息成功");
+    assert_eq!(h.data()["data_count"], 3);
+    assert_eq!(h.data()["ret_data"].as_array().unwrap().len(), 2);
+    assert!(h.data().get("mingpian_phone").is_some() && h.data().get("wechat").is_some());
+    let h = app
+        .get("/zhugeleida//gongzhonghao/chat/")
+        .signed(&rep)
+        .query(&[("customer_id", &c)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        h.data()["data_count"],
+        3,
+        "A-80: without u_id the caller is the salesperson"
+    );
+    // contacts (QYW-33)
+    let contacts = app
+        .get("/zhugeleida/qiyeweixin/contact")
+        .signed(&rep)
+        .send()
+        .await
+        .ok();
+    assert_eq!(contacts.data()["data_count"], 1);
+    let row = &contacts.data()["ret_data"][0];
+    assert_eq!(row["customer_id"], cust.user_id);
+    assert_eq!(row["dateTime"].as_str().unwrap().len(), 5);
+    assert_eq!(row["unread"], 1);
+    // read over the WebSocket clears the unread count everywhere
+    ws::send(
+        &mut rep_ws,
+        json!({"type": "read", "conversation_id": conv, "seq": 3}),
+    )
+    .await;
+    assert_eq!(ws::next_of(&mut rep_ws, "unread").await["unread"], 0);
+    let got = app
+        .get("/zhugeleida/qiyeweixin/chat/getmsg/0")
+        .signed(&rep)
+        .query(&[("customer_id", &c)])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        got.data(),
+        &json!([]),
+        "read on the WebSocket is read for polling too"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_send_with_the_same_client_id_stores_one_message() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let cust = customer(&app, rep.user_id, "o_bob").await;
+    let (mut cws, _) = ws::connect(&app, CUST_WS, &cust).await;
+    for _ in 0..2 {
+        ws::send(&mut cws, json!({"type": "send", "client_msg_id": "c-42", "u_id": rep.user_id, "content": {"info_type": 1, "msg": "hi"}})).await;
+    }
+    let first = ws::next_of(&mut cws, "sent").await;
+    let second = ws::next_of(&mut cws, "sent").await;
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["message"]["id"], second["message"]["id"]);
+    let c = cust.user_id.to_string();
+    for _ in 0..2 {
+        app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+            .signed(&rep)
+            .form(&[
+                ("customer_id", &c),
+                ("msg", "again"),
+                ("client_msg_id", "r-7"),
+            ])
+            .send()
+            .await
+            .ok();
+    }
+    let n: i64 = app
+        .db()
+        .await
+        .query_one("select count(*) from chat_message", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    let last: i64 = app
+        .db()
+        .await
+        .query_one("select last_seq from conversation", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(last, 2, "no seq was spent on the retries");
+}
+
+#[tokio::test]
+async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let cust = customer(&app, rep.user_id, "o_carol").await;
+    let u = rep.user_id.to_string();
+    let say = |text: &str| json!({"info_type": 1, "msg": text}).to_string();
+    app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &u), ("content", &say("m1"))])
+        .send()
+        .await
+        .ok();
+    let (mut rws, hello) = ws::connect(&app, REP_WS, &rep).await;
+    let conv = hello["conversations"][0]["conversation_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(hello["conversations"][0]["last_seq"], 1);
+    assert_eq!(hello["conversations"][0]["unread"], 1);
+    drop(rws);
+    for t in ["m2", "m3", "m4"] {
+        app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+            .signed(&cust)
+            .form(&[("u_id", &u), ("content", &say(t))])
+            .send()
+            .await
+            .ok();
+    }
+    let (mut rws, hello) = ws::connect(&app, REP_WS, &rep).await;
+    assert_eq!(hello["conversations"][0]["last_seq"], 4);
+    ws::send(
+        &mut rws,
+        json!({"type": "resume", "conversations": {conv.to_string(): 1}}),
+    )
+    .await;
+    let mut got = vec![];
+    loop {
+        let f = ws::next(&mut rws, Duration::from_secs(10))
+            .await
+            .expect("frame");
+        match f["type"].as_str().unwrap() {
+            "message" => got.push((
+                f["message"]["seq"].as_i64().unwrap(),
+                f["message"]["msg"].as_str().unwrap().to_owned(),
+            )),
+            "resumed" => {
+                assert_eq!(f["conversations"][0]["last_seq"], 4);
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        got,
+        vec![(2, "m2".into()), (3, "m3".into()), (4, "m4".into())]
+    );
+    // too far back: a full reload instead
+    let db = app.db().await;
+    let batch: Vec<_> = (0..501)
+        .map(|i| zhugeleida::db::chat::NewMessage {
+            company_id: 0,
+            user_id: rep.user_id,
+            customer_id: cust.user_id,
+            send_type: 2,
+            info_type: 1,
+            content: json!({"info_type": 1, "msg": format!("bulk {i}")}),
+            client_msg_id: None,
+        })
+        .collect();
+    let company: i64 = db
+        .query_one(
+            "select company_id from customer where id = $1",
+            &[&cust.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let batch: Vec<_> = batch
+        .into_iter()
+        .map(|mut m| {
+            m.company_id = company;
+            m
+        })
+        .collect();
+    let mut client = app.db().await;
+    let tx = client.transaction().await.unwrap();
+    zhugeleida::db::chat::store_batch(&tx, &batch)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    ws::send(
+        &mut rws,
+        json!({"type": "resume", "conversations": {conv.to_string(): 4}}),
+    )
+    .await;
+    let reload = ws::next_of(&mut rws, "reload").await;
+    assert_eq!(reload["conversation_id"], conv);
+    assert_eq!(reload["last_seq"], 505);
+    // someone else's conversation is not resumable
+    let other = customer(&app, rep.user_id, "o_dave").await;
+    let (mut ows, _) = ws::connect(&app, CUST_WS, &other).await;
+    ws::send(
+        &mut ows,
+        json!({"type": "resume", "conversations": {conv.to_string(): 0}}),
+    )
+    .await;
+    assert_eq!(ws::next_of(&mut ows, "error").await["code"], 302);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_as_slow_and_others_keep_receiving() {
+    let app = spawn_app_with(|s| s.ws_queue = 16).await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let slow = customer(&app, rep.user_id, "o_slow").await;
+    let fast = customer(&app, rep.user_id, "o_fast").await;
+    let (mut slow_ws, _) = ws::connect(&app, CUST_WS, &slow).await;
+    let (mut fast_ws, _) = ws::connect(&app, CUST_WS, &fast).await;
+    // flood the slow client (it never reads) with 8 MiB
+    let big = axum::extract::ws::Utf8Bytes::from(format!(
+        "{{\"type\":\"noise\",\"x\":\"{}\"}}",
+        "x".repeat(16 * 1024)
+    ));
+    let hub = app.state.hub.clone();
+    let target = zhugeleida::hub::Target::Customer(slow.user_id);
+    for _ in 0..512 {
+        hub.publish(&[target], big.clone());
+        tokio::task::yield_now().await;
+    }
+    // the fast client still gets its message
+    let u = rep.user_id.to_string();
+    let f = fast.user_id.to_string();
+    app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&rep)
+        .form(&[("customer_id", &f), ("msg", "still here")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        ws::next_of(&mut fast_ws, "message").await["message"]["msg"],
+        "still here"
+    );
+    assert!(
+        hub.stats()
+            .slow_closed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    assert_eq!(
+        ws::close_code(&mut slow_ws, Duration::from_secs(10)).await,
+        Some(4001)
+    );
+    let _ = u;
+}
+
+#[tokio::test]
+async fn chat_never_crosses_companies() {
+    let app = spawn_app().await;
+    let (_, _, rep_a) = app.tenant("甲").await;
+    let (_, _, rep_b) = app.tenant("乙").await;
+    let cust_a = customer(&app, rep_a.user_id, "o_a").await;
+    let cust_b = customer(&app, rep_b.user_id, "o_b").await;
+    let (ub, ca, cb) = (
+        rep_b.user_id.to_string(),
+        cust_a.user_id.to_string(),
+        cust_b.user_id.to_string(),
+    );
+    let content = json!({"info_type": 1, "msg": "x"}).to_string();
+    app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust_a)
+        .form(&[("u_id", &ub), ("content", &content)])
+        .send()
+        .await
+        .expect_code(302);
+    app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&rep_b)
+        .form(&[("customer_id", &ca), ("msg", "x")])
+        .send()
+        .await
+        .expect_code(302);
+    app.get("/zhugeleida/qiyeweixin/chat")
+        .signed(&rep_b)
+        .query(&[("customer_id", &ca)])
+        .send()
+        .await
+        .expect_code(302);
+    app.get("/zhugeleida/qiyeweixin/chat/getmsg/0")
+        .signed(&rep_b)
+        .query(&[("customer_id", &ca)])
+        .send()
+        .await
+        .expect_code(302);
+    app.get("/zhugeleida/gongzhonghao/chat/getmsg/0")
+        .signed(&cust_a)
+        .query(&[("u_id", &ub)])
+        .send()
+        .await
+        .expect_code(302);
+    app.get("/zhugeleida/gongzhonghao/chat/query_num/0")
+        .signed(&cust_a)
+        .query(&[("u_id", &ub)])
+        .send()
+        .await
+        .expect_code(302);
+    app.get("/zhugeleida/gongzhonghao/chat")
+        .signed(&cust_a)
+        .query(&[("u_id", &ub)])
+        .send()
+        .await
+        .expect_code(302);
+    let (mut ws_a, _) = ws::connect(&app, CUST_WS, &cust_a).await;
+    ws::send(
+        &mut ws_a,
+        json!({"type": "send", "u_id": rep_b.user_id, "msg": "x", "client_msg_id": "1"}),
+    )
+    .await;
+    assert_eq!(ws::next_of(&mut ws_a, "error").await["code"], 302);
+    ws::send(&mut ws_a, json!({"type": "typing", "u_id": rep_b.user_id})).await;
+    assert_eq!(ws::next_of(&mut ws_a, "error").await["code"], 302);
+    let n: i64 = app
+        .db()
+        .await
+        .query_one("select count(*) from chat_message", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let _ = cb;
+}
+
+#[tokio::test]
+async fn bad_input_and_bad_signatures_on_the_chat_surface() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let cust = customer(&app, rep.user_id, "o_x").await;
+    let u = rep.user_id.to_string();
+    for content in [
+        "not json",
+        r#"{"info_type":9,"msg":"x"}"#,
+        r#"{"info_type":1}"#,
+        "[1,2]",
+    ] {
+        app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+            .signed(&cust)
+            .form(&[("u_id", &u), ("content", content)])
+            .send()
+            .await
+            .expect_code(303);
+    }
+    app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("content", r#"{"msg":"x"}"#)])
+        .send()
+        .await
+        .expect_code(303);
+    app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", "abc"), ("msg", "x")])
+        .send()
+        .await
+        .expect_code(301);
+    // a customer's token does not open the salesperson's socket: close 4003
+    let mut s = ws::connect_raw(&app, REP_WS, &cust).await;
+    assert_eq!(
+        ws::close_code(&mut s, Duration::from_secs(5)).await,
+        Some(4003)
+    );
+    // garbage frames get an error frame, the session lives on
+    let (mut cws, _) = ws::connect(&app, CUST_WS, &cust).await;
+    use futures_util::SinkExt;
+    cws.send(tokio_tungstenite::tungstenite::Message::Text(
+        "{nope".into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ws::next_of(&mut cws, "error").await["code"], 303);
+    ws::send(&mut cws, json!({"type": "ping"})).await;
+    ws::next_of(&mut cws, "pong").await;
+    // not an upgrade: the envelope
+    app.get("/zhugeleida/qiyeweixin/ws")
+        .signed(&rep)
+        .send()
+        .await
+        .expect_code(404);
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_the_reconnect_code() {
+    let mut app = spawn_app().await;
+    let (_, _, rep) = app.tenant("甲").await;
+    let (mut rws, _) = ws::connect(&app, REP_WS, &rep).await;
+    app.shutdown().await;
+    assert_eq!(
+        ws::close_code(&mut rws, Duration::from_secs(10)).await,
+        Some(4000)
+    );
+}
