@@ -104,7 +104,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let (redis, redis_client) = match &settings.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("ZGLD_REDIS_URL")?;
-            let manager = redis::aio::ConnectionManager::new(client.clone())
+            // Fail fast while Redis is down: callers fall back to local behaviour.
+            let cfg = redis::aio::ConnectionManagerConfig::new()
+                .set_number_of_retries(1)
+                .set_max_delay(200)
+                .set_connection_timeout(Duration::from_millis(500))
+                .set_response_timeout(Duration::from_millis(500));
+            let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), cfg)
                 .await
                 .context("connecting to Redis")?;
             (Some(manager), Some(client))

@@ -247,7 +247,7 @@ async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
         .send()
         .await
         .ok();
-    let (mut rws, hello) = ws::connect(&app, REP_WS, &rep).await;
+    let (rws, hello) = ws::connect(&app, REP_WS, &rep).await;
     let conv = hello["conversations"][0]["conversation_id"]
         .as_i64()
         .unwrap();

@@ -9,6 +9,9 @@ use std::{
 use dashmap::DashMap;
 use redis::aio::ConnectionManager;
 
+/// Longest wait for Redis before falling back to local memory.
+const REDIS_WAIT: Duration = Duration::from_millis(300);
+
 /// Where spent signatures are remembered.
 #[derive(Clone)]
 pub struct ReplayGuard {
@@ -29,19 +32,21 @@ impl ReplayGuard {
     /// `true` the first time `key` is seen within `ttl`.
     pub async fn first_use(&self, key: &str, ttl: Duration) -> bool {
         if let Some(mut conn) = self.redis.clone() {
-            let res: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            let cmd = redis::cmd("SET")
                 .arg(format!("zgld:replay:{key}"))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl.as_millis().max(1) as u64)
-                .query_async(&mut conn)
-                .await;
-            match res {
-                Ok(v) => return v.is_some(),
-                Err(e) => {
+                .to_owned();
+            match tokio::time::timeout(REDIS_WAIT, cmd.query_async::<Option<String>>(&mut conn))
+                .await
+            {
+                Ok(Ok(v)) => return v.is_some(),
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "replay cache: Redis unavailable, using local memory")
                 }
+                Err(_) => tracing::warn!("replay cache: Redis too slow, using local memory"),
             }
         }
         let now = Instant::now();

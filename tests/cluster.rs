@@ -1,0 +1,253 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Two server nodes sharing PostgreSQL and Redis: delivery across nodes, and a Redis
+//! outage mid-conversation that loses nothing.
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::{customer, spawn_app_with, ws, TestApp};
+use serde_json::json;
+
+const REP_WS: &str = "/zhugeleida/qiyeweixin/ws";
+const CUST_WS: &str = "/zhugeleida/xiaochengxu/ws";
+
+/// A private Redis on its own port, so stopping it touches no other test.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start(port: u16) -> Redis {
+        let mut r = Redis { port, child: None };
+        r.up();
+        r
+    }
+    fn up(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("private redis did not start");
+    }
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn two_nodes(redis_url: &str) -> (TestApp, TestApp) {
+    let a = spawn_app_with(|s| s.redis_url = Some(redis_url.to_owned())).await;
+    let db = a.state.settings.database_url.clone();
+    let b = spawn_app_with(|s| {
+        s.redis_url = Some(redis_url.to_owned());
+        s.database_url = db.clone();
+    })
+    .await;
+    // both subscriptions live before anything is sent
+    for _ in 0..200 {
+        if a.state.hub.bridge_up() && b.state.hub.bridge_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(a.state.hub.bridge_up() && b.state.hub.bridge_up());
+    (a, b)
+}
+
+#[tokio::test]
+async fn messages_cross_nodes_both_ways() {
+    let redis = Redis::start(free_port());
+    let (a, b) = two_nodes(&redis.url()).await;
+    let (_, _, rep) = a.tenant("甲").await;
+    let cust = customer(&a, rep.user_id, "o_alice").await;
+    let (mut rep_on_a, _) = ws::connect(&a, REP_WS, &rep).await;
+    let (mut cust_on_b, _) = ws::connect(&b, CUST_WS, &cust).await;
+    ws::send(
+        &mut cust_on_b,
+        json!({"type": "send", "client_msg_id": "1", "u_id": rep.user_id, "msg": "from b"}),
+    )
+    .await;
+    assert_eq!(
+        ws::next_of(&mut rep_on_a, "message").await["message"]["msg"],
+        "from b"
+    );
+    ws::send(
+        &mut rep_on_a,
+        json!({"type": "send", "client_msg_id": "2", "customer_id": cust.user_id, "msg": "from a"}),
+    )
+    .await;
+    let m = ws::next_of(&mut cust_on_b, "message").await;
+    // the customer's own message came first (its own echo), then the reply
+    let m = if m["message"]["msg"] == "from b" {
+        ws::next_of(&mut cust_on_b, "message").await
+    } else {
+        m
+    };
+    assert_eq!(m["message"]["msg"], "from a");
+    assert_eq!(m["message"]["seq"], 2);
+    // a polling send on node b reaches the socket on node a
+    let c = json!({"info_type": 1, "msg": "poll on b"}).to_string();
+    b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &rep.user_id.to_string()), ("content", &c)])
+        .send()
+        .await
+        .ok();
+    let m = ws::next_of(&mut rep_on_a, "message").await;
+    let m = if m["message"]["msg"] == "from a" {
+        ws::next_of(&mut rep_on_a, "message").await
+    } else {
+        m
+    };
+    assert_eq!(m["message"]["msg"], "poll on b");
+    assert_eq!(m["message"]["seq"], 3);
+}
+
+#[tokio::test]
+async fn redis_stopped_and_restarted_mid_conversation_loses_nothing() {
+    let mut redis = Redis::start(free_port());
+    let (a, b) = two_nodes(&redis.url()).await;
+    let (_, _, rep) = a.tenant("甲").await;
+    let cust = customer(&a, rep.user_id, "o_bob").await;
+    let u = rep.user_id.to_string();
+    let say = |t: &str| json!({"info_type": 1, "msg": t}).to_string();
+    let (mut rep_on_a, _) = ws::connect(&a, REP_WS, &rep).await;
+    b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &u), ("content", &say("before"))])
+        .send()
+        .await
+        .ok();
+    let first = ws::next_of(&mut rep_on_a, "message").await["message"].clone();
+    assert_eq!(first["seq"], 1);
+    let conv = first["conversation_id"].as_i64().unwrap();
+
+    redis.down();
+    for _ in 0..200 {
+        if !a.state.hub.bridge_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!a.state.hub.bridge_up(), "node a noticed the outage");
+    // sends go on during the outage: stored, delivered locally on b, not pushed to a
+    for t in ["during 1", "during 2"] {
+        b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+            .signed(&cust)
+            .form(&[("u_id", &u), ("content", &say(t))])
+            .send()
+            .await
+            .ok();
+    }
+    // a rep socket on node a still gets node a's own local traffic
+    let (mut cust_on_a, _) = ws::connect(&a, CUST_WS, &cust).await;
+    ws::send(
+        &mut cust_on_a,
+        json!({"type": "send", "client_msg_id": "x", "u_id": rep.user_id, "msg": "local on a"}),
+    )
+    .await;
+    ws::next_of(&mut cust_on_a, "sent").await;
+
+    redis.up();
+    // node a resubscribes and tells its clients to resync
+    let mut saw_resync = false;
+    let mut live = vec![];
+    for _ in 0..20 {
+        match ws::next(&mut rep_on_a, Duration::from_secs(10)).await {
+            Some(f) if f["type"] == "resync" => {
+                saw_resync = true;
+                break;
+            }
+            Some(f) if f["type"] == "message" => live.push(f["message"]["seq"].as_i64().unwrap()),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(saw_resync, "no resync after Redis came back");
+    assert_eq!(
+        live,
+        vec![4],
+        "only node a's local message arrived live during the outage"
+    );
+    ws::send(
+        &mut rep_on_a,
+        json!({"type": "resume", "conversations": {conv.to_string(): 1}}),
+    )
+    .await;
+    let mut seqs = vec![];
+    loop {
+        let f = ws::next(&mut rep_on_a, Duration::from_secs(10))
+            .await
+            .expect("frame");
+        match f["type"].as_str().unwrap() {
+            "message" => seqs.push(f["message"]["seq"].as_i64().unwrap()),
+            "resumed" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seqs,
+        vec![2, 3, 4],
+        "every message since seq 1, no gap, no duplicate"
+    );
+    // and the bridge works again
+    b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &u), ("content", &say("after"))])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        ws::next_of(&mut rep_on_a, "message").await["message"]["seq"],
+        5
+    );
+    let n: i64 = a
+        .db()
+        .await
+        .query_one("select count(*) from chat_message", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 5);
+}
