@@ -8,7 +8,6 @@ create table conversation (
     customer_id         bigint not null references customer(id) on delete cascade,
     -- highest seq stored so far; the next message gets last_seq + 1
     last_seq            bigint not null default 0,
-    last_message_id     bigint,
     last_message_at     timestamptz,
     -- what each side has received/read: messages to the salesperson (send_type 2) with
     -- seq > user_read_seq are unread for the salesperson, and vice versa

@@ -5,6 +5,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     zhugeleida::telemetry::init();
+    // Every WebSocket is a file descriptor: take the hard limit.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-files limit");
+    }
     let cli = zhugeleida::cli::Cli::parse();
     match zhugeleida::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

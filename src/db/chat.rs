@@ -74,224 +74,156 @@ pub struct Stored {
     pub duplicate: bool,
 }
 
-/// Stores a batch in the caller's transaction. Results are in input order.
-pub async fn store_batch(
-    tx: &impl GenericClient,
-    batch: &[NewMessage],
-) -> Result<Vec<Stored>, ApiError> {
-    // 1. Lock (or create) the conversations, always in the same order.
-    let mut pairs: Vec<(i64, i64, i64)> = batch
-        .iter()
-        .map(|m| (m.user_id, m.customer_id, m.company_id))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup_by_key(|p| (p.0, p.1));
-    let (users, customers, companies): (Vec<i64>, Vec<i64>, Vec<i64>) =
-        pairs.iter().fold((vec![], vec![], vec![]), |mut acc, p| {
-            acc.0.push(p.0);
-            acc.1.push(p.1);
-            acc.2.push(p.2);
-            acc
-        });
-    let rows = tx
-        .query(
-            "insert into conversation (company_id, user_id, customer_id)
-             select * from unnest($1::bigint[], $2::bigint[], $3::bigint[])
-             on conflict on constraint conversation_pair_key do update set last_seq = conversation.last_seq
-             returning id, user_id, customer_id, last_seq",
-            &[&companies, &users, &customers],
-        )
-        .await?;
-    // (user, customer) → (conversation id, next free seq)
-    let mut conv: HashMap<(i64, i64), (i64, i64)> = rows
-        .iter()
-        .map(|r| ((r.get(1), r.get(2)), (r.get(0), r.get::<_, i64>(3))))
-        .collect();
-
-    // 2. Retries: messages whose client id is already stored in that conversation.
-    let mut keyed: (Vec<i64>, Vec<i16>, Vec<String>) = (vec![], vec![], vec![]);
-    for m in batch {
-        if let (Some(cid), Some((c, _))) = (&m.client_msg_id, conv.get(&(m.user_id, m.customer_id)))
-        {
-            keyed.0.push(*c);
-            keyed.1.push(m.send_type);
-            keyed.2.push(cid.clone());
-        }
-    }
-    let mut existing: HashMap<(i64, i16, String), Message> = HashMap::new();
-    if !keyed.0.is_empty() {
-        let sql = format!(
-            "select {COLS} from chat_message m
-             join unnest($1::bigint[], $2::smallint[], $3::text[]) as k(c, s, id)
-               on m.conversation_id = k.c and m.send_type = k.s and m.client_msg_id = k.id"
-        );
-        for r in tx.query(&sql, &[&keyed.0, &keyed.1, &keyed.2]).await? {
-            let m = message(&r);
-            let key = (
-                m.conversation_id,
-                m.send_type,
-                m.client_msg_id.clone().unwrap_or_default(),
-            );
-            existing.insert(key, m);
-        }
-    }
-
-    // 3. Assign seqs in input order; a duplicate inside the batch points at its first copy.
-    enum Slot {
-        Existing(Message),
-        New(usize),
-    }
-    let mut slots = Vec::with_capacity(batch.len());
-    let mut fresh: Vec<(usize, i64, i64)> = Vec::new(); // (batch index, conversation, seq)
-    let mut in_batch: HashMap<(i64, i16, String), usize> = HashMap::new();
+/// Stores a batch in **one statement** (its own implicit transaction: one round trip and
+/// one commit for the whole batch). Conversations are created or locked in (user, customer)
+/// order, so concurrent batches on any node never deadlock and seqs stay gap-free. A message
+/// whose client id is already stored comes back as a duplicate; two copies inside one batch
+/// are folded by the caller. Results are in input order.
+pub async fn store_batch(db: &deadpool_postgres::Client, batch: &[NewMessage]) -> Result<Vec<Stored>, ApiError> {
+    // Fold in-batch duplicates: every copy after the first points at the first.
+    let mut first_of: HashMap<(i64, i64, i16, &str), usize> = HashMap::new();
+    let mut unique: Vec<usize> = Vec::with_capacity(batch.len());
+    let mut alias: Vec<usize> = Vec::with_capacity(batch.len());
     for (i, m) in batch.iter().enumerate() {
-        let Some((c, next)) = conv.get_mut(&(m.user_id, m.customer_id)) else {
-            return Err(ApiError::Unexpected(anyhow::anyhow!(
-                "conversation missing after upsert"
-            )));
-        };
-        if let Some(cid) = &m.client_msg_id {
-            let key = (*c, m.send_type, cid.clone());
-            if let Some(old) = existing.get(&key) {
-                slots.push(Slot::Existing(old.clone()));
+        if let Some(cid) = m.client_msg_id.as_deref() {
+            let key = (m.user_id, m.customer_id, m.send_type, cid);
+            if let Some(&j) = first_of.get(&key) {
+                alias.push(j);
                 continue;
             }
-            if let Some(&j) = in_batch.get(&key) {
-                slots.push(Slot::New(j));
-                continue;
-            }
-            in_batch.insert(key, fresh.len());
+            first_of.insert(key, unique.len());
         }
-        *next += 1;
-        slots.push(Slot::New(fresh.len()));
-        fresh.push((i, *c, *next));
+        alias.push(unique.len());
+        unique.push(i);
     }
-
-    // 4. Insert the new rows.
-    let mut stored_new: Vec<Message> = Vec::with_capacity(fresh.len());
-    if !fresh.is_empty() {
-        let n = fresh.len();
-        let mut cols = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for &(i, c, seq) in &fresh {
-            let Some(m) = batch.get(i) else { continue };
-            cols.0.push(m.company_id);
-            cols.1.push(c);
-            cols.2.push(seq);
-            cols.3.push(m.user_id);
-            cols.4.push(m.customer_id);
-            cols.5.push(m.send_type);
-            cols.6.push(m.info_type);
-            cols.7.push(m.content.clone());
-            cols.8.push(m.client_msg_id.clone());
-            cols.9.push(seq == 1);
-        }
-        let rows = tx
-            .query(
-                "insert into chat_message (company_id, conversation_id, seq, user_id, customer_id, send_type, info_type,
-                    content, client_msg_id, is_first_info)
-                 select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-                    $6::smallint[], $7::smallint[], $8::jsonb[], $9::text[], $10::boolean[])
-                 returning id, conversation_id, seq, create_date",
-                &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8, &cols.9],
-            )
-            .await?;
-        let ids: HashMap<(i64, i64), (i64, DateTime<Utc>)> = rows
-            .iter()
-            .map(|r| ((r.get(1), r.get(2)), (r.get(0), r.get(3))))
-            .collect();
-        for &(i, c, seq) in &fresh {
-            let (Some(m), Some((id, at))) = (batch.get(i), ids.get(&(c, seq))) else {
-                return Err(ApiError::Unexpected(anyhow::anyhow!(
-                    "inserted message not returned"
-                )));
-            };
-            stored_new.push(Message {
-                id: *id,
-                conversation_id: c,
-                seq,
+    let n = unique.len();
+    let mut cols = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (ord, &i) in unique.iter().enumerate() {
+        let Some(m) = batch.get(i) else { continue };
+        cols.0.push(m.company_id);
+        cols.1.push(m.user_id);
+        cols.2.push(m.customer_id);
+        cols.3.push(m.send_type);
+        cols.4.push(m.info_type);
+        cols.5.push(m.content.clone());
+        cols.6.push(m.client_msg_id.clone());
+        cols.7.push(ord as i32);
+    }
+    let stmt = db.prepare_cached(STORE).await?;
+    let rows = db.query(&stmt, &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7]).await?;
+    let mut by_ord: Vec<Option<Stored>> = vec![None; n];
+    for r in &rows {
+        let ord: i32 = r.get(0);
+        let Some(&i) = unique.get(ord as usize) else { continue };
+        let Some(m) = batch.get(i) else { continue };
+        let stored = Stored {
+            duplicate: r.get(1),
+            message: Message {
+                id: r.get(2),
+                conversation_id: r.get(3),
+                seq: r.get(4),
                 company_id: m.company_id,
                 user_id: m.user_id,
                 customer_id: m.customer_id,
                 send_type: m.send_type,
-                info_type: m.info_type,
-                content: m.content.clone(),
+                info_type: r.get(7),
+                content: r.get(8),
                 client_msg_id: m.client_msg_id.clone(),
-                is_first_info: seq == 1,
-                create_date: *at,
-            });
-        }
-
-        // 5. Move the conversations' counters, last message and unread counts.
-        let mut per_conv: HashMap<i64, (i64, i64, i32, i32)> = HashMap::new();
-        for m in &stored_new {
-            let e = per_conv.entry(m.conversation_id).or_insert((0, 0, 0, 0));
-            if m.seq > e.0 {
-                e.0 = m.seq;
-                e.1 = m.id;
-            }
-            if m.send_type == TO_USER {
-                e.2 += 1;
-            } else {
-                e.3 += 1;
-            }
-        }
-        let mut u = (vec![], vec![], vec![], vec![], vec![]);
-        for (c, (seq, id, to_user, to_customer)) in per_conv {
-            u.0.push(c);
-            u.1.push(seq);
-            u.2.push(id);
-            u.3.push(to_user);
-            u.4.push(to_customer);
-        }
-        tx.execute(
-            "update conversation c set last_seq = t.seq, last_message_id = t.mid, last_message_at = now(),
-                user_unread = c.user_unread + t.tu, customer_unread = c.customer_unread + t.tc
-             from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[]) as t(id, seq, mid, tu, tc)
-             where c.id = t.id",
-            &[&u.0, &u.1, &u.2, &u.3, &u.4],
-        )
-        .await?;
-        // A customer writing is customer activity on the relation.
-        let active: (Vec<i64>, Vec<i64>) = stored_new
-            .iter()
-            .filter(|m| m.send_type == TO_USER)
-            .map(|m| (m.user_id, m.customer_id))
-            .unzip();
-        if !active.0.is_empty() {
-            tx.execute(
-                "update user_customer uc set last_activity_time = now()
-                 from unnest($1::bigint[], $2::bigint[]) as t(u, c) where uc.user_id = t.u and uc.customer_id = t.c",
-                &[&active.0, &active.1],
-            )
-            .await?;
+                is_first_info: r.get(6),
+                create_date: r.get(5),
+            },
+        };
+        if let Some(slot) = by_ord.get_mut(ord as usize) {
+            *slot = Some(stored);
         }
     }
-
-    Ok(slots
-        .into_iter()
-        .filter_map(|s| match s {
-            Slot::Existing(m) => Some(Stored {
-                message: m,
-                duplicate: true,
-            }),
-            Slot::New(j) => stored_new.get(j).map(|m| Stored {
-                message: m.clone(),
-                duplicate: false,
-            }),
-        })
-        .collect())
+    let mut out = Vec::with_capacity(batch.len());
+    for (i, &j) in alias.iter().enumerate() {
+        let mut s = by_ord
+            .get(j)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("message {i} of the batch was not stored")))?;
+        if unique.get(j) != Some(&i) {
+            s.duplicate = true;
+        }
+        out.push(s);
+    }
+    Ok(out)
 }
+
+/// The batch statement of [`store_batch`]; `$8` is each message's position.
+const STORE: &str = "
+with input as (
+    select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[], $5::smallint[], $6::jsonb[],
+        $7::text[], $8::int[]) as t(company_id, user_id, customer_id, send_type, info_type, content, client_msg_id, ord)
+),
+dup as (
+    -- one index probe per message that carries a client id (the partial unique index)
+    select i.ord, m.id, m.conversation_id, m.seq, m.create_date, m.is_first_info, m.info_type, m.content
+    from input i
+    cross join lateral (
+        select c0.id from conversation c0 where c0.user_id = i.user_id and c0.customer_id = i.customer_id limit 1
+    ) c0
+    cross join lateral (
+        select * from chat_message m
+        where m.conversation_id = c0.id and m.send_type = i.send_type
+          and m.client_msg_id = i.client_msg_id and m.client_msg_id is not null
+        limit 1
+    ) m
+    where i.client_msg_id is not null
+),
+newin as (
+    select i.* from input i where not exists (select 1 from dup d where d.ord = i.ord)
+),
+counts as (
+    select company_id, user_id, customer_id, count(*)::bigint as n,
+        (count(*) filter (where send_type = 2))::int as tu, (count(*) filter (where send_type = 1))::int as tc
+    from newin group by company_id, user_id, customer_id
+),
+conv as (
+    insert into conversation (company_id, user_id, customer_id, last_seq, last_message_at, user_unread, customer_unread)
+    select company_id, user_id, customer_id, n, now(), tu, tc from counts order by user_id, customer_id
+    on conflict on constraint conversation_pair_key do update set
+        last_seq = conversation.last_seq + excluded.last_seq, last_message_at = now(),
+        user_unread = conversation.user_unread + excluded.user_unread,
+        customer_unread = conversation.customer_unread + excluded.customer_unread
+    returning id, user_id, customer_id, last_seq
+),
+fresh as (
+    select n.*, c.id as conversation_id, nextval('chat_message_id_seq') as id, now() as create_date,
+        c.last_seq - k.n + row_number() over (partition by c.id order by n.ord) as seq
+    from newin n
+    join conv c on c.user_id = n.user_id and c.customer_id = n.customer_id
+    join counts k on k.user_id = n.user_id and k.customer_id = n.customer_id
+),
+ins as (
+    insert into chat_message (id, company_id, conversation_id, seq, user_id, customer_id, send_type, info_type,
+        content, client_msg_id, is_first_info, create_date)
+    select id, company_id, conversation_id, seq, user_id, customer_id, send_type, info_type, content, client_msg_id,
+        seq = 1, create_date
+    from fresh
+),
+active as (
+    update user_customer uc set last_activity_time = now()
+    from (select distinct user_id, customer_id from newin where send_type = 2) t
+    where uc.user_id = t.user_id and uc.customer_id = t.customer_id
+    returning uc.id
+)
+select f.ord, false, f.id, f.conversation_id, f.seq, f.create_date, f.seq = 1, f.info_type, f.content
+from fresh f
+union all
+select d.ord, true, d.id, d.conversation_id, d.seq, d.create_date, d.is_first_info, d.info_type, d.content from dup d
+";
 
 /// A conversation's identity and counters.
 #[derive(Debug, Clone)]
@@ -487,7 +419,7 @@ pub async fn contacts(
     let sql = format!(
         "select c.id, c.company_id, c.user_id, c.customer_id, c.last_seq, c.user_read_seq, c.customer_read_seq,
             c.user_unread, c.customer_unread, c.last_message_at, {COLS}
-         from conversation c left join chat_message m on m.id = c.last_message_id
+         from conversation c left join chat_message m on m.conversation_id = c.id and m.seq = c.last_seq
          where c.user_id = $1 and c.last_seq > 0 order by c.last_message_at desc nulls last, c.id desc limit $2 offset $3"
     );
     let rows = db.query(&sql, &[&user_id, &limit, &offset]).await?;

@@ -1,15 +1,14 @@
 //! One WebSocket session: registers with the hub, writes queued frames, reads the client's
-//! commands (docs/realtime.md). The writer never blocks the hub; the session's own replies
-//! (resume batches) wait for room in its queue, so only this client is slowed by them.
+//! commands (docs/realtime.md). The hub never waits on it; the session's own replies (acks,
+//! resume batches) are written directly, so they never compete for the hub's queue.
 
 use std::{collections::HashMap, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{close, Conn, Target};
+use super::{close, Target};
 use crate::{
     db::chat,
     error::ApiError,
@@ -17,13 +16,11 @@ use crate::{
     state::AppState,
 };
 
-/// Server ping interval; a client silent for three of these is dropped.
+/// Server ping interval; a client silent for longer than `IDLE_LIMIT` is dropped.
 const PING_EVERY: Duration = Duration::from_secs(30);
 const IDLE_LIMIT: Duration = Duration::from_secs(90);
 /// Messages replayed per conversation on resume before a full reload is asked for.
 pub const RESUME_LIMIT: i64 = 500;
-/// How long the session waits for room in its own queue before giving up on the client.
-const OWN_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Who is on the other end of the socket.
 #[derive(Debug, Clone, Copy)]
@@ -85,87 +82,73 @@ pub async fn refuse(mut socket: WebSocket) {
         .await;
 }
 
-/// Runs a session until the client leaves or the hub closes it.
-pub async fn run(state: AppState, socket: WebSocket, peer: Peer) {
+/// Runs a session until the client leaves or the hub closes it. One task per connection:
+/// it writes queued frames, reads commands, and pings. Command handling is boxed, so an idle
+/// connection holds only this small loop's state (docs/BENCHMARKS.md, memory per connection).
+pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
     let hub = state.hub.clone();
     let who = peer.target();
     let (conn, mut rx) = hub.register(who);
-    let (mut sink, mut stream) = socket.split();
-    let signal = conn.close.clone();
-    let writer = tokio::spawn(async move {
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                biased;
-                code = signal.closed() => {
-                    let reason = match code { close::SLOW => "slow consumer", close::RECONNECT => "reconnect", _ => "" };
-                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
-                    break;
-                }
-                frame = rx.recv() => match frame {
-                    Some(f) => if sink.send(WsMessage::Text(f)).await.is_err() { break },
-                    None => break,
-                },
-                _ = ping.tick() => if sink.send(WsMessage::Ping(Default::default())).await.is_err() { break },
-            }
-        }
-        let _ = sink.close().await;
-    });
-
-    if let Err(e) = hello(&state, &conn, peer).await {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = tokio::time::Instant::now();
+    let mut replies: Vec<String> = Vec::new();
+    if let Err(e) = Box::pin(hello(&state, peer, &mut replies)).await {
         tracing::warn!(error = %e, "ws hello failed");
     }
-    loop {
-        let next = tokio::select! {
-            m = tokio::time::timeout(IDLE_LIMIT, stream.next()) => m,
-            _ = conn.close.closed() => break,
-        };
-        let msg = match next {
-            Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
-        };
-        match msg {
-            WsMessage::Text(t) => {
-                let reply = match serde_json::from_str::<Command>(t.as_str()) {
-                    Ok(cmd) => handle(&state, &conn, peer, cmd).await,
-                    Err(e) => Err(ApiError::form(format!("无法解析的指令: {e}"))),
-                };
-                if let Err(e) = reply {
-                    let frame = json!({"type": "error", "code": e.code(), "msg": e.msg()});
-                    if !own(&conn, frame.to_string()).await {
-                        break;
+    let code = 'session: loop {
+        for r in replies.drain(..) {
+            if socket.send(WsMessage::Text(Utf8Bytes::from(r))).await.is_err() {
+                break 'session 1006;
+            }
+        }
+        tokio::select! {
+            biased;
+            code = conn.close.closed() => break 'session code,
+            frame = rx.recv() => match frame {
+                Some(f) => if socket.send(WsMessage::Text(f)).await.is_err() { break 'session 1006 },
+                None => break 'session 1000,
+            },
+            msg = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match msg {
+                    Some(Ok(WsMessage::Text(t))) => {
+                        let result = match serde_json::from_str::<Command>(t.as_str()) {
+                            Ok(cmd) => Box::pin(handle(&state, peer, cmd, &mut replies)).await,
+                            Err(e) => Err(ApiError::form(format!("无法解析的指令: {e}"))),
+                        };
+                        if let Err(e) = result {
+                            replies.push(json!({"type": "error", "code": e.code(), "msg": e.msg()}).to_string());
+                        }
                     }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break 'session 1000,
+                    Some(Ok(_)) => {}
                 }
             }
-            WsMessage::Close(_) => break,
-            _ => {}
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    break 'session 1000;
+                }
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break 'session 1006;
+                }
+            }
         }
+    };
+    if code != 1006 {
+        let reason = match code {
+            close::SLOW => "slow consumer",
+            close::RECONNECT => "reconnect",
+            _ => "",
+        };
+        let _ = socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
     }
-    conn.close.close(1000);
-    let _ = writer.await;
     hub.unregister(who, conn.id);
 }
 
-/// Queues a reply for this connection, waiting (bounded) for room.
-async fn own(conn: &Conn, frame: String) -> bool {
-    match tokio::time::timeout(OWN_QUEUE_WAIT, conn.tx.send(Utf8Bytes::from(frame))).await {
-        Ok(Ok(())) => true,
-        _ => {
-            conn.close.close(close::SLOW);
-            false
-        }
-    }
-}
-
 /// First frame: who we are and where each conversation stands.
-async fn hello(state: &AppState, conn: &Conn, peer: Peer) -> Result<(), ApiError> {
+async fn hello(state: &AppState, peer: Peer, out: &mut Vec<String>) -> Result<(), ApiError> {
     let summary = summary(state, peer).await?;
-    own(
-        conn,
-        json!({"type": "hello", "node": state.hub.node_id(), "conversations": summary}).to_string(),
-    )
-    .await;
+    out.push(json!({"type": "hello", "node": state.hub.node_id(), "conversations": summary}).to_string());
     Ok(())
 }
 
@@ -203,10 +186,10 @@ async fn own_conversation(
     }
 }
 
-async fn handle(state: &AppState, conn: &Conn, peer: Peer, cmd: Command) -> Result<(), ApiError> {
+async fn handle(state: &AppState, peer: Peer, cmd: Command, out: &mut Vec<String>) -> Result<(), ApiError> {
     match cmd {
         Command::Ping => {
-            own(conn, r#"{"type":"pong"}"#.into()).await;
+            out.push(r#"{"type":"pong"}"#.into());
         }
         Command::Send {
             client_msg_id,
@@ -228,14 +211,16 @@ async fn handle(state: &AppState, conn: &Conn, peer: Peer, cmd: Command) -> Resu
             };
             let reference = client_msg_id.clone();
             match chat_service::send(state, peer.party, to, content, client_msg_id).await {
-                Ok(stored) => {
-                    let view = chat_service::render::live(state, &stored.message).await?;
-                    let frame = json!({"type": "sent", "client_msg_id": reference, "duplicate": stored.duplicate, "message": view});
-                    own(conn, frame.to_string()).await;
+                Ok(sent) => {
+                    let reference = serde_json::to_string(&reference).unwrap_or_else(|_| "null".into());
+                    out.push(format!(
+                        r#"{{"type":"sent","client_msg_id":{reference},"duplicate":{},"message":{}}}"#,
+                        sent.stored.duplicate, sent.row
+                    ));
                 }
                 Err(e) => {
                     let frame = json!({"type": "error", "code": e.code(), "msg": e.msg(), "client_msg_id": reference});
-                    own(conn, frame.to_string()).await;
+                    out.push(frame.to_string());
                 }
             }
         }
@@ -284,40 +269,21 @@ async fn handle(state: &AppState, conn: &Conn, peer: Peer, cmd: Command) -> Resu
                 let missed = chat::since(&db, c.id, after.max(0), RESUME_LIMIT + 1).await?;
                 drop(db);
                 if missed.len() as i64 > RESUME_LIMIT {
-                    own(
-                        conn,
-                        json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
-                            .to_string(),
-                    )
-                    .await;
+                    out.push(json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
+                            .to_string(),);
                     continue;
                 }
                 for m in &missed {
                     let view = chat_service::render::live(state, m).await?;
-                    if !own(
-                        conn,
-                        json!({"type": "message", "message": view}).to_string(),
-                    )
-                    .await
-                    {
-                        return Ok(());
-                    }
+                    out.push(json!({"type": "message", "message": view}).to_string(),);
                 }
                 done.push(json!({"conversation_id": c.id, "last_seq": missed.last().map(|m| m.seq).unwrap_or(after)}));
             }
-            own(
-                conn,
-                json!({"type": "resumed", "conversations": done}).to_string(),
-            )
-            .await;
+            out.push(json!({"type": "resumed", "conversations": done}).to_string(),);
         }
         Command::Unread => {
             let summary = summary(state, peer).await?;
-            own(
-                conn,
-                json!({"type": "unread_summary", "conversations": summary}).to_string(),
-            )
-            .await;
+            out.push(json!({"type": "unread_summary", "conversations": summary}).to_string(),);
         }
     }
     Ok(())

@@ -82,7 +82,7 @@ pub async fn send(
     peer: i64,
     content: Value,
     client_msg_id: Option<String>,
-) -> Result<Stored, ApiError> {
+) -> Result<Sent, ApiError> {
     let info_type = check_content(&content)?;
     let client_msg_id = client_msg_id
         .map(|s| s.trim().to_owned())
@@ -123,22 +123,22 @@ pub async fn send(
         }
     };
     let stored = state.chat.store(msg).await?;
+    let row = render::live(state, &stored.message).await?.to_string();
     if !stored.duplicate {
-        publish(state, &stored.message).await?;
+        let frame = format!(r#"{{"type":"message","message":{row}}}"#);
+        let m = &stored.message;
+        state.hub.publish(&[Target::User(m.user_id), Target::Customer(m.customer_id)], Utf8Bytes::from(frame));
     }
-    Ok(stored)
+    Ok(Sent { stored, row })
 }
 
-/// Renders a message once and pushes it to both sides' connections.
-pub async fn publish(state: &AppState, m: &Message) -> Result<(), ApiError> {
-    let view = render::live(state, m).await?;
-    let frame = Utf8Bytes::from(json!({"type": "message", "message": view}).to_string());
-    state.hub.publish(
-        &[Target::User(m.user_id), Target::Customer(m.customer_id)],
-        frame,
-    );
-    Ok(())
+/// A stored message and its rendered row (JSON text), rendered once for every use.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub stored: Stored,
+    pub row: String,
 }
+
 
 /// Unread messages for one side, newest first, marked read (QYW-36, GZH-02).
 pub async fn take_unread(

@@ -95,9 +95,6 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn write(pool: &Pool, batch: &[NewMessage]) -> Result<Vec<Stored>, ApiError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let stored = chat::store_batch(&tx, batch).await?;
-    tx.commit().await?;
-    Ok(stored)
+    let client = pool.get().await?;
+    chat::store_batch(&client, batch).await
 }

@@ -1,0 +1,528 @@
+//! Load generator for zhugeleida (docs/BENCHMARKS.md).
+//!
+//! It prepares a benchmark database (salespeople, customers, relations, tokens), starts one
+//! or two release server nodes as child processes, opens many authenticated WebSocket clients
+//! from distinct loopback source addresses (127.0.0.2, .3, … so ephemeral ports never run
+//! out), chats at a set rate with a send timestamp in every message, and reports delivery
+//! latency percentiles, throughput, errors and the server's memory per connection. It also
+//! drives the legacy polling endpoint against a hello-world route of the same binary, and a
+//! bare in-process WebSocket relay as the baseline for latency.
+
+mod relay;
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    process::Stdio,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use md5::{Digest, Md5};
+use serde_json::{json, Value};
+use tokio::{
+    net::TcpSocket,
+    process::{Child, Command},
+    sync::mpsc,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+#[command(about = "zhugeleida load generator")]
+struct Cli {
+    /// The server binary (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/zhugeleida", global = true)]
+    server: String,
+    /// PostgreSQL server (the benchmark database `zhugeleida_bench` is recreated on it).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432", global = true)]
+    pg: String,
+    /// Redis, for two-node runs.
+    #[arg(long, default_value = "redis://127.0.0.1:6379/", global = true)]
+    redis: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// WebSocket chat: idle memory per connection, then messages at a rate (0 = as fast as acks allow).
+    Chat(ChatArgs),
+    /// Legacy polling (QYW-36 with nothing new) against /healthz of the same binary.
+    Poll(PollArgs),
+    /// The whole suite behind docs/BENCHMARKS.md.
+    All {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ChatArgs {
+    /// WebSocket connections in all (salespeople + customers).
+    #[arg(long, default_value_t = 10_000)]
+    clients: usize,
+    /// Salespeople among them; the rest are customers, each related to one salesperson.
+    #[arg(long, default_value_t = 1_000)]
+    reps: usize,
+    /// Messages per second, customers → salespeople; 0 = saturate (each sender keeps `window` in flight).
+    #[arg(long, default_value_t = 1_000)]
+    rate: u64,
+    /// Customers that send (the others stay idle).
+    #[arg(long, default_value_t = 2_000)]
+    senders: usize,
+    /// Messages in flight per sender in saturation mode.
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// 1 = one node; 2 = salespeople on node 1, customers on node 2, through Redis.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Run against the bare in-process relay instead of the server (the baseline).
+    #[arg(long)]
+    bare: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct PollArgs {
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let cli = Cli::parse();
+    let env = Env { server: cli.server.clone(), pg: cli.pg.clone(), redis: cli.redis.clone() };
+    match cli.cmd {
+        Cmd::Chat(a) => {
+            let r = chat(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::Poll(a) => {
+            let r = poll(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::All { clients, seconds } => all(&env, clients, seconds).await?,
+    }
+    Ok(())
+}
+
+struct Env {
+    server: String,
+    pg: String,
+    redis: String,
+}
+
+const DB: &str = "zhugeleida_bench";
+
+fn token(kind: char, id: usize) -> String {
+    hex::encode(Md5::digest(format!("bench-{kind}{id}").as_bytes()))
+}
+
+fn signed(kind: char, id: usize) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+        .to_string();
+    let sig = hex::encode(Md5::digest(format!("{ts}{}", token(kind, id)).as_bytes()));
+    format!("rand_str={sig}&timestamp={ts}&user_id={id}")
+}
+
+/// Recreates the benchmark database with `reps` salespeople and `customers` customers.
+async fn prepare(env: &Env, reps: usize, customers: usize) -> anyhow::Result<()> {
+    let (admin, conn) = tokio_postgres::connect(&format!("{}/postgres", env.pg), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("drop database if exists {DB} with (force)")).await?;
+    admin.batch_execute(&format!("create database {DB}")).await?;
+    let status = Command::new(&env.server)
+        .arg("migrate")
+        .env("ZGLD_DATABASE_URL", format!("{}/{DB}", env.pg))
+        .env("ZGLD_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .context("running the server's migrate")?;
+    if !status.success() {
+        bail!("migrate failed");
+    }
+    let (db, conn) = tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let (r, c) = (reps as i64, customers as i64);
+    db.batch_execute(&format!(
+        "insert into company (id, name, mingpian_available_num) values (1, 'bench', 10000000);
+         insert into user_profile (company_id, role_id, userid, login_user, username, token, token_issued_at, token_last_used_at)
+           select 1, 3, 'u' || g, 'bench' || g, 'rep' || g, md5('bench-u' || g), now(), now() from generate_series(1, {r}) g;
+         insert into customer (company_id, openid, username, token, token_issued_at, token_last_used_at)
+           select 1, 'o' || g, 'cust' || g, md5('bench-c' || g), now(), now() from generate_series(1, {c}) g;
+         insert into user_customer (company_id, user_id, customer_id, source)
+           select 1, ((g - 1) % {r}) + 1, g, 1 from generate_series(1, {c}) g;
+         analyze;"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A server node started for the run.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Node {
+    async fn start(env: &Env, port: u16, redis: bool) -> anyhow::Result<Node> {
+        let mut cmd = Command::new(&env.server);
+        cmd.arg("serve")
+            .env("ZGLD_BIND", format!("127.0.0.1:{port}"))
+            .env("ZGLD_DATABASE_URL", format!("{}/{DB}", env.pg))
+            .env("ZGLD_LOG", "warn")
+            .env("ZGLD_DB_POOL_SIZE", "32")
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        if redis {
+            cmd.env("ZGLD_REDIS_URL", &env.redis);
+        }
+        let child = cmd.spawn().context("starting the server")?;
+        let node = Node { child, port };
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+                return Ok(node);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("node on {port} did not come up")
+    }
+
+    /// Resident memory of the node, KiB.
+    fn rss_kib(&self) -> u64 {
+        let Some(pid) = self.child.id() else { return 0 };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Connects from 127.0.0.(2 + n % 250): distinct source addresses, distinct port ranges.
+async fn ws_connect(port: u16, path: &str, n: usize) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    let sock = TcpSocket::new_v4()?;
+    let src = Ipv4Addr::new(127, 0, 0, 2 + (n % 250) as u8);
+    sock.bind(SocketAddr::from((src, 0)))?;
+    let stream = sock.connect(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://127.0.0.1:{port}{path}");
+    let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    Ok(ws)
+}
+
+/// Shared counters of a run.
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    received: AtomicU64,
+    errors: AtomicU64,
+    closed: AtomicU64,
+}
+
+fn now_ns(start: Instant) -> u64 {
+    start.elapsed().as_nanos() as u64
+}
+
+/// Opens the clients, measures idle memory, then runs the chat workload.
+async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
+    let reps = a.reps.max(1);
+    let customers = a.clients.saturating_sub(reps).max(1);
+    let mut nodes = Vec::new();
+    let mut relay_port = None;
+    if a.bare {
+        relay_port = Some(relay::start().await?);
+    } else {
+        prepare(env, reps, customers).await?;
+        for i in 0..a.nodes.max(1) {
+            nodes.push(Node::start(env, 18_100 + i as u16, a.nodes > 1).await?);
+        }
+    }
+    let rep_port = relay_port.unwrap_or_else(|| nodes.first().map(|n| n.port).unwrap_or(0));
+    let cust_port = relay_port.unwrap_or_else(|| nodes.last().map(|n| n.port).unwrap_or(0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before: Vec<u64> = nodes.iter().map(Node::rss_kib).collect();
+
+    let start = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let (lat_tx, mut lat_rx) = mpsc::unbounded_channel::<u64>();
+
+    // Salespeople: record the latency of every customer message that reaches them.
+    let connect_started = Instant::now();
+    let mut tasks = Vec::new();
+    for id in 1..=reps {
+        let ws = ws_connect(rep_port, &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)), id).await?;
+        let (c, lat, measuring) = (counters.clone(), lat_tx.clone(), measuring.clone());
+        tasks.push(tokio::spawn(async move {
+            let (_w, mut r) = ws.split();
+            while let Some(Ok(m)) = r.next().await {
+                let Message::Text(t) = m else {
+                    if matches!(m, Message::Close(_)) {
+                        c.closed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                if v["type"] == "message" && v["message"]["send_type"] == 2 {
+                    c.received.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sent) = v["message"]["msg"].as_str().and_then(|s| s.strip_prefix("t=")).and_then(|s| s.parse::<u64>().ok()) {
+                        if measuring.load(Ordering::Relaxed) {
+                            let _ = lat.send(now_ns(start).saturating_sub(sent));
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    // Customers: a writer queue each; the first `senders` of them send.
+    let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
+    for id in 1..=customers {
+        let ws = ws_connect(cust_port, &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)), reps + id).await?;
+        let (mut w, mut r) = ws.split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let c = counters.clone();
+        let rep = ((id - 1) % reps) + 1;
+        let saturate = a.rate == 0 && id <= a.senders;
+        let window = a.window;
+        let stop2 = stop.clone();
+        let tx2 = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(s) = rx.recv().await {
+                if w.send(Message::Text(s.into())).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let send_one = |n: &mut u64| {
+                *n += 1;
+                c.sent.fetch_add(1, Ordering::Relaxed);
+                json!({"type": "send", "client_msg_id": format!("{id}-{n}"), "u_id": rep, "msg": format!("t={}", now_ns(start))}).to_string()
+            };
+            while let Some(Ok(m)) = r.next().await {
+                let Message::Text(t) = m else {
+                    if matches!(m, Message::Close(_)) {
+                        c.closed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                match v["type"].as_str() {
+                    Some("hello") if saturate => {
+                        for _ in 0..window {
+                            let _ = tx2.send(send_one(&mut n));
+                        }
+                    }
+                    Some("sent") => {
+                        c.acked.fetch_add(1, Ordering::Relaxed);
+                        if saturate && !stop2.load(Ordering::Relaxed) {
+                            let _ = tx2.send(send_one(&mut n));
+                        }
+                    }
+                    Some("error") => {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+        }));
+        outs.push((rep, tx));
+    }
+    let connect_secs = connect_started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle: Vec<u64> = nodes.iter().map(Node::rss_kib).collect();
+    let conns_per_node: Vec<usize> = if nodes.len() > 1 { vec![reps, customers] } else { vec![reps + customers] };
+    let per_conn: Vec<f64> = rss_before
+        .iter()
+        .zip(&rss_idle)
+        .zip(&conns_per_node)
+        .map(|((b, i), n)| (i.saturating_sub(*b)) as f64 / *n as f64)
+        .collect();
+
+    // Fixed rate: a 1 ms ticker spreads sends over the senders.
+    let driver = if a.rate > 0 {
+        let (rate, senders) = (a.rate, a.senders.min(outs.len()).max(1));
+        let outs = outs.clone();
+        let c = counters.clone();
+        let stop = stop.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let t0 = Instant::now();
+            let mut done = 0u64;
+            let mut next = 0usize;
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64;
+                while done < due {
+                    let Some((rep, tx)) = outs.get(next % senders) else { break };
+                    seq += 1;
+                    let f = json!({"type": "send", "client_msg_id": format!("r{seq}"), "u_id": rep, "msg": format!("t={}", now_ns(start))});
+                    let _ = tx.send(f.to_string());
+                    c.sent.fetch_add(1, Ordering::Relaxed);
+                    done += 1;
+                    next += 1;
+                }
+            }
+        }))
+    } else {
+        None
+    };
+    tokio::time::sleep(Duration::from_secs(a.warmup)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let (r0, k0) = (counters.received.load(Ordering::Relaxed), counters.acked.load(Ordering::Relaxed));
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (r1, k1) = (counters.received.load(Ordering::Relaxed), counters.acked.load(Ordering::Relaxed));
+    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(d) = driver {
+        let _ = d.await;
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+    while let Ok(ns) = lat_rx.try_recv() {
+        let _ = hist.record(ns.max(1_000));
+    }
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
+    let mut db_rows = Value::Null;
+    if !a.bare {
+        if let Ok((db, conn)) = tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await {
+            tokio::spawn(conn);
+            if let Ok(r) = db.query_one("select count(*) from chat_message", &[]).await {
+                db_rows = json!(r.get::<_, i64>(0));
+            }
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    drop(nodes);
+    Ok(json!({
+        "target": if a.bare { "bare relay".to_string() } else { format!("{} node(s)", a.nodes) },
+        "connections": reps + customers,
+        "connect_seconds": round(connect_secs),
+        "rate_requested": a.rate,
+        "seconds": round(elapsed),
+        "delivered_per_sec": round((r1 - r0) as f64 / elapsed),
+        "acked_per_sec": round((k1 - k0) as f64 / elapsed),
+        "latency_ms": {"p50": round(ms(0.5)), "p90": round(ms(0.9)), "p99": round(ms(0.99)), "p999": round(ms(0.999)), "max": round(hist.max() as f64 / 1e6), "samples": hist.len()},
+        "errors": counters.errors.load(Ordering::Relaxed),
+        "closed_by_server": counters.closed.load(Ordering::Relaxed),
+        "server_rss_kib_before": rss_before,
+        "server_rss_kib_idle": rss_idle,
+        "server_kib_per_idle_connection": per_conn.iter().map(|v| round(*v)).collect::<Vec<_>>(),
+        "messages_in_db": db_rows,
+    }))
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Requests per second of GETs on `urls` (cycled) from `concurrency` keep-alive clients.
+async fn hammer(urls: Arc<dyn Fn(usize) -> String + Send + Sync>, concurrency: usize, seconds: u64) -> (f64, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for i in 0..concurrency {
+        let (done, bad, stop, urls) = (done.clone(), bad.clone(), stop.clone(), urls.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap_or_default();
+            let mut n = i;
+            while !stop.load(Ordering::Relaxed) {
+                match http.get(urls(n)).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                n += concurrency;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let d0 = done.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let rps = (done.load(Ordering::Relaxed) - d0) as f64 / t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    (rps, bad.load(Ordering::Relaxed))
+}
+
+/// getmsg with nothing new vs /healthz, same binary, same run.
+async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
+    let (reps, customers) = (100usize, 1000usize);
+    prepare(env, reps, customers).await?;
+    let node = Node::start(env, 18_200, false).await?;
+    let port = node.port;
+    let hello: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |_| format!("http://127.0.0.1:{port}/healthz"));
+    let (hello_rps, hello_bad) = hammer(hello, a.concurrency, a.seconds).await;
+    let getmsg: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |n| {
+        let c = (n % customers) + 1;
+        let rep = ((c - 1) % reps) + 1;
+        format!("http://127.0.0.1:{port}/zhugeleida/qiyeweixin/chat/getmsg/0?{}&customer_id={c}", signed('u', rep))
+    });
+    let (poll_rps, poll_bad) = hammer(getmsg, a.concurrency, a.seconds).await;
+    drop(node);
+    Ok(json!({
+        "concurrency": a.concurrency,
+        "hello_rps": round(hello_rps),
+        "getmsg_rps": round(poll_rps),
+        "ratio": round(poll_rps / hello_rps.max(1.0)),
+        "errors": hello_bad + poll_bad,
+    }))
+}
+
+/// Everything docs/BENCHMARKS.md reports, in one run.
+async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
+    let reps = (clients / 10).max(1);
+    let base = ChatArgs { clients, reps, rate: 1_000, senders: 2_000, window: 4, seconds, warmup: 3, nodes: 1, bare: false };
+    let mut report = serde_json::Map::new();
+    eprintln!("[1/6] bare relay baseline at 1000 msg/s");
+    report.insert("bare_relay_1000".into(), chat(env, &ChatArgs { bare: true, ..base.clone() }).await?);
+    eprintln!("[2/6] one node: {clients} connections, 1000 msg/s");
+    report.insert("one_node_1000".into(), chat(env, &base).await?);
+    eprintln!("[3/6] one node: saturation (persisted rate)");
+    report.insert("one_node_max".into(), chat(env, &ChatArgs { rate: 0, ..base.clone() }).await?);
+    eprintln!("[4/6] bare relay: saturation");
+    report.insert("bare_relay_max".into(), chat(env, &ChatArgs { rate: 0, bare: true, ..base.clone() }).await?);
+    eprintln!("[5/6] two nodes through Redis: 1000 msg/s");
+    report.insert("two_nodes_1000".into(), chat(env, &ChatArgs { nodes: 2, ..base.clone() }).await?);
+    eprintln!("[6/6] polling vs hello");
+    report.insert("poll".into(), poll(env, &PollArgs { concurrency: 64, seconds: 10 }).await?);
+    println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The baseline: a bare WebSocket relay in the load generator's own process. Same frames
+//! and the same fan-out as the server (to the salesperson, ack to the sender), but no
+//! signature check, no database and no Redis: what the network and the WebSocket layer alone
+//! cost on this machine.
+
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
+use dashmap::DashMap;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, sync::mpsc};
+use tokio_tungstenite::tungstenite::{
+    handshake::server::{Request, Response},
+    Message, Utf8Bytes,
+};
+
+type Peers = Arc<DashMap<i64, Vec<(u64, mpsc::Sender<Utf8Bytes>)>>>;
+
+/// Starts the relay on a free port and returns it.
+pub async fn start() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let reps: Peers = Arc::new(DashMap::new());
+    let ids = Arc::new(AtomicU64::new(1));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (reps, ids) = (reps.clone(), ids.clone());
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let mut path = String::new();
+                let cb = |req: &Request, resp: Response| {
+                    path = req.uri().to_string();
+                    Ok(resp)
+                };
+                let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, cb).await else { return };
+                let user_id: i64 = path
+                    .split(['?', '&'])
+                    .find_map(|kv| kv.strip_prefix("user_id="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let is_rep = path.contains("/qiyeweixin/");
+                let (mut w, mut r) = ws.split();
+                let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(256);
+                let conn = ids.fetch_add(1, Ordering::Relaxed);
+                if is_rep {
+                    reps.entry(user_id).or_default().push((conn, tx.clone()));
+                }
+                let writer = tokio::spawn(async move {
+                    while let Some(f) = rx.recv().await {
+                        if w.send(Message::Text(f)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let _ = tx.try_send(Utf8Bytes::from_static(r#"{"type":"hello","conversations":[]}"#));
+                while let Some(Ok(m)) = r.next().await {
+                    let Message::Text(t) = m else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                    if v["type"] != "send" {
+                        continue;
+                    }
+                    let rep = v["u_id"].as_i64().unwrap_or(0);
+                    let frame = Utf8Bytes::from(
+                        json!({"type": "message", "message": {"send_type": 2, "customer_id": user_id, "user_id": rep, "msg": v["msg"]}})
+                            .to_string(),
+                    );
+                    if let Some(list) = reps.get(&rep) {
+                        for (_, s) in list.iter() {
+                            let _ = s.try_send(frame.clone());
+                        }
+                    }
+                    let ack = json!({"type": "sent", "client_msg_id": v["client_msg_id"]}).to_string();
+                    let _ = tx.try_send(Utf8Bytes::from(ack));
+                }
+                if is_rep {
+                    if let Some(mut l) = reps.get_mut(&user_id) {
+                        l.retain(|(id, _)| *id != conn);
+                    }
+                }
+                writer.abort();
+            });
+        }
+    });
+    Ok(port)
+}
