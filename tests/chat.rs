@@ -322,7 +322,9 @@ async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
         })
         .collect();
     let client = app.db().await;
-    zhugeleida::db::chat::store_batch(&client, &batch).await.unwrap();
+    zhugeleida::db::chat::store_batch(&client, &batch)
+        .await
+        .unwrap();
     ws::send(
         &mut rws,
         json!({"type": "resume", "conversations": {conv.to_string(): 4}}),

@@ -40,7 +40,11 @@ struct Cli {
     #[arg(long, default_value = "target/release/zhugeleida", global = true)]
     server: String,
     /// PostgreSQL server (the benchmark database `zhugeleida_bench` is recreated on it).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432", global = true)]
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432",
+        global = true
+    )]
     pg: String,
     /// Redis, for two-node runs.
     #[arg(long, default_value = "redis://127.0.0.1:6379/", global = true)]
@@ -105,7 +109,11 @@ struct PollArgs {
 async fn main() -> anyhow::Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let cli = Cli::parse();
-    let env = Env { server: cli.server.clone(), pg: cli.pg.clone(), redis: cli.redis.clone() };
+    let env = Env {
+        server: cli.server.clone(),
+        pg: cli.pg.clone(),
+        redis: cli.redis.clone(),
+    };
     match cli.cmd {
         Cmd::Chat(a) => {
             let r = chat(&env, &a).await?;
@@ -144,10 +152,15 @@ fn signed(kind: char, id: usize) -> String {
 
 /// Recreates the benchmark database with `reps` salespeople and `customers` customers.
 async fn prepare(env: &Env, reps: usize, customers: usize) -> anyhow::Result<()> {
-    let (admin, conn) = tokio_postgres::connect(&format!("{}/postgres", env.pg), tokio_postgres::NoTls).await?;
+    let (admin, conn) =
+        tokio_postgres::connect(&format!("{}/postgres", env.pg), tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    admin.batch_execute(&format!("drop database if exists {DB} with (force)")).await?;
-    admin.batch_execute(&format!("create database {DB}")).await?;
+    admin
+        .batch_execute(&format!("drop database if exists {DB} with (force)"))
+        .await?;
+    admin
+        .batch_execute(&format!("create database {DB}"))
+        .await?;
     let status = Command::new(&env.server)
         .arg("migrate")
         .env("ZGLD_DATABASE_URL", format!("{}/{DB}", env.pg))
@@ -159,7 +172,8 @@ async fn prepare(env: &Env, reps: usize, customers: usize) -> anyhow::Result<()>
     if !status.success() {
         bail!("migrate failed");
     }
-    let (db, conn) = tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await?;
+    let (db, conn) =
+        tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let (r, c) = (reps as i64, customers as i64);
     db.batch_execute(&format!(
@@ -199,7 +213,12 @@ impl Node {
         let node = Node { child, port };
         let http = reqwest::Client::new();
         for _ in 0..200 {
-            if http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+            if http
+                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+                .is_ok()
+            {
                 return Ok(node);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -213,18 +232,26 @@ impl Node {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
-                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
             })
             .unwrap_or(0)
     }
 }
 
 /// Connects from 127.0.0.(2 + n % 250): distinct source addresses, distinct port ranges.
-async fn ws_connect(port: u16, path: &str, n: usize) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+async fn ws_connect(
+    port: u16,
+    path: &str,
+    n: usize,
+) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
     let sock = TcpSocket::new_v4()?;
     let src = Ipv4Addr::new(127, 0, 0, 2 + (n % 250) as u8);
     sock.bind(SocketAddr::from((src, 0)))?;
-    let stream = sock.connect(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let stream = sock
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://127.0.0.1:{port}{path}");
     let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
@@ -274,7 +301,12 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let connect_started = Instant::now();
     let mut tasks = Vec::new();
     for id in 1..=reps {
-        let ws = ws_connect(rep_port, &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)), id).await?;
+        let ws = ws_connect(
+            rep_port,
+            &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)),
+            id,
+        )
+        .await?;
         let (c, lat, measuring) = (counters.clone(), lat_tx.clone(), measuring.clone());
         tasks.push(tokio::spawn(async move {
             let (_w, mut r) = ws.split();
@@ -285,10 +317,16 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
                     }
                     continue;
                 };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                    continue;
+                };
                 if v["type"] == "message" && v["message"]["send_type"] == 2 {
                     c.received.fetch_add(1, Ordering::Relaxed);
-                    if let Some(sent) = v["message"]["msg"].as_str().and_then(|s| s.strip_prefix("t=")).and_then(|s| s.parse::<u64>().ok()) {
+                    if let Some(sent) = v["message"]["msg"]
+                        .as_str()
+                        .and_then(|s| s.strip_prefix("t="))
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
                         if measuring.load(Ordering::Relaxed) {
                             let _ = lat.send(now_ns(start).saturating_sub(sent));
                         }
@@ -300,7 +338,12 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     // Customers: a writer queue each; the first `senders` of them send.
     let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
     for id in 1..=customers {
-        let ws = ws_connect(cust_port, &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)), reps + id).await?;
+        let ws = ws_connect(
+            cust_port,
+            &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)),
+            reps + id,
+        )
+        .await?;
         let (mut w, mut r) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let c = counters.clone();
@@ -355,7 +398,11 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle: Vec<u64> = nodes.iter().map(Node::rss_kib).collect();
-    let conns_per_node: Vec<usize> = if nodes.len() > 1 { vec![reps, customers] } else { vec![reps + customers] };
+    let conns_per_node: Vec<usize> = if nodes.len() > 1 {
+        vec![reps, customers]
+    } else {
+        vec![reps + customers]
+    };
     let per_conn: Vec<f64> = rss_before
         .iter()
         .zip(&rss_idle)
@@ -380,7 +427,9 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
                 tick.tick().await;
                 let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64;
                 while done < due {
-                    let Some((rep, tx)) = outs.get(next % senders) else { break };
+                    let Some((rep, tx)) = outs.get(next % senders) else {
+                        break;
+                    };
                     seq += 1;
                     let f = json!({"type": "send", "client_msg_id": format!("r{seq}"), "u_id": rep, "msg": format!("t={}", now_ns(start))});
                     let _ = tx.send(f.to_string());
@@ -395,11 +444,17 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     };
     tokio::time::sleep(Duration::from_secs(a.warmup)).await;
     measuring.store(true, Ordering::Relaxed);
-    let (r0, k0) = (counters.received.load(Ordering::Relaxed), counters.acked.load(Ordering::Relaxed));
+    let (r0, k0) = (
+        counters.received.load(Ordering::Relaxed),
+        counters.acked.load(Ordering::Relaxed),
+    );
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
     let elapsed = t0.elapsed().as_secs_f64();
-    let (r1, k1) = (counters.received.load(Ordering::Relaxed), counters.acked.load(Ordering::Relaxed));
+    let (r1, k1) = (
+        counters.received.load(Ordering::Relaxed),
+        counters.acked.load(Ordering::Relaxed),
+    );
     measuring.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     if let Some(d) = driver {
@@ -412,7 +467,9 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
     let mut db_rows = Value::Null;
     if !a.bare {
-        if let Ok((db, conn)) = tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await {
+        if let Ok((db, conn)) =
+            tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await
+        {
             tokio::spawn(conn);
             if let Ok(r) = db.query_one("select count(*) from chat_message", &[]).await {
                 db_rows = json!(r.get::<_, i64>(0));
@@ -446,7 +503,11 @@ fn round(v: f64) -> f64 {
 }
 
 /// Requests per second of GETs on `urls` (cycled) from `concurrency` keep-alive clients.
-async fn hammer(urls: Arc<dyn Fn(usize) -> String + Send + Sync>, concurrency: usize, seconds: u64) -> (f64, u64) {
+async fn hammer(
+    urls: Arc<dyn Fn(usize) -> String + Send + Sync>,
+    concurrency: usize,
+    seconds: u64,
+) -> (f64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -454,7 +515,10 @@ async fn hammer(urls: Arc<dyn Fn(usize) -> String + Send + Sync>, concurrency: u
     for i in 0..concurrency {
         let (done, bad, stop, urls) = (done.clone(), bad.clone(), stop.clone(), urls.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap_or_default();
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap_or_default();
             let mut n = i;
             while !stop.load(Ordering::Relaxed) {
                 match http.get(urls(n)).send().await {
@@ -488,12 +552,16 @@ async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
     prepare(env, reps, customers).await?;
     let node = Node::start(env, 18_200, false).await?;
     let port = node.port;
-    let hello: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |_| format!("http://127.0.0.1:{port}/healthz"));
+    let hello: Arc<dyn Fn(usize) -> String + Send + Sync> =
+        Arc::new(move |_| format!("http://127.0.0.1:{port}/healthz"));
     let (hello_rps, hello_bad) = hammer(hello, a.concurrency, a.seconds).await;
     let getmsg: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |n| {
         let c = (n % customers) + 1;
         let rep = ((c - 1) % reps) + 1;
-        format!("http://127.0.0.1:{port}/zhugeleida/qiyeweixin/chat/getmsg/0?{}&customer_id={c}", signed('u', rep))
+        format!(
+            "http://127.0.0.1:{port}/zhugeleida/qiyeweixin/chat/getmsg/0?{}&customer_id={c}",
+            signed('u', rep)
+        )
     });
     let (poll_rps, poll_bad) = hammer(getmsg, a.concurrency, a.seconds).await;
     drop(node);
@@ -509,20 +577,81 @@ async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
 /// Everything docs/BENCHMARKS.md reports, in one run.
 async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
     let reps = (clients / 10).max(1);
-    let base = ChatArgs { clients, reps, rate: 1_000, senders: 2_000, window: 4, seconds, warmup: 3, nodes: 1, bare: false };
+    let base = ChatArgs {
+        clients,
+        reps,
+        rate: 1_000,
+        senders: 2_000,
+        window: 4,
+        seconds,
+        warmup: 3,
+        nodes: 1,
+        bare: false,
+    };
     let mut report = serde_json::Map::new();
     eprintln!("[1/6] bare relay baseline at 1000 msg/s");
-    report.insert("bare_relay_1000".into(), chat(env, &ChatArgs { bare: true, ..base.clone() }).await?);
+    report.insert(
+        "bare_relay_1000".into(),
+        chat(
+            env,
+            &ChatArgs {
+                bare: true,
+                ..base.clone()
+            },
+        )
+        .await?,
+    );
     eprintln!("[2/6] one node: {clients} connections, 1000 msg/s");
     report.insert("one_node_1000".into(), chat(env, &base).await?);
     eprintln!("[3/6] one node: saturation (persisted rate)");
-    report.insert("one_node_max".into(), chat(env, &ChatArgs { rate: 0, ..base.clone() }).await?);
+    report.insert(
+        "one_node_max".into(),
+        chat(
+            env,
+            &ChatArgs {
+                rate: 0,
+                ..base.clone()
+            },
+        )
+        .await?,
+    );
     eprintln!("[4/6] bare relay: saturation");
-    report.insert("bare_relay_max".into(), chat(env, &ChatArgs { rate: 0, bare: true, ..base.clone() }).await?);
+    report.insert(
+        "bare_relay_max".into(),
+        chat(
+            env,
+            &ChatArgs {
+                rate: 0,
+                bare: true,
+                ..base.clone()
+            },
+        )
+        .await?,
+    );
     eprintln!("[5/6] two nodes through Redis: 1000 msg/s");
-    report.insert("two_nodes_1000".into(), chat(env, &ChatArgs { nodes: 2, ..base.clone() }).await?);
+    report.insert(
+        "two_nodes_1000".into(),
+        chat(
+            env,
+            &ChatArgs {
+                nodes: 2,
+                ..base.clone()
+            },
+        )
+        .await?,
+    );
     eprintln!("[6/6] polling vs hello");
-    report.insert("poll".into(), poll(env, &PollArgs { concurrency: 64, seconds: 10 }).await?);
+    report.insert(
+        "poll".into(),
+        poll(
+            env,
+            &PollArgs {
+                concurrency: 64,
+                seconds: 10,
+            },
+        )
+        .await?,
+    );
     println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
     Ok(())
 }

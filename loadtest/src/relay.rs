@@ -35,7 +35,9 @@ pub async fn start() -> anyhow::Result<u16> {
                     path = req.uri().to_string();
                     Ok(resp)
                 };
-                let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, cb).await else { return };
+                let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, cb).await else {
+                    return;
+                };
                 let user_id: i64 = path
                     .split(['?', '&'])
                     .find_map(|kv| kv.strip_prefix("user_id="))
@@ -55,10 +57,14 @@ pub async fn start() -> anyhow::Result<u16> {
                         }
                     }
                 });
-                let _ = tx.try_send(Utf8Bytes::from_static(r#"{"type":"hello","conversations":[]}"#));
+                let _ = tx.try_send(Utf8Bytes::from_static(
+                    r#"{"type":"hello","conversations":[]}"#,
+                ));
                 while let Some(Ok(m)) = r.next().await {
                     let Message::Text(t) = m else { continue };
-                    let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                        continue;
+                    };
                     if v["type"] != "send" {
                         continue;
                     }
@@ -72,7 +78,8 @@ pub async fn start() -> anyhow::Result<u16> {
                             let _ = s.try_send(frame.clone());
                         }
                     }
-                    let ack = json!({"type": "sent", "client_msg_id": v["client_msg_id"]}).to_string();
+                    let ack =
+                        json!({"type": "sent", "client_msg_id": v["client_msg_id"]}).to_string();
                     let _ = tx.try_send(Utf8Bytes::from(ack));
                 }
                 if is_rep {

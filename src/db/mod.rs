@@ -55,15 +55,8 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 
 /// A connection pool over `url`.
 pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
-    let mut cfg = tokio_postgres::Config::from_str(url)
+    let cfg = tokio_postgres::Config::from_str(url)
         .context("ZGLD_DATABASE_URL is not a PostgreSQL URL")?;
-    // Our prepared statements take arrays of varying length (the chat batch): a generic plan
-    // for those is many times slower than a custom one (docs/BENCHMARKS.md).
-    let options = match cfg.get_options() {
-        Some(o) => format!("{o} -c plan_cache_mode=force_custom_plan"),
-        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
-    };
-    cfg.options(&options);
     let mgr = Manager::from_config(
         cfg,
         NoTls,

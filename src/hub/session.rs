@@ -97,7 +97,11 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
     }
     let code = 'session: loop {
         for r in replies.drain(..) {
-            if socket.send(WsMessage::Text(Utf8Bytes::from(r))).await.is_err() {
+            if socket
+                .send(WsMessage::Text(Utf8Bytes::from(r)))
+                .await
+                .is_err()
+            {
                 break 'session 1006;
             }
         }
@@ -140,7 +144,12 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
             close::RECONNECT => "reconnect",
             _ => "",
         };
-        let _ = socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+        let _ = socket
+            .send(WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            })))
+            .await;
     }
     hub.unregister(who, conn.id);
 }
@@ -148,7 +157,9 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
 /// First frame: who we are and where each conversation stands.
 async fn hello(state: &AppState, peer: Peer, out: &mut Vec<String>) -> Result<(), ApiError> {
     let summary = summary(state, peer).await?;
-    out.push(json!({"type": "hello", "node": state.hub.node_id(), "conversations": summary}).to_string());
+    out.push(
+        json!({"type": "hello", "node": state.hub.node_id(), "conversations": summary}).to_string(),
+    );
     Ok(())
 }
 
@@ -186,7 +197,12 @@ async fn own_conversation(
     }
 }
 
-async fn handle(state: &AppState, peer: Peer, cmd: Command, out: &mut Vec<String>) -> Result<(), ApiError> {
+async fn handle(
+    state: &AppState,
+    peer: Peer,
+    cmd: Command,
+    out: &mut Vec<String>,
+) -> Result<(), ApiError> {
     match cmd {
         Command::Ping => {
             out.push(r#"{"type":"pong"}"#.into());
@@ -212,7 +228,8 @@ async fn handle(state: &AppState, peer: Peer, cmd: Command, out: &mut Vec<String
             let reference = client_msg_id.clone();
             match chat_service::send(state, peer.party, to, content, client_msg_id).await {
                 Ok(sent) => {
-                    let reference = serde_json::to_string(&reference).unwrap_or_else(|_| "null".into());
+                    let reference =
+                        serde_json::to_string(&reference).unwrap_or_else(|_| "null".into());
                     out.push(format!(
                         r#"{{"type":"sent","client_msg_id":{reference},"duplicate":{},"message":{}}}"#,
                         sent.stored.duplicate, sent.row
@@ -269,21 +286,23 @@ async fn handle(state: &AppState, peer: Peer, cmd: Command, out: &mut Vec<String
                 let missed = chat::since(&db, c.id, after.max(0), RESUME_LIMIT + 1).await?;
                 drop(db);
                 if missed.len() as i64 > RESUME_LIMIT {
-                    out.push(json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
-                            .to_string(),);
+                    out.push(
+                        json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
+                            .to_string(),
+                    );
                     continue;
                 }
                 for m in &missed {
                     let view = chat_service::render::live(state, m).await?;
-                    out.push(json!({"type": "message", "message": view}).to_string(),);
+                    out.push(json!({"type": "message", "message": view}).to_string());
                 }
                 done.push(json!({"conversation_id": c.id, "last_seq": missed.last().map(|m| m.seq).unwrap_or(after)}));
             }
-            out.push(json!({"type": "resumed", "conversations": done}).to_string(),);
+            out.push(json!({"type": "resumed", "conversations": done}).to_string());
         }
         Command::Unread => {
             let summary = summary(state, peer).await?;
-            out.push(json!({"type": "unread_summary", "conversations": summary}).to_string(),);
+            out.push(json!({"type": "unread_summary", "conversations": summary}).to_string());
         }
     }
     Ok(())

@@ -127,7 +127,10 @@ pub async fn send(
     if !stored.duplicate {
         let frame = format!(r#"{{"type":"message","message":{row}}}"#);
         let m = &stored.message;
-        state.hub.publish(&[Target::User(m.user_id), Target::Customer(m.customer_id)], Utf8Bytes::from(frame));
+        state.hub.publish(
+            &[Target::User(m.user_id), Target::Customer(m.customer_id)],
+            Utf8Bytes::from(frame),
+        );
     }
     Ok(Sent { stored, row })
 }
@@ -138,7 +141,6 @@ pub struct Sent {
     pub stored: Stored,
     pub row: String,
 }
-
 
 /// Unread messages for one side, newest first, marked read (QYW-36, GZH-02).
 pub async fn take_unread(
