@@ -59,6 +59,12 @@ enum Cmd {
     Chat(ChatArgs),
     /// Legacy polling (QYW-36 with nothing new) against /healthz of the same binary.
     Poll(PollArgs),
+    /// The bare relay baseline server (started by `chat --bare`).
+    #[command(hide = true)]
+    ServeRelay {
+        #[arg(long)]
+        port: u16,
+    },
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -124,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::All { clients, seconds } => all(&env, clients, seconds).await?,
+        Cmd::ServeRelay { port } => relay::serve(port).await?,
     }
     Ok(())
 }
@@ -278,8 +285,21 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let customers = a.clients.saturating_sub(reps).max(1);
     let mut nodes = Vec::new();
     let mut relay_port = None;
+    let mut relay_child = None;
     if a.bare {
-        relay_port = Some(relay::start().await?);
+        let port = 18_300;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["serve-relay", "--port", &port.to_string()])
+            .kill_on_drop(true)
+            .spawn()?;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        relay_child = Some(child);
+        relay_port = Some(port);
     } else {
         prepare(env, reps, customers).await?;
         for i in 0..a.nodes.max(1) {
@@ -300,13 +320,13 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     // Salespeople: record the latency of every customer message that reaches them.
     let connect_started = Instant::now();
     let mut tasks = Vec::new();
-    for id in 1..=reps {
-        let ws = ws_connect(
-            rep_port,
-            &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)),
-            id,
-        )
-        .await?;
+    let mut rep_sockets = futures_util::stream::iter(1..=reps)
+        .map(|id| async move {
+            ws_connect(rep_port, &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)), id).await
+        })
+        .buffered(64);
+    while let Some(ws) = rep_sockets.next().await {
+        let ws = ws?;
         let (c, lat, measuring) = (counters.clone(), lat_tx.clone(), measuring.clone());
         tasks.push(tokio::spawn(async move {
             let (_w, mut r) = ws.split();
@@ -335,15 +355,20 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
             }
         }));
     }
-    // Customers: a writer queue each; the first `senders` of them send.
+    // Customers: a writer queue each; the first `senders` of them send. Saturating senders
+    // wait for `go`, given once every client is connected and idle memory is measured.
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
-    for id in 1..=customers {
-        let ws = ws_connect(
-            cust_port,
-            &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)),
-            reps + id,
-        )
-        .await?;
+    let mut cust_sockets = futures_util::stream::iter(1..=customers)
+        .map(|id| async move {
+            ws_connect(cust_port, &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)), reps + id)
+                .await
+                .map(|ws| (id, ws))
+        })
+        .buffered(64);
+    while let Some(next) = cust_sockets.next().await {
+        let (id, ws) = next?;
+        let go = go_rx.clone();
         let (mut w, mut r) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let c = counters.clone();
@@ -376,9 +401,15 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
                 let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
                 match v["type"].as_str() {
                     Some("hello") if saturate => {
-                        for _ in 0..window {
-                            let _ = tx2.send(send_one(&mut n));
-                        }
+                        let first: Vec<String> = (0..window).map(|_| send_one(&mut n)).collect();
+                        let tx3 = tx2.clone();
+                        let mut go = go.clone();
+                        tokio::spawn(async move {
+                            let _ = go.wait_for(|g| *g).await;
+                            for f in first {
+                                let _ = tx3.send(f);
+                            }
+                        });
                     }
                     Some("sent") => {
                         c.acked.fetch_add(1, Ordering::Relaxed);
@@ -410,6 +441,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         .map(|((b, i), n)| (i.saturating_sub(*b)) as f64 / *n as f64)
         .collect();
 
+    let _ = go_tx.send(true);
     // Fixed rate: a 1 ms ticker spreads sends over the senders.
     let driver = if a.rate > 0 {
         let (rate, senders) = (a.rate, a.senders.min(outs.len()).max(1));
@@ -480,6 +512,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         t.abort();
     }
     drop(nodes);
+    drop(relay_child);
     Ok(json!({
         "target": if a.bare { "bare relay".to_string() } else { format!("{} node(s)", a.nodes) },
         "connections": reps + customers,

@@ -19,14 +19,22 @@ use tokio_tungstenite::tungstenite::{
 
 type Peers = Arc<DashMap<i64, Vec<(u64, mpsc::Sender<Utf8Bytes>)>>>;
 
-/// Starts the relay on a free port and returns it.
-pub async fn start() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
+/// Serves the relay on `port` until killed (run as its own process, so its sockets do not
+/// count against the load generator's open-files limit).
+pub async fn serve(port: u16) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let reps: Peers = Arc::new(DashMap::new());
     let ids = Arc::new(AtomicU64::new(1));
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("relay accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        {
             let (reps, ids) = (reps.clone(), ids.clone());
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
@@ -90,6 +98,5 @@ pub async fn start() -> anyhow::Result<u16> {
                 writer.abort();
             });
         }
-    });
-    Ok(port)
+    }
 }

@@ -286,11 +286,7 @@ pub async fn conversation_of(
     user_id: i64,
     customer_id: i64,
 ) -> Result<Option<Conversation>, ApiError> {
-    Ok(db
-        .query_opt(
-            &format!("{CONV} where user_id = $1 and customer_id = $2"),
-            &[&user_id, &customer_id],
-        )
+    Ok(super::opt_cached(db, &format!("{CONV} where user_id = $1 and customer_id = $2"), &[&user_id, &customer_id])
         .await?
         .as_ref()
         .map(conversation))

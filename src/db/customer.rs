@@ -11,13 +11,13 @@ pub async fn load_auth(
     db: &impl GenericClient,
     id: i64,
 ) -> Result<Option<AuthRecord<Customer>>, ApiError> {
-    let r = db
-        .query_opt(
-            "select k.id, k.company_id, k.token, k.token_issued_at, k.token_last_used_at, c.account_expired_time
-             from customer k join company c on c.id = k.company_id where k.id = $1",
-            &[&id],
-        )
-        .await?;
+    let r = super::opt_cached(
+        db,
+        "select k.id, k.company_id, k.token, k.token_issued_at, k.token_last_used_at, c.account_expired_time
+         from customer k join company c on c.id = k.company_id where k.id = $1",
+        &[&id],
+    )
+    .await?;
     Ok(r.map(|r| {
         let expired_on: Option<chrono::NaiveDate> = r.get(5);
         AuthRecord {

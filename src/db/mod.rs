@@ -182,3 +182,14 @@ pub fn contains(s: &str) -> String {
         .replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// `query_opt` through the connection's prepared-statement cache: one round trip instead of
+/// two on the hot paths (every signed request loads its caller).
+pub async fn opt_cached(
+    db: &impl deadpool_postgres::GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+    let stmt = db.prepare_cached(sql).await?;
+    db.query_opt(&stmt, params).await
+}

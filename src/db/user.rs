@@ -108,8 +108,7 @@ impl StaffRow {
 
 /// One staff member by id, any company (callers check the company).
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<StaffRow>, ApiError> {
-    Ok(db
-        .query_opt(&format!("{SELECT} where u.id = $1"), &[&id])
+    Ok(super::opt_cached(db, &format!("{SELECT} where u.id = $1"), &[&id])
         .await?
         .as_ref()
         .map(row))
