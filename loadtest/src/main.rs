@@ -293,7 +293,10 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
             .kill_on_drop(true)
             .spawn()?;
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -322,7 +325,12 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let mut tasks = Vec::new();
     let mut rep_sockets = futures_util::stream::iter(1..=reps)
         .map(|id| async move {
-            ws_connect(rep_port, &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)), id).await
+            ws_connect(
+                rep_port,
+                &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)),
+                id,
+            )
+            .await
         })
         .buffered(64);
     while let Some(ws) = rep_sockets.next().await {
@@ -361,9 +369,13 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
     let mut cust_sockets = futures_util::stream::iter(1..=customers)
         .map(|id| async move {
-            ws_connect(cust_port, &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)), reps + id)
-                .await
-                .map(|ws| (id, ws))
+            ws_connect(
+                cust_port,
+                &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)),
+                reps + id,
+            )
+            .await
+            .map(|ws| (id, ws))
         })
         .buffered(64);
     while let Some(next) = cust_sockets.next().await {

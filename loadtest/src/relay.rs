@@ -21,6 +21,7 @@ type Peers = Arc<DashMap<i64, Vec<(u64, mpsc::Sender<Utf8Bytes>)>>>;
 
 /// Serves the relay on `port` until killed (run as its own process, so its sockets do not
 /// count against the load generator's open-files limit).
+#[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
 pub async fn serve(port: u16) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let reps: Peers = Arc::new(DashMap::new());

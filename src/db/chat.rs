@@ -286,10 +286,14 @@ pub async fn conversation_of(
     user_id: i64,
     customer_id: i64,
 ) -> Result<Option<Conversation>, ApiError> {
-    Ok(super::opt_cached(db, &format!("{CONV} where user_id = $1 and customer_id = $2"), &[&user_id, &customer_id])
-        .await?
-        .as_ref()
-        .map(conversation))
+    Ok(super::opt_cached(
+        db,
+        &format!("{CONV} where user_id = $1 and customer_id = $2"),
+        &[&user_id, &customer_id],
+    )
+    .await?
+    .as_ref()
+    .map(conversation))
 }
 
 pub async fn conversation_by_id(

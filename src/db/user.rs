@@ -108,10 +108,12 @@ impl StaffRow {
 
 /// One staff member by id, any company (callers check the company).
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<StaffRow>, ApiError> {
-    Ok(super::opt_cached(db, &format!("{SELECT} where u.id = $1"), &[&id])
-        .await?
-        .as_ref()
-        .map(row))
+    Ok(
+        super::opt_cached(db, &format!("{SELECT} where u.id = $1"), &[&id])
+            .await?
+            .as_ref()
+            .map(row),
+    )
 }
 
 /// One staff member by id inside `company_id`: `None` for another company's user.
