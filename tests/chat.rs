@@ -267,28 +267,17 @@ async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
     }
     let (mut rws, hello) = ws::connect(&app, REP_WS, &rep).await;
     assert_eq!(hello["conversations"][0]["last_seq"], 4);
-    ws::send(
-        &mut rws,
-        json!({"type": "resume", "conversations": {conv.to_string(): 1}}),
-    )
-    .await;
-    let mut got = vec![];
-    loop {
-        let f = ws::next(&mut rws, Duration::from_secs(10))
-            .await
-            .expect("frame");
-        match f["type"].as_str().unwrap() {
-            "message" => got.push((
-                f["message"]["seq"].as_i64().unwrap(),
-                f["message"]["msg"].as_str().unwrap().to_owned(),
-            )),
-            "resumed" => {
-                assert_eq!(f["conversations"][0]["last_seq"], 4);
-                break;
-            }
-            other => panic!("unexpected {other}"),
-        }
-    }
+    let (missed, resumed) = ws::resume(&mut rws, conv, 1).await;
+    assert_eq!(resumed["conversations"][0]["last_seq"], 4);
+    let got: Vec<(i64, String)> = missed
+        .iter()
+        .map(|m| {
+            (
+                m["seq"].as_i64().unwrap(),
+                m["msg"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
     assert_eq!(
         got,
         vec![(2, "m2".into()), (3, "m3".into()), (4, "m4".into())]

@@ -210,22 +210,8 @@ async fn redis_stopped_and_restarted_mid_conversation_loses_nothing() {
         vec![4],
         "only node a's local message arrived live during the outage"
     );
-    ws::send(
-        &mut rep_on_a,
-        json!({"type": "resume", "conversations": {conv.to_string(): 1}}),
-    )
-    .await;
-    let mut seqs = vec![];
-    loop {
-        let f = ws::next(&mut rep_on_a, Duration::from_secs(10))
-            .await
-            .expect("frame");
-        match f["type"].as_str().unwrap() {
-            "message" => seqs.push(f["message"]["seq"].as_i64().unwrap()),
-            "resumed" => break,
-            _ => {}
-        }
-    }
+    let (missed, _) = ws::resume(&mut rep_on_a, conv, 1).await;
+    let seqs: Vec<i64> = missed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(
         seqs,
         vec![2, 3, 4],

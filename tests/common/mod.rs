@@ -472,6 +472,21 @@ pub mod ws {
         }
     }
 
+    /// Sends `resume` for one conversation and collects the replayed messages up to
+    /// `resumed`; returns them and the `resumed` frame.
+    pub async fn resume(s: &mut Socket, conversation: i64, after: i64) -> (Vec<Value>, Value) {
+        send(s, serde_json::json!({"type": "resume", "conversations": {conversation.to_string(): after}})).await;
+        let mut got = vec![];
+        loop {
+            let f = next(s, Duration::from_secs(10)).await.expect("frame");
+            match f["type"].as_str() {
+                Some("message") => got.push(f["message"].clone()),
+                Some("resumed") => return (got, f),
+                _ => {}
+            }
+        }
+    }
+
     /// The close code the server sent, waiting at most `wait`.
     pub async fn close_code(s: &mut Socket, wait: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + wait;
