@@ -84,7 +84,11 @@ impl Settings {
             redis_url: None,
             auth: AuthSettings::default(),
             ws_queue: 256,
-            chat_writers: 4,
+            // One lane per core measured best (docs/BENCHMARKS.md: 2 lanes 9.7k msg/s on 2
+            // cores, 4 lanes 8.9k, 8 lanes 8.5k).
+            chat_writers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             wechat: WechatSettings {
                 hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
                 xcx_appid: Some("wxsandboxminiapp".into()),
