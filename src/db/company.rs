@@ -104,12 +104,28 @@ pub struct CompanyInput {
     pub remarks: Option<String>,
 }
 
+/// Creates a company with its preset follow-up phrases, in one statement.
 pub async fn insert(db: &impl GenericClient, c: &CompanyInput) -> Result<i64, ApiError> {
+    let presets: Vec<&str> = super::follow::PRESETS.to_vec();
     let r = db
         .query_one(
-            "insert into company (name, charging_start_time, open_length_time, account_expired_time,
-                mingpian_available_num, remarks) values ($1, $2, $3, $4, coalesce($5, 0), $6) returning id",
-            &[&c.name, &c.charging_start_time, &c.open_length_time, &c.account_expired_time, &c.mingpian_available_num, &c.remarks],
+            "with c as (
+                insert into company (name, charging_start_time, open_length_time, account_expired_time,
+                    mingpian_available_num, remarks) values ($1, $2, $3, $4, coalesce($5, 0), $6) returning id
+             ), p as (
+                insert into follow_language (company_id, language)
+                select c.id, t.l from c, unnest($7::text[]) with ordinality as t(l, n) order by t.n
+             )
+             select id from c",
+            &[
+                &c.name,
+                &c.charging_start_time,
+                &c.open_length_time,
+                &c.account_expired_time,
+                &c.mingpian_available_num,
+                &c.remarks,
+                &presets,
+            ],
         )
         .await?;
     Ok(r.get(0))

@@ -1,9 +1,11 @@
 //! PostgreSQL: the pool, database creation and migrations. One repository module per
 //! aggregate; SQL lives there, never in handlers.
 
+pub mod card;
 pub mod chat;
 pub mod company;
 pub mod customer;
+pub mod follow;
 pub mod org;
 pub mod user;
 
@@ -21,6 +23,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../sql/001_foundation.sql"),
     ),
     (2, "002_chat.sql", include_str!("../../sql/002_chat.sql")),
+    (
+        3,
+        "003_card_tags_and_phrases.sql",
+        include_str!("../../sql/003_card_tags_and_phrases.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.

@@ -1,8 +1,10 @@
 //! Surface `qiyeweixin`: the salesperson's app inside WeCom, plus the early (000/001)
 //! organisation endpoints that old clients still call.
 
+mod card;
 mod chat;
 mod company;
+mod follow;
 mod login;
 mod role;
 mod user;
@@ -23,6 +25,27 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{P}/chat/send_msg/{{o_id}}"), any(chat::send))
         .route(&format!("{P}/chat/getmsg/{{o_id}}"), any(chat::getmsg))
         .route(&format!("{P}/ws"), any(crate::api::ws::staff))
+        .route(&format!("{P}/tag_user"), any(card::list))
+        .route(&format!("{P}/tag_user/add"), any(card::add))
+        .route(&format!("{P}/tag_user/add/{{o_id}}"), any(card::add))
+        .route(&format!("{P}/tag_user/save"), any(card::save))
+        .route(&format!("{P}/tag_user/save/{{o_id}}"), any(card::save))
+        .route(&format!("{P}/tag_user/delete"), any(card::delete))
+        .route(&format!("{P}/tag_user/delete/{{o_id}}"), any(card::delete))
+        .route(&format!("{P}/tag_user/save_phone"), any(card::save_phone))
+        .route(
+            &format!("{P}/tag_user/save_phone/{{o_id}}"),
+            any(card::save_phone),
+        )
+        .route(&format!("{P}/follow_language"), any(follow::list))
+        .route(
+            &format!("{P}/follow_language/add/{{o_id}}"),
+            any(follow::add),
+        )
+        .route(
+            &format!("{P}/follow_language/delete/{{o_id}}"),
+            any(follow::delete),
+        )
         .route(&format!("{P}/user"), any(user::list))
         .route(&format!("{P}/user/add/{{o_id}}"), any(user::add))
         .route(&format!("{P}/user/delete/{{o_id}}"), any(user::delete))
