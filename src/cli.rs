@@ -94,8 +94,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             months,
         } => {
             let pool = connect().await?;
-            let db = pool.get().await?;
-            let id = create_company(&db, &name, card_quota, months).await?;
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let id = create_company(&tx, &name, card_quota, months).await?;
+            tx.commit().await?;
             println!("{}", json!({"id": id}));
             Ok(())
         }

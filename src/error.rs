@@ -149,6 +149,7 @@ fn duplicate_msg(constraint: &str) -> &'static str {
         "user_profile_login_user_key" => "用户名已存在",
         "user_profile_userid_key" => "用户ID已存在",
         "access_rule_name_key" => "权限名已存在",
+        "customer_tag_name_key" => "标签名已存在",
         _ => "数据已存在",
     }
 }

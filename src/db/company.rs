@@ -104,7 +104,7 @@ pub struct CompanyInput {
     pub remarks: Option<String>,
 }
 
-/// Creates a company with its preset follow-up phrases, in one statement.
+/// Creates a company with its preset follow-up phrases and customer-tag groups.
 pub async fn insert(db: &impl GenericClient, c: &CompanyInput) -> Result<i64, ApiError> {
     let presets: Vec<&str> = super::follow::PRESETS.to_vec();
     let r = db
@@ -128,7 +128,11 @@ pub async fn insert(db: &impl GenericClient, c: &CompanyInput) -> Result<i64, Ap
             ],
         )
         .await?;
-    Ok(r.get(0))
+    let id: i64 = r.get(0);
+    // The tag groups reference the company row, so they follow it (callers that need both
+    // atomically pass a transaction).
+    db.execute("select seed_tag_groups($1)", &[&id]).await?;
+    Ok(id)
 }
 
 pub async fn update(db: &impl GenericClient, id: i64, c: &CompanyInput) -> Result<(), ApiError> {

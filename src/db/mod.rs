@@ -7,6 +7,7 @@ pub mod company;
 pub mod customer;
 pub mod follow;
 pub mod org;
+pub mod tag;
 pub mod user;
 
 use std::str::FromStr;
@@ -27,6 +28,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "003_card_tags_and_phrases.sql",
         include_str!("../../sql/003_card_tags_and_phrases.sql"),
+    ),
+    (
+        4,
+        "004_customer_tags.sql",
+        include_str!("../../sql/004_customer_tags.sql"),
     ),
 ];
 

@@ -61,8 +61,11 @@ fn with_expiry(mut c: CompanyInput) -> Result<CompanyInput, ApiError> {
 pub async fn add(state: &AppState, caller: &Staff, c: CompanyInput) -> Result<i64, ApiError> {
     caller.require_operator()?;
     let c = with_expiry(c)?;
-    let db = state.db.get().await?;
-    db::company::insert(&db, &c).await
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let id = db::company::insert(&tx, &c).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 pub async fn update(

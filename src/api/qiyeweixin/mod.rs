@@ -7,6 +7,7 @@ mod company;
 mod follow;
 mod login;
 mod role;
+mod tag;
 mod user;
 
 use axum::{routing::any, Router};
@@ -25,6 +26,24 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{P}/chat/send_msg/{{o_id}}"), any(chat::send))
         .route(&format!("{P}/chat/getmsg/{{o_id}}"), any(chat::getmsg))
         .route(&format!("{P}/ws"), any(crate::api::ws::staff))
+        .route(&format!("{P}/tag"), any(tag::list))
+        .route(&format!("{P}/tag/add/{{o_id}}"), any(tag::add))
+        .route(&format!("{P}/tag/update/{{o_id}}"), any(tag::update))
+        .route(&format!("{P}/tag/delete/{{o_id}}"), any(tag::delete))
+        .route(&format!("{P}/tag_customer"), any(tag::with_customers))
+        .route(
+            &format!("{P}/tag_customer/add/{{o_id}}"),
+            any(tag::add_with_customers),
+        )
+        .route(&format!("{P}/tag_list"), any(tag::grouped))
+        .route(
+            &format!("{P}/tag_list/add_tag/{{o_id}}"),
+            any(tag::add_to_customer),
+        )
+        .route(
+            &format!("{P}/tag_list/customer_tag/{{o_id}}"),
+            any(tag::set_customer_tags),
+        )
         .route(&format!("{P}/tag_user"), any(card::list))
         .route(&format!("{P}/tag_user/add"), any(card::add))
         .route(&format!("{P}/tag_user/add/{{o_id}}"), any(card::add))
