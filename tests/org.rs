@@ -804,3 +804,30 @@ async fn the_qiyeweixin_forms_manage_the_same_users_roles_and_permissions() {
         .await
         .expect_code(303);
 }
+
+#[tokio::test]
+async fn locally_created_users_get_unique_timestamp_like_wecom_ids() {
+    let app = spawn_app().await;
+    let c = app.company("批量", 100).await;
+    for i in 0..50 {
+        app.user(c, &format!("bulk{i}"), "Passw0rdX", 3).await;
+    }
+    let rows = app
+        .db()
+        .await
+        .query(
+            "select userid from user_profile where company_id = $1",
+            &[&c],
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert!(
+        ids.iter()
+            .all(|u| u.len() > 13 && u.chars().all(|ch| ch.is_ascii_digit())),
+        "{ids:?}"
+    );
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50);
+}

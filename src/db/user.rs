@@ -443,20 +443,22 @@ pub async fn insert(tx: &impl GenericClient, n: &NewStaff) -> Result<i64, ApiErr
     if n.status == 1 {
         check_quota(tx, n.company_id, None).await?;
     }
-    let userid = n.userid.clone().unwrap_or_else(|| {
-        // Locally created users get a ms-timestamp-like UserID, as the old system did.
-        (Utc::now().timestamp_millis() + i64::from(rand::random::<u16>() % 1000)).to_string()
-    });
+    // Locally created users get a ms-timestamp-like UserID as the old system did, made unique
+    // by appending the new row's id (the timestamp always has 13 digits).
     let r = tx
         .query_one(
-            "insert into user_profile (company_id, role_id, userid, login_user, username, password_hash, status,
+            "with n as (select nextval('user_profile_id_seq') as id)
+             insert into user_profile (id, company_id, role_id, userid, login_user, username, password_hash, status,
                 position, avatar, gender, phone, email)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, 'statics/imgs/setAvator.jpg'), $10, $11, $12)
+             select n.id, $1, $2,
+                coalesce($3, (floor(extract(epoch from clock_timestamp()) * 1000))::bigint::text || n.id::text),
+                $4, $5, $6, $7, $8, coalesce($9, 'statics/imgs/setAvator.jpg'), $10, $11, $12
+             from n
              returning id",
             &[
                 &n.company_id,
                 &n.role_id,
-                &userid,
+                &n.userid,
                 &n.login_user,
                 &n.username,
                 &n.password_hash,

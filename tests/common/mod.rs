@@ -82,6 +82,20 @@ async fn template() -> String {
             .batch_execute(&format!("alter database {tmp} rename to {name}"))
             .await
             .expect("rename template");
+        // Templates of older schemas are of no further use.
+        let old = admin
+            .query(
+                r"select datname from pg_database where datname like 'zgld\_tpl\_%' and datname not like '%\_build' and datname <> $1",
+                &[&name],
+            )
+            .await
+            .unwrap_or_default();
+        for row in old {
+            let db: String = row.get(0);
+            let _ = admin
+                .batch_execute(&format!("drop database if exists {db}"))
+                .await;
+        }
     }
     admin
         .batch_execute("select pg_advisory_unlock(7426002)")
