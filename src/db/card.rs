@@ -43,19 +43,7 @@ pub async fn save(
     user_id: i64,
     tags: &[i64],
 ) -> Result<(), ApiError> {
-    let found: i64 = tx
-        .query_one(
-            "select count(*) from user_tag where company_id = $1 and id = any($2)",
-            &[&company_id, &tags],
-        )
-        .await?
-        .get(0);
-    let mut distinct = tags.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if found != distinct.len() as i64 {
-        return Err(ApiError::not_found());
-    }
+    let distinct = super::all_in_company(tx, super::Owned::UserTag, company_id, tags).await?;
     tx.execute("delete from user_tag_link where user_id = $1", &[&user_id])
         .await?;
     tx.execute(

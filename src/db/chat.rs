@@ -358,6 +358,16 @@ pub async fn history(
         .collect())
 }
 
+/// One side of a conversation: its unread counter, its read pointer, and the `send_type` of
+/// the messages addressed to it (`to_user` = the salesperson).
+fn side(to_user: bool) -> (&'static str, &'static str, i16) {
+    if to_user {
+        ("user_unread", "user_read_seq", TO_USER)
+    } else {
+        ("customer_unread", "customer_read_seq", TO_CUSTOMER)
+    }
+}
+
 /// The unread messages addressed to one side of a pair, newest first, marked read in the
 /// same statement set (QYW-36, GZH-02). `to_user` = the salesperson reads.
 pub async fn take_unread(
@@ -367,11 +377,7 @@ pub async fn take_unread(
     to_user: bool,
 ) -> Result<Vec<Message>, ApiError> {
     // Fast path: nothing unread → no lock, no write.
-    let (unread_col, read_col, send_type) = if to_user {
-        ("user_unread", "user_read_seq", TO_USER)
-    } else {
-        ("customer_unread", "customer_read_seq", TO_CUSTOMER)
-    };
+    let (unread_col, read_col, send_type) = side(to_user);
     let row = tx
         .query_opt(
             &format!("select id, {read_col} from conversation where user_id = $1 and customer_id = $2 and {unread_col} > 0 for update"),
@@ -405,11 +411,7 @@ pub async fn mark_read(
     to_user: bool,
     seq: i64,
 ) -> Result<i32, ApiError> {
-    let (unread_col, read_col, send_type) = if to_user {
-        ("user_unread", "user_read_seq", TO_USER)
-    } else {
-        ("customer_unread", "customer_read_seq", TO_CUSTOMER)
-    };
+    let (unread_col, read_col, send_type) = side(to_user);
     let row = db
         .query_one(
             &format!(

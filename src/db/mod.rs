@@ -206,3 +206,35 @@ pub async fn opt_cached(
     let stmt = db.prepare_cached(sql).await?;
     db.query_opt(&stmt, params).await
 }
+
+/// Tenant-owned tables whose ids clients send in lists.
+#[derive(Debug, Clone, Copy)]
+pub enum Owned {
+    Customer,
+    CustomerTag,
+    UserTag,
+}
+
+/// Checks that every id names a row of `table` in the company (302 otherwise); returns the
+/// ids deduplicated and sorted.
+pub async fn all_in_company(
+    db: &impl deadpool_postgres::GenericClient,
+    table: Owned,
+    company_id: i64,
+    ids: &[i64],
+) -> Result<Vec<i64>, crate::error::ApiError> {
+    let table = match table {
+        Owned::Customer => "customer",
+        Owned::CustomerTag => "customer_tag",
+        Owned::UserTag => "user_tag",
+    };
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let sql = format!("select count(*) from {table} where company_id = $1 and id = any($2)");
+    let found: i64 = db.query_one(&sql, &[&company_id, &ids]).await?.get(0);
+    if found != ids.len() as i64 {
+        return Err(crate::error::ApiError::not_found());
+    }
+    Ok(ids)
+}

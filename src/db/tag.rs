@@ -59,19 +59,7 @@ pub async fn check_customers(
     company_id: i64,
     customers: &[i64],
 ) -> Result<(), ApiError> {
-    let mut ids = customers.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    let n: i64 = db
-        .query_one(
-            "select count(*) from customer where company_id = $1 and id = any($2)",
-            &[&company_id, &ids],
-        )
-        .await?
-        .get(0);
-    if n != ids.len() as i64 {
-        return Err(ApiError::not_found());
-    }
+    super::all_in_company(db, super::Owned::Customer, company_id, customers).await?;
     Ok(())
 }
 
@@ -160,19 +148,7 @@ pub async fn set_customer_tags(
     customer_id: i64,
     tags: &[i64],
 ) -> Result<(), ApiError> {
-    let mut ids = tags.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    let n: i64 = tx
-        .query_one(
-            "select count(*) from customer_tag where company_id = $1 and id = any($2)",
-            &[&company_id, &ids],
-        )
-        .await?
-        .get(0);
-    if n != ids.len() as i64 {
-        return Err(ApiError::not_found());
-    }
+    let ids = super::all_in_company(tx, super::Owned::CustomerTag, company_id, tags).await?;
     tx.execute(
         "delete from customer_tag_link where customer_id = $1",
         &[&customer_id],
