@@ -1,7 +1,7 @@
 //! Runtime configuration, read from `ZGLD_*` environment variables with defaults that
 //! run on a developer machine. Every variable is listed in the README.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 
@@ -25,8 +25,15 @@ pub struct Settings {
     pub ws_queue: usize,
     /// Parallel chat writer lanes, each with its own connection (`ZGLD_CHAT_WRITERS`).
     pub chat_writers: usize,
+    /// Batch radar events into shared transactions (`ZGLD_RADAR_BATCH`, default on; `0` writes
+    /// each event in its own transaction, the benchmark's baseline).
+    pub radar_batching: bool,
     /// WeChat hosts and the mini-program app used for customer login.
     pub wechat: WechatSettings,
+    /// Root of the files the server writes and serves (`ZGLD_STATIC_DIR`): stored paths such as
+    /// `statics/zhugeleida/imgs/...` (API.md 1.9) are relative to it, and its `statics/`
+    /// folder is served at `/statics/`.
+    pub static_dir: PathBuf,
 }
 
 /// Token and signature policy (API.md 1.2, hardened).
@@ -54,7 +61,8 @@ pub struct WechatSettings {
     /// Base URLs of the four WeChat hosts (`ZGLD_WECHAT_SANDBOX` points all at the sandbox,
     /// or `ZGLD_WECHAT_API_BASE`, `_QYAPI_BASE`, `_OPEN_BASE`, `_MP_BASE` one by one).
     pub hosts: WechatHosts,
-    /// Mini-program appid for `sns/jscode2session` (`ZGLD_XCX_APPID`).
+    /// Mini-program appid for `sns/jscode2session` and the salespeople's mini-program codes
+    /// (`ZGLD_XCX_APPID`).
     pub xcx_appid: Option<String>,
     /// Its secret (`ZGLD_XCX_SECRET`). Never logged.
     pub xcx_secret: Option<crate::domain::secret::Secret>,
@@ -89,11 +97,13 @@ impl Settings {
             chat_writers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            radar_batching: true,
             wechat: WechatSettings {
                 hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
                 xcx_appid: Some("wxsandboxminiapp".into()),
                 xcx_secret: Some(crate::domain::secret::Secret::new("sandbox-miniapp-secret")),
             },
+            static_dir: PathBuf::from("."),
         }
     }
 
@@ -115,6 +125,9 @@ impl Settings {
         }
         if let Some(v) = env("ZGLD_CHAT_WRITERS") {
             s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;
+        }
+        if let Some(v) = env("ZGLD_RADAR_BATCH") {
+            s.radar_batching = !matches!(v.trim(), "0" | "false" | "off" | "no");
         }
         let secs = |name: &str, d: &mut Duration| -> anyhow::Result<()> {
             if let Some(v) = env(name) {
@@ -153,6 +166,9 @@ impl Settings {
         }
         if let Some(v) = env("ZGLD_XCX_SECRET") {
             s.wechat.xcx_secret = Some(crate::domain::secret::Secret::new(v));
+        }
+        if let Some(v) = env("ZGLD_STATIC_DIR") {
+            s.static_dir = PathBuf::from(v);
         }
         Ok(s)
     }

@@ -25,7 +25,7 @@ use crate::{
     db,
     error::ApiError,
     hub::{bridge, Hub},
-    service::chat::{people::People, writer::Writer},
+    service::chat::people::People,
     state::AppState,
     wechat::WechatClient,
 };
@@ -132,7 +132,12 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         }
         None => Hub::new(settings.ws_queue, None),
     };
-    let chat = Writer::start(pool.clone(), settings.chat_writers);
+    let chat = crate::service::chat::writer::start(pool.clone(), settings.chat_writers);
+    let radar = crate::service::radar::Radar::start(
+        pool.clone(),
+        settings.chat_writers,
+        settings.radar_batching,
+    );
     Ok(AppState {
         settings: Arc::new(settings),
         db: pool,
@@ -141,6 +146,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         wechat,
         hub,
         chat,
+        radar,
         people: People::default(),
     })
 }
@@ -151,6 +157,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .merge(api::router())
+        // Stored files (API.md 1.9) under `<ZGLD_STATIC_DIR>/statics`; ServeDir refuses `..`.
+        .nest_service(
+            "/statics",
+            tower_http::services::ServeDir::new(state.settings.static_dir.join("statics"))
+                .append_index_html_on_directories(false),
+        )
         .fallback(|| async { ApiError::illegal("unknown path") })
         .with_state(state)
         .layer(

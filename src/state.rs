@@ -30,6 +30,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Batching, durable chat message writer.
     pub chat: Writer,
+    /// Durable radar event writer.
+    pub radar: crate::service::radar::Radar,
     /// Names and avatars shown beside chat messages (short-lived cache).
     pub people: People,
 }

@@ -5,8 +5,10 @@ pub mod card;
 pub mod chat;
 pub mod company;
 pub mod customer;
+pub mod dashboard;
 pub mod follow;
 pub mod org;
+pub mod radar;
 pub mod tag;
 pub mod user;
 
@@ -34,6 +36,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "004_customer_tags.sql",
         include_str!("../../sql/004_customer_tags.sql"),
     ),
+    (5, "005_radar.sql", include_str!("../../sql/005_radar.sql")),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.

@@ -606,3 +606,22 @@ pub async fn temp_users(
     q.page(paging);
     Ok((db.query(&q.sql, &q.params()).await?, total))
 }
+
+/// Stores the path of the salesperson's mini-program code (QYW-46); 302 outside the company.
+pub async fn set_qr_code(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    path: &str,
+) -> Result<(), ApiError> {
+    let n = db
+        .execute(
+            "update user_profile set qr_code = $1 where id = $2 and company_id = $3",
+            &[&path, &user_id, &company_id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}

@@ -1,5 +1,7 @@
 //! Business rules and value types, free of HTTP and SQL.
 
+pub mod action;
+pub mod ai;
 pub mod billing;
 pub mod parse;
 pub mod password;

@@ -54,6 +54,33 @@ pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
 }
 
+/// Whole Shanghai days from `t` to `today` (0 = today; never negative).
+fn days_ago(t: DateTime<Utc>, today: NaiveDate) -> i64 {
+    (today - local(t).date()).num_days().max(0)
+}
+
+/// QYW-41 relative times: "今天", "昨天", "N天前", or "" when never.
+pub fn relative_day(t: Option<DateTime<Utc>>, today: NaiveDate) -> String {
+    match t.map(|t| days_ago(t, today)) {
+        None => String::new(),
+        Some(0) => "今天".into(),
+        Some(1) => "昨天".into(),
+        Some(n) => format!("{n}天前"),
+    }
+}
+
+/// QYW-41 `follow_status`: "未跟进过", "今天跟进", "昨天已跟进", or the follow-up date.
+pub fn follow_status(t: Option<DateTime<Utc>>, today: NaiveDate) -> String {
+    match t {
+        None => "未跟进过".into(),
+        Some(t) => match days_ago(t, today) {
+            0 => "今天跟进".into(),
+            1 => "昨天已跟进".into(),
+            _ => ymd_of(t),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +98,23 @@ mod tests {
             ymd_of(Utc.with_ymd_and_hms(2018, 5, 31, 17, 0, 0).unwrap()),
             "2018-06-01"
         );
+    }
+
+    #[test]
+    fn relative_days_and_follow_status() {
+        let today = NaiveDate::from_ymd_opt(2018, 9, 20).unwrap();
+        // 2018-09-19 23:30 in Shanghai is 15:30 UTC: yesterday, although less than a day ago.
+        let yesterday = Utc.with_ymd_and_hms(2018, 9, 19, 15, 30, 0).unwrap();
+        let today_early = Utc.with_ymd_and_hms(2018, 9, 19, 16, 30, 0).unwrap();
+        let old = Utc.with_ymd_and_hms(2018, 9, 17, 4, 0, 0).unwrap();
+        assert_eq!(relative_day(None, today), "");
+        assert_eq!(relative_day(Some(today_early), today), "今天");
+        assert_eq!(relative_day(Some(yesterday), today), "昨天");
+        assert_eq!(relative_day(Some(old), today), "3天前");
+        assert_eq!(follow_status(None, today), "未跟进过");
+        assert_eq!(follow_status(Some(today_early), today), "今天跟进");
+        assert_eq!(follow_status(Some(yesterday), today), "昨天已跟进");
+        assert_eq!(follow_status(Some(old), today), "2018-09-17");
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! forms act on the same rows). Each enforces who may do what and keeps multi-row writes
 //! in one transaction; handlers only parse input and render output.
 
+pub mod batch;
 pub mod chat;
 pub mod company;
+pub mod customer;
 pub mod login;
 pub mod org;
+pub mod radar;
 pub mod staff;

@@ -1,9 +1,10 @@
 //! HTTP client for the WeChat APIs the server uses: WeCom (企业微信) address book and OAuth,
-//! and mini-program `code2Session`.
+//! mini-program `code2Session` and mini-program codes (`wxa/getwxacodeunlimit`).
 //!
-//! Owns the WeCom `access_token` cache and the error rules of WECHAT.md §0.3 / §F: every body
-//! is parsed as JSON first, a non-zero `errcode` becomes [`WechatError::Api`], and a call that
-//! fails with a token error is retried exactly once with a fresh token. Secrets, tokens and
+//! Owns the WeCom and mini-program `access_token` caches and the error rules of WECHAT.md
+//! §0.3 / §F: every body is parsed as JSON first (image APIs branch on `Content-Type`), a
+//! non-zero `errcode` becomes [`WechatError::Api`], and a call that fails with a token error
+//! is retried exactly once with a fresh token. Secrets, tokens and
 //! session keys never reach the log: only the API path and the errcode do.
 
 use std::collections::HashMap;
@@ -197,6 +198,10 @@ struct Inner {
     /// WeCom tokens keyed by (corpid, secret). Each slot has its own async lock so that
     /// concurrent callers wait for one `gettoken` instead of all fetching at once.
     wecom_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    /// Mini-program / official-account `cgi-bin/token` tokens keyed by (appid, secret), in
+    /// slots like the WeCom ones. Each fetch supersedes the previous token (G.3), so sharing
+    /// one per app matters even more here.
+    app_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
 }
 
 type TokenSlot = tokio::sync::Mutex<Option<CachedToken>>;
@@ -230,6 +235,7 @@ impl WechatClient {
                 hosts,
                 http,
                 wecom_tokens: Mutex::new(HashMap::new()),
+                app_tokens: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -375,15 +381,147 @@ impl WechatClient {
         parse(path, body)
     }
 
+    /// Mini-program (or official-account) token from `cgi-bin/token`, cached per
+    /// (appid, secret) until <5 min remain (WECHAT.md §A.1, §F).
+    pub async fn miniapp_token(&self, appid: &str, secret: &str) -> Result<String, WechatError> {
+        let slot = self.app_token_slot(appid, secret);
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref() {
+            if Instant::now() < token.refresh_at {
+                return Ok(token.token.clone());
+            }
+        }
+        let path = "/cgi-bin/token";
+        let url = format!("{}{path}", self.inner.hosts.api);
+        let fetched_at = Instant::now();
+        let body = self
+            .get_json(
+                path,
+                &url,
+                &[
+                    ("grant_type", "client_credential"),
+                    ("appid", appid),
+                    ("secret", secret),
+                ],
+            )
+            .await?;
+        let fresh = cached_token(parse(path, body)?, fetched_at);
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// An unlimited mini-program code (`wxa/getwxacodeunlimit`, WECHAT.md §B.3) for `scene`
+    /// (at most 32 chars of `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]`), opening `page` (`None` = the
+    /// home page; WeChat then checks the page exists in the released version). Returns the
+    /// image bytes as WeChat sent them (PNG or JPEG). A token error drops the cached token and
+    /// repeats the call once; 45009 and every other errcode are returned as they are.
+    pub async fn wxacode_unlimit(
+        &self,
+        appid: &str,
+        secret: &str,
+        scene: &str,
+        page: Option<&str>,
+    ) -> Result<Vec<u8>, WechatError> {
+        let mut body = serde_json::Map::new();
+        body.insert("scene".into(), Value::String(scene.to_owned()));
+        if let Some(page) = page {
+            body.insert("page".into(), Value::String(page.to_owned()));
+        }
+        let body = Value::Object(body);
+        let token = self.miniapp_token(appid, secret).await?;
+        match self.post_for_image(WXACODE_PATH, &token, &body).await {
+            Err(err) if err.is_token_error() => {
+                tracing::debug!(
+                    path = WXACODE_PATH,
+                    errcode = err.errcode(),
+                    "mini-program token rejected, refreshing"
+                );
+                self.invalidate_app_token(appid, secret, &token).await;
+                let token = self.miniapp_token(appid, secret).await?;
+                self.post_for_image(WXACODE_PATH, &token, &body).await
+            }
+            other => other,
+        }
+    }
+
     fn token_slot(&self, corpid: &str, secret: &str) -> Arc<TokenSlot> {
-        let mut map = self
+        slot_in(&self.inner.wecom_tokens, corpid, secret)
+    }
+
+    fn app_token_slot(&self, appid: &str, secret: &str) -> Arc<TokenSlot> {
+        slot_in(&self.inner.app_tokens, appid, secret)
+    }
+
+    /// Drops the cached app token for (appid, secret) if it is still `stale`.
+    async fn invalidate_app_token(&self, appid: &str, secret: &str, stale: &str) {
+        let slot = self.app_token_slot(appid, secret);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.token == stale) {
+            *cached = None;
+        }
+    }
+
+    /// One POST of a JSON body to an image-returning `api` endpoint (WECHAT.md §0.3):
+    /// `Content-Type: image/*` is the image; otherwise the body must be a JSON error. A body
+    /// with neither an image type nor JSON is taken as an image only when the type is absent
+    /// or `application/octet-stream`.
+    async fn post_for_image(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<Vec<u8>, WechatError> {
+        let transport = |e: reqwest::Error, what: &str| {
+            WechatError::Transport(
+                anyhow::Error::new(e.without_url()).context(format!("{what} {path}")),
+            )
+        };
+        let url = format!("{}{path}", self.inner.hosts.api);
+        let response = self
             .inner
-            .wecom_tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.entry((corpid.to_owned(), secret.to_owned()))
-            .or_default()
-            .clone()
+            .http
+            .post(url)
+            .query(&[("access_token", token)])
+            .json(body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport(e, "sending"))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e, "reading answer of"))?;
+        if !status.is_success() {
+            tracing::debug!(path, %status, "wechat answered with an HTTP error");
+            return Err(WechatError::Transport(anyhow!("{path}: HTTP {status}")));
+        }
+        match image_or_json(&content_type, &bytes) {
+            Answer::Image => {
+                if bytes.is_empty() {
+                    return Err(WechatError::Transport(anyhow!("{path}: empty image")));
+                }
+                tracing::debug!(path, len = bytes.len(), "wechat call ok");
+                Ok(bytes.to_vec())
+            }
+            Answer::Json => {
+                let json: Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{path}: answer is neither an image nor JSON"))
+                    .map_err(WechatError::Transport)?;
+                check_errcode(&json)?;
+                Err(WechatError::Transport(anyhow!(
+                    "{path}: JSON answer without an errcode instead of an image"
+                )))
+            }
+        }
     }
 
     /// Drops the cached token for (corpid, secret) if it is still `stale`; a concurrent caller
@@ -407,16 +545,7 @@ impl WechatClient {
         let body = self
             .get_json(path, &url, &[("corpid", corpid), ("corpsecret", secret)])
             .await?;
-        let answer: TokenResponse = parse(path, body)?;
-        let ttl = answer
-            .expires_in
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(DEFAULT_TOKEN_TTL_SECS);
-        let usable = Duration::from_secs(ttl).saturating_sub(TOKEN_REFRESH_MARGIN);
-        Ok(CachedToken {
-            token: answer.access_token,
-            refresh_at: fetched_at + usable,
-        })
+        Ok(cached_token(parse(path, body)?, fetched_at))
     }
 
     /// GET on the WeCom host with the cached token; on a token error the token is dropped,
@@ -482,6 +611,59 @@ impl WechatClient {
         check_errcode(&body)?;
         tracing::debug!(path, "wechat call ok");
         Ok(body)
+    }
+}
+
+/// Path of the unlimited mini-program code API (WECHAT.md §B.3).
+const WXACODE_PATH: &str = "/wxa/getwxacodeunlimit";
+
+/// A token answer as cached: usable until [`TOKEN_REFRESH_MARGIN`] before its expiry.
+fn cached_token(answer: TokenResponse, fetched_at: Instant) -> CachedToken {
+    let ttl = answer
+        .expires_in
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(DEFAULT_TOKEN_TTL_SECS);
+    let usable = Duration::from_secs(ttl).saturating_sub(TOKEN_REFRESH_MARGIN);
+    CachedToken {
+        token: answer.access_token,
+        refresh_at: fetched_at + usable,
+    }
+}
+
+fn slot_in(
+    map: &Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    id: &str,
+    secret: &str,
+) -> Arc<TokenSlot> {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry((id.to_owned(), secret.to_owned()))
+        .or_default()
+        .clone()
+}
+
+/// How to read the answer of an image-returning API.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    Image,
+    Json,
+}
+
+/// `image/*` → image; a body starting with `{` → JSON (WECHAT.md §0.3 fallback); a missing or
+/// `application/octet-stream` type → image; anything else (text, HTML) → JSON, which then
+/// fails to parse as a transport error.
+fn image_or_json(content_type: &str, body: &[u8]) -> Answer {
+    if content_type.starts_with("image/") {
+        return Answer::Image;
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return Answer::Json;
+    }
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    if mime.is_empty() || mime == "application/octet-stream" {
+        Answer::Image
+    } else {
+        Answer::Json
     }
 }
 
@@ -621,6 +803,27 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(printed.contains("o_alice"));
         assert!(!printed.contains("c2VjcmV0LWtleQ=="));
+    }
+
+    #[test]
+    fn image_answers_branch_on_content_type_then_on_a_leading_brace() {
+        let png = b"\x89PNG\r\n\x1a\n";
+        assert_eq!(image_or_json("image/png", png), Answer::Image);
+        assert_eq!(image_or_json("image/jpeg", b"{not json"), Answer::Image);
+        assert_eq!(
+            image_or_json("application/json; charset=utf-8", br#"{"errcode":45009}"#),
+            Answer::Json
+        );
+        assert_eq!(image_or_json("", br#" {"errcode":40001}"#), Answer::Json);
+        assert_eq!(image_or_json("", png), Answer::Image);
+        assert_eq!(
+            image_or_json("application/octet-stream", png),
+            Answer::Image
+        );
+        assert_eq!(
+            image_or_json("text/plain; charset=utf-8", b"not json"),
+            Answer::Json
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod access_rules;
 mod company;
+mod home_page;
 mod role;
 mod session;
 mod user;
@@ -20,6 +21,12 @@ pub fn router() -> Router<AppState> {
             any(session::modify_password),
         )
         .route(&format!("{P}/login_rules"), any(session::login_rules))
+        .route(&format!("{P}/home_page"), any(home_page::card))
+        .route(
+            &format!("{P}/home_page/acount_data"),
+            any(home_page::overview),
+        )
+        .route(&format!("{P}/home_page/line_info"), any(home_page::line))
         .route(&format!("{P}/user"), any(user::list))
         .route(
             &format!("{P}/user/update_status/{{o_id}}"),

@@ -1,11 +1,14 @@
 //! Surface `qiyeweixin`: the salesperson's app inside WeCom, plus the early (000/001)
 //! organisation endpoints that old clients still call.
 
+mod action;
 mod card;
 mod chat;
 mod company;
+mod customer;
 mod follow;
 mod login;
+mod qr_code;
 mod role;
 mod tag;
 mod user;
@@ -21,6 +24,45 @@ pub fn router() -> Router<AppState> {
             &format!("{P}/work_weixin_auth/{{company_id}}"),
             any(login::work_weixin_auth),
         )
+        .route(&format!("{P}/customer"), any(customer::query))
+        .route(
+            &format!("{P}/customer/update_information/{{o_id}}"),
+            any(customer::update_information),
+        )
+        .route(
+            "/zhugeleida/customer/update_information/{o_id}",
+            any(customer::update_information),
+        )
+        .route(
+            &format!("{P}/customer/update_customer/{{o_id}}"),
+            any(customer::update_customer),
+        )
+        .route(
+            &format!("{P}/customer/delete/{{o_id}}"),
+            any(customer::delete),
+        )
+        .route(
+            &format!("{P}/customer/update_expected_time/{{o_id}}"),
+            any(customer::update_expected_time),
+        )
+        .route(
+            &format!("{P}/customer/update_expected_pr/{{o_id}}"),
+            any(customer::update_expected_pr),
+        )
+        .route(
+            &format!("{P}/customer/update_tag/{{o_id}}"),
+            any(customer::update_tag),
+        )
+        .route(&format!("{P}/tongxunlu"), any(customer::tongxunlu))
+        .route(&format!("{P}/follow_info"), any(customer::follow_info))
+        .route(
+            &format!("{P}/follow_info/add/{{o_id}}"),
+            any(customer::add_follow_info),
+        )
+        .route(&format!("{P}/action/time"), any(action::time_line))
+        .route(&format!("{P}/action/customer"), any(action::per_customer))
+        .route(&format!("{P}/action/count"), any(action::per_action))
+        .route(&format!("{P}/action/get_new_log"), any(action::new_logs))
         .route(&format!("{P}/contact"), any(chat::contacts))
         .route(&format!("{P}/chat"), any(chat::history))
         .route(&format!("{P}/chat/send_msg/{{o_id}}"), any(chat::send))
@@ -44,6 +86,7 @@ pub fn router() -> Router<AppState> {
             &format!("{P}/tag_list/customer_tag/{{o_id}}"),
             any(tag::set_customer_tags),
         )
+        .route(&format!("{P}/qr_code_auth"), any(qr_code::create))
         .route(&format!("{P}/tag_user"), any(card::list))
         .route(&format!("{P}/tag_user/add"), any(card::add))
         .route(&format!("{P}/tag_user/add/{{o_id}}"), any(card::add))

@@ -1,6 +1,7 @@
 //! Surface `xiaochengxu`: the customer inside the WeChat mini program.
 
 mod login;
+mod mingpian;
 
 use axum::{routing::any, Router};
 
@@ -11,5 +12,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(&format!("{P}/login"), any(login::login))
         .route(&format!("{P}/small_program_auth"), any(login::login))
+        .route(&format!("{P}/mingpian"), any(mingpian::show))
+        .route(&format!("{P}/mingpian/all"), any(mingpian::all))
+        .route(&format!("{P}/mingpian/calling"), any(mingpian::calling))
+        .route(&format!("{P}/mingpian/praise"), any(mingpian::praise))
+        .route(&format!("{P}/mingpian/forward"), any(mingpian::forward))
+        .route(&format!("{P}/mingpian/action"), any(mingpian::any_action))
         .merge(crate::api::gongzhonghao::chat_routes(P))
 }

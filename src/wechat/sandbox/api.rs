@@ -1,5 +1,5 @@
 //! `api` host endpoints: mini-program `sns/jscode2session` (G.2) and the app
-//! `cgi-bin/token` (G.3).
+//! `cgi-bin/token` (G.3), plus the token check of the other `api` endpoints.
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -78,6 +78,22 @@ pub(crate) fn token(st: &mut SandboxState, req: &Inbound) -> Outcome {
         "access_token": token,
         "expires_in": st.seed.tokens.ttl_secs,
     })))
+}
+
+/// Validates the `access_token` of an `api` call and returns the app it belongs to.
+/// Missing → 41001; unknown, revoked or a WeCom token → 40001; past its death → 42001, except
+/// a superseded `cgi-bin/token` token past its grace period, which is 40001 (G.3).
+pub(crate) fn app_token<'a>(st: &'a SandboxState, req: &Inbound) -> Result<&'a AppSeed, i64> {
+    let token = req.param("access_token").ok_or(41001)?;
+    let record = st.tokens.get(token).filter(|r| !r.revoked).ok_or(40001)?;
+    let TokenOwner::App { appid } = &record.owner else {
+        return Err(40001);
+    };
+    if !record.alive(st.clock.now()) {
+        let current = st.oa_current.get(appid).is_some_and(|t| t == token);
+        return Err(if current { 42001 } else { 40001 });
+    }
+    find_app(st, appid).map_err(|_| 40001)
 }
 
 fn find_app<'a>(st: &'a SandboxState, appid: &str) -> Result<&'a AppSeed, i64> {

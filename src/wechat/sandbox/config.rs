@@ -1,6 +1,6 @@
-//! The sandbox seed (WECHAT.md §G.1, restricted to WeCom and mini-program login): apps,
-//! mini-program users, the WeCom corp with its agents, departments and members, plus clock and
-//! lifetime settings. Loaded from JSON; every section has a default.
+//! The sandbox seed (WECHAT.md §G.1, restricted to WeCom, mini-program login and mini-program
+//! codes): apps, mini-program users, the WeCom corp with its agents, departments and members,
+//! plus clock and lifetime settings. Loaded from JSON; every section has a default.
 
 use std::path::Path;
 
@@ -97,6 +97,11 @@ pub struct AppSeed {
     /// Bound to an open platform account: answers carry the user's `unionid`.
     #[serde(default)]
     pub unionid: bool,
+    /// Pages of the released version (mini programs), e.g. `pages/index/index`.
+    /// `wxa/getwxacodeunlimit` with `check_path` (the default) and a page outside this list
+    /// answers 41030; an empty list means pages are not modelled and every page is accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_pages: Vec<String>,
 }
 
 /// Kind of an `[[apps]]` entry.
@@ -243,6 +248,7 @@ impl SandboxConfig {
                 secret: "sandbox-miniapp-secret".to_owned(),
                 kind: AppKind::Miniprogram,
                 unionid: true,
+                released_pages: Vec::new(),
             }],
             users: vec![
                 customer("o_alice", "Alice"),

@@ -1,6 +1,7 @@
 //! An offline imitation of the WeChat servers (WECHAT.md §G), restricted to WeCom
-//! (`gettoken`, OAuth code exchange, address book) and mini-program login
-//! (`sns/jscode2session`), so the server can be run and tested end to end without WeChat.
+//! (`gettoken`, OAuth code exchange, address book), mini-program login
+//! (`sns/jscode2session`), the app token (`cgi-bin/token`) and mini-program codes
+//! (`wxa/getwxacodeunlimit`), so the server can be run and tested end to end without WeChat.
 //!
 //! One listener serves all four hosts by path prefix (`/qyapi`, `/open`, `/mp`, none for
 //! `api`), plus the admin API under `/__sandbox`. See `docs/wechat-sandbox.md`.
@@ -12,6 +13,7 @@ mod config;
 mod qyapi;
 mod state;
 mod upstream;
+mod wxa;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -245,4 +245,6 @@ pub(crate) struct ResponseRecord {
     pub errcode: Option<i64>,
     pub body_json: Option<Value>,
     pub location: Option<String>,
+    /// Size of a binary (image) answer.
+    pub bytes_len: Option<usize>,
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::state::{real_now_ms, CallRecord, FaultRule, ResponseRecord, SandboxState, TokenOwner};
-use super::{api, browser, qyapi, Shared};
+use super::{api, browser, qyapi, wxa, Shared};
 
 /// The four upstream hosts, told apart by path prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +87,12 @@ pub(crate) enum Reply {
         body: String,
     },
     Redirect(String),
+    /// Raw image bytes (mini-program codes, G.6); `scene` is echoed in `X-Sandbox-Scene`.
+    Image {
+        content_type: &'static str,
+        scene: String,
+        body: Vec<u8>,
+    },
 }
 
 impl Reply {
@@ -115,6 +121,7 @@ impl Reply {
                 errcode: body.get("errcode").and_then(Value::as_i64),
                 body_json: Some(body.clone()),
                 location: None,
+                bytes_len: None,
             },
             Self::Raw {
                 status,
@@ -126,6 +133,7 @@ impl Reply {
                 errcode: None,
                 body_json: serde_json::from_str(body).ok(),
                 location: None,
+                bytes_len: None,
             },
             Self::Redirect(location) => ResponseRecord {
                 status: StatusCode::FOUND.as_u16(),
@@ -133,6 +141,17 @@ impl Reply {
                 errcode: None,
                 body_json: None,
                 location: Some(location.clone()),
+                bytes_len: None,
+            },
+            Self::Image {
+                content_type, body, ..
+            } => ResponseRecord {
+                status: StatusCode::OK.as_u16(),
+                content_type: (*content_type).to_owned(),
+                errcode: None,
+                body_json: None,
+                location: None,
+                bytes_len: Some(body.len()),
             },
         }
     }
@@ -164,6 +183,23 @@ impl IntoResponse for Reply {
                 )
                     .into_response(),
             },
+            Self::Image {
+                content_type,
+                scene,
+                body,
+            } => {
+                let mut response = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+                    body,
+                )
+                    .into_response();
+                // The scene is validated to visible ASCII before an image is made.
+                if let Ok(value) = HeaderValue::from_str(&scene) {
+                    response.headers_mut().insert("x-sandbox-scene", value);
+                }
+                response
+            }
         }
     }
 }
@@ -178,9 +214,6 @@ type Handler = fn(&mut SandboxState, &Inbound) -> Outcome;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Get,
-    /// No POST endpoint in this subset yet (message/send, component and code management come
-    /// later); kept so a wrong method already answers 43001/43002 from the table.
-    #[allow(dead_code)]
     Post,
 }
 
@@ -204,6 +237,12 @@ const ROUTES: &[Route] = &[
         path: "/cgi-bin/token",
         verb: Verb::Get,
         handler: api::token,
+    },
+    Route {
+        host: Host::Api,
+        path: "/wxa/getwxacodeunlimit",
+        verb: Verb::Post,
+        handler: wxa::getwxacodeunlimit,
     },
     Route {
         host: Host::Qyapi,
@@ -271,17 +310,21 @@ fn errmsg_text(errcode: i64) -> &'static str {
         40013 => "invalid appid",
         40014 => "invalid access_token",
         40029 => "invalid code",
+        40097 => "invalid args",
         40125 => "invalid appsecret",
         40163 => "code been used",
+        40169 => "invalid length for scene, or the data is not json string",
         41001 => "access_token missing",
         41002 => "appid missing",
         41004 => "appsecret missing",
         41008 => "missing code",
+        41030 => "invalid page",
         42001 => "access_token expired",
         43001 => "require GET method",
         43002 => "require POST method",
         45009 => "reach max api daily quota limit",
         45011 => "api minute-quota reach limit, must slower, retry next minute",
+        48001 => "api unauthorized",
         60011 => "no privilege to access/modify contact/party/agent",
         60111 => "invalid string value `userid`. userid not found",
         60123 => "invalid party id",

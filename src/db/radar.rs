@@ -1,0 +1,469 @@
+//! Radar events: the action log, the relation's activity and AI energy, praise toggles. The
+//! card and dashboard counters follow from the log by statement triggers (sql/005_radar.sql),
+//! so any writer of the log keeps them right. Reads for the radar views (QYW-37..40).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{Client, GenericClient};
+
+use crate::{
+    domain::{
+        action,
+        ai::{self, Signal},
+        time,
+    },
+    error::ApiError,
+};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A radar action (1..=12), logged.
+    Action(i16),
+    /// The customer sent a chat message: activity and AI energy only, nothing logged.
+    Message,
+}
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub company_id: i64,
+    pub user_id: i64,
+    pub customer_id: i64,
+    pub kind: EventKind,
+    /// `source` of the relation if this event creates it (1 扫码, 2 转发).
+    pub source: i16,
+    /// The customer's display name, for the log text.
+    pub customer_name: String,
+}
+
+/// A stored action-log row.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub customer_id: i64,
+    pub action: i16,
+    pub log: String,
+    pub create_date: DateTime<Utc>,
+}
+
+/// What storing one event gave.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The log row (`None` for chat messages).
+    pub log: Option<LogRow>,
+    /// Action 9: whether the praise is now on.
+    pub praise_on: Option<bool>,
+    /// The event created the salesperson ↔ customer relation.
+    pub new_relation: bool,
+    /// The relation's AI energy after the whole batch.
+    pub energy: f64,
+}
+
+const UPSERT_RELATIONS: &str = "
+    insert into user_customer as uc (company_id, user_id, customer_id, source, last_activity_time, ai_energy, ai_energy_at)
+    select c, u, k, s, now(), w, now()
+    from unnest($1::int8[], $2::int8[], $3::int8[], $4::int2[], $5::float8[]) as t(c, u, k, s, w)
+    order by u, k
+    on conflict on constraint user_customer_pair_key do update set
+        last_activity_time = now(),
+        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $6::float8)
+                    + excluded.ai_energy,
+        ai_energy_at = now()
+    returning user_id, customer_id, (xmax = 0), ai_energy";
+
+const TOGGLE_PRAISE: &str = "
+    update user_customer set is_up_down = not is_up_down,
+        ai_energy = ai_energy + case when is_up_down then 0 else $3::float8 end
+    where user_id = $1 and customer_id = $2
+    returning is_up_down, ai_energy";
+
+const INSERT_LOGS: &str = "
+    insert into action_log (company_id, user_id, customer_id, action, delta, log)
+    select c, u, k, a, d, l
+    from unnest($1::int8[], $2::int8[], $3::int8[], $4::int2[], $5::int2[], $6::text[]) with ordinality as t(c, u, k, a, d, l, o)
+    order by o
+    returning id, create_date";
+
+/// Stores a batch of events in one transaction: relations upserted in (user, customer) order
+/// (concurrent batches never deadlock on them), praise toggled in arrival order, log rows
+/// inserted in one statement. Results are in input order.
+pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Recorded>, ApiError> {
+    // Per pair: company, source of a new relation, summed weight (praise is weighed when toggled).
+    let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
+    for e in batch {
+        let w = match e.kind {
+            EventKind::Action(action::PRAISE) => 0.0,
+            EventKind::Action(a) => ai::weight(Signal::Action(a)),
+            EventKind::Message => ai::weight(Signal::CustomerMessage),
+        };
+        let p = pairs
+            .entry((e.user_id, e.customer_id))
+            .or_insert((e.company_id, e.source, 0.0));
+        p.2 += w;
+    }
+    let n = pairs.len();
+    let (mut cs, mut us, mut ks, mut ss, mut ws) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for ((u, k), (c, s, w)) in &pairs {
+        cs.push(*c);
+        us.push(*u);
+        ks.push(*k);
+        ss.push(*s);
+        ws.push(*w);
+    }
+    let tx = db.transaction().await?;
+    let upsert = tx.prepare_cached(UPSERT_RELATIONS).await?;
+    let rows = tx
+        .query(&upsert, &[&cs, &us, &ks, &ss, &ws, &ai::HALF_LIFE_SECS])
+        .await?;
+    let mut created: HashMap<(i64, i64), bool> = HashMap::with_capacity(n);
+    let mut energy: HashMap<(i64, i64), f64> = HashMap::with_capacity(n);
+    for r in &rows {
+        let key = (r.get::<_, i64>(0), r.get::<_, i64>(1));
+        created.insert(key, r.get(2));
+        energy.insert(key, r.get(3));
+    }
+
+    // Praise toggles, in order (pipelined on the one connection).
+    let toggle = tx.prepare_cached(TOGGLE_PRAISE).await?;
+    let praise_w = ai::weight(Signal::Action(action::PRAISE));
+    let toggles: Vec<_> = batch
+        .iter()
+        .filter(|e| e.kind == EventKind::Action(action::PRAISE))
+        .map(|e| {
+            let (tx, toggle, w) = (&tx, &toggle, &praise_w);
+            async move { tx.query_one(toggle, &[&e.user_id, &e.customer_id, w]).await }
+        })
+        .collect();
+    let toggled = futures_util::future::try_join_all(toggles).await?;
+    let mut toggled = toggled.into_iter();
+    let mut praise_on: Vec<Option<bool>> = Vec::with_capacity(batch.len());
+    for e in batch {
+        if e.kind == EventKind::Action(action::PRAISE) {
+            let r = toggled
+                .next()
+                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("praise toggle missing")))?;
+            energy.insert((e.user_id, e.customer_id), r.get(1));
+            praise_on.push(Some(r.get(0)));
+        } else {
+            praise_on.push(None);
+        }
+    }
+
+    // Log rows.
+    let mut logged: Vec<usize> = Vec::with_capacity(batch.len());
+    let (mut cs, mut us, mut ks, mut acts, mut ds, mut ls) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for (i, e) in batch.iter().enumerate() {
+        if let EventKind::Action(a) = e.kind {
+            let on = praise_on.get(i).copied().flatten().unwrap_or(true);
+            logged.push(i);
+            cs.push(e.company_id);
+            us.push(e.user_id);
+            ks.push(e.customer_id);
+            acts.push(a);
+            ds.push(if on { 1i16 } else { -1 });
+            ls.push(action::log_text(&e.customer_name, a, on));
+        }
+    }
+    let mut logs: Vec<Option<LogRow>> = vec![None; batch.len()];
+    if !logged.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOGS).await?;
+        let mut rows: Vec<(i64, DateTime<Utc>)> = tx
+            .query(&insert, &[&cs, &us, &ks, &acts, &ds, &ls])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        // Ids come from the sequence in insertion (= input) order.
+        rows.sort_unstable_by_key(|r| r.0);
+        for (j, (id, at)) in rows.into_iter().enumerate() {
+            let (Some(&i), Some(e), Some(log)) = (logged.get(j), acts.get(j), ls.get_mut(j)) else {
+                continue;
+            };
+            if let (Some(slot), Some(ev)) = (logs.get_mut(i), batch.get(i)) {
+                *slot = Some(LogRow {
+                    id,
+                    user_id: ev.user_id,
+                    customer_id: ev.customer_id,
+                    action: *e,
+                    log: std::mem::take(log),
+                    create_date: at,
+                });
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(batch
+        .iter()
+        .zip(logs)
+        .zip(praise_on)
+        .map(|((e, log), praise_on)| {
+            let key = (e.user_id, e.customer_id);
+            Recorded {
+                log,
+                praise_on,
+                new_relation: created.get(&key).copied().unwrap_or(false),
+                energy: energy.get(&key).copied().unwrap_or(0.0),
+            }
+        })
+        .collect())
+}
+
+/// Filters of the radar views.
+#[derive(Debug, Default, Clone)]
+pub struct LogFilter {
+    pub action: Option<i16>,
+    pub customer_id: Option<i64>,
+    pub from: Option<NaiveDate>,
+    /// Exclusive.
+    pub until: Option<NaiveDate>,
+}
+
+impl LogFilter {
+    fn apply(&self, q: &mut super::Query) {
+        if let Some(a) = self.action {
+            q.and("l.action = {}", a);
+        }
+        if let Some(c) = self.customer_id {
+            q.and("l.customer_id = {}", c);
+        }
+        if let Some(d) = self.from {
+            q.and("l.create_date >= {}", time::day_start(d));
+        }
+        if let Some(d) = self.until {
+            q.and("l.create_date < {}", time::day_start(d));
+        }
+    }
+}
+
+/// A log row with the customer's avatar and name.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    pub log: LogRow,
+    pub headimgurl: String,
+    pub customer_name: String,
+}
+
+const TIMELINE_COLS: &str = "l.id, l.user_id, l.customer_id, l.action, l.log, l.create_date,
+    coalesce(k.headimgurl, 'statics/imgs/setAvator.jpg'), coalesce(k.memo_name, k.username, '')";
+
+fn timeline_row(r: &tokio_postgres::Row) -> TimelineRow {
+    TimelineRow {
+        log: LogRow {
+            id: r.get(0),
+            user_id: r.get(1),
+            customer_id: r.get(2),
+            action: r.get(3),
+            log: r.get(4),
+            create_date: r.get(5),
+        },
+        headimgurl: r.get(6),
+        customer_name: r.get(7),
+    }
+}
+
+/// QYW-37: the salesperson's log, newest first, and the total.
+pub async fn timeline(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    f: &LogFilter,
+    paging: Option<(i64, i64)>,
+) -> Result<(Vec<TimelineRow>, i64), ApiError> {
+    let mut q = super::Query::new(&format!(
+        "select {TIMELINE_COLS} from action_log l join customer k on k.id = l.customer_id where true"
+    ));
+    q.and("l.company_id = {}", company_id);
+    q.and("l.user_id = {}", user_id);
+    f.apply(&mut q);
+    let mut count = super::Query::new("select count(*) from action_log l where true");
+    count.and("l.company_id = {}", company_id);
+    count.and("l.user_id = {}", user_id);
+    f.apply(&mut count);
+    q.push(" order by l.create_date desc, l.id desc");
+    q.page(paging);
+    let rows = db.query(&q.sql, &q.params()).await?;
+    let total: i64 = db.query_one(&count.sql, &count.params()).await?.get(0);
+    Ok((rows.iter().map(timeline_row).collect(), total))
+}
+
+/// QYW-38: per customer, the count of each action (non-zero only), most active first.
+pub async fn per_customer(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    f: &LogFilter,
+) -> Result<Vec<(i64, String, String, Vec<(i16, i64)>)>, ApiError> {
+    let mut q =
+        super::Query::new("select l.customer_id, l.action, count(*) from action_log l where true");
+    q.and("l.company_id = {}", company_id);
+    q.and("l.user_id = {}", user_id);
+    f.apply(&mut q);
+    q.push(" group by l.customer_id, l.action");
+    let rows = db.query(&q.sql, &q.params()).await?;
+    let mut by_customer: BTreeMap<i64, Vec<(i16, i64)>> = BTreeMap::new();
+    for r in &rows {
+        by_customer
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2)));
+    }
+    let ids: Vec<i64> = by_customer.keys().copied().collect();
+    let names = db
+        .query(
+            "select id, coalesce(memo_name, username, ''), coalesce(headimgurl, 'statics/imgs/setAvator.jpg')
+             from customer where company_id = $1 and id = any($2)",
+            &[&company_id, &ids],
+        )
+        .await?;
+    let names: HashMap<i64, (String, String)> = names
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let mut out: Vec<_> = by_customer
+        .into_iter()
+        .map(|(id, mut detail)| {
+            detail.sort_unstable();
+            let (name, img) = names.get(&id).cloned().unwrap_or_default();
+            (id, name, img, detail)
+        })
+        .collect();
+    out.sort_by_key(|(id, _, _, d)| (std::cmp::Reverse(d.iter().map(|x| x.1).sum::<i64>()), *id));
+    Ok(out)
+}
+
+/// QYW-39: counts per action (non-zero only).
+pub async fn per_action(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    f: &LogFilter,
+) -> Result<Vec<(i16, i64)>, ApiError> {
+    let mut q = super::Query::new("select l.action, count(*) from action_log l where true");
+    q.and("l.company_id = {}", company_id);
+    q.and("l.user_id = {}", user_id);
+    f.apply(&mut q);
+    q.push(" group by l.action order by l.action");
+    let rows = db.query(&q.sql, &q.params()).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// QYW-40: the logs the salesperson has not fetched yet (newest first, at most `limit`),
+/// marked fetched in the same statement.
+pub async fn take_new(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    action: Option<i16>,
+    limit: i64,
+) -> Result<Vec<LogRow>, ApiError> {
+    let rows = db
+        .query(
+            "with picked as (
+                select id from action_log
+                where user_id = $2 and company_id = $1 and is_new and ($3::int2 is null or action = $3)
+                order by id desc limit $4 for update skip locked)
+             update action_log l set is_new = false from picked where l.id = picked.id
+             returning l.id, l.user_id, l.customer_id, l.action, l.log, l.create_date",
+            &[&company_id, &user_id, &action, &limit],
+        )
+        .await?;
+    let mut out: Vec<LogRow> = rows
+        .iter()
+        .map(|r| LogRow {
+            id: r.get(0),
+            user_id: r.get(1),
+            customer_id: r.get(2),
+            action: r.get(3),
+            log: r.get(4),
+            create_date: r.get(5),
+        })
+        .collect();
+    out.sort_unstable_by_key(|l| std::cmp::Reverse(l.id));
+    Ok(out)
+}
+
+/// Log rows after `after_id` for a WebSocket catch-up, oldest first.
+pub async fn since(
+    db: &impl GenericClient,
+    user_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<TimelineRow>, ApiError> {
+    let rows = db
+        .query(
+            &format!(
+                "select {TIMELINE_COLS} from action_log l join customer k on k.id = l.customer_id
+                 where l.user_id = $1 and l.id > $2 order by l.id limit $3"
+            ),
+            &[&user_id, &after_id, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(timeline_row).collect())
+}
+
+/// The card's counters: (popularity, praise, forward).
+pub async fn card_counters(
+    db: &impl GenericClient,
+    user_id: i64,
+) -> Result<(i64, i64, i64), ApiError> {
+    let r = db
+        .query_opt(
+            "select popularity, praise, forward from card_counter where user_id = $1",
+            &[&user_id],
+        )
+        .await?;
+    Ok(r.map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap_or((0, 0, 0)))
+}
+
+/// Per-action counts of one pair over the last `days`, with their decayed contributions:
+/// `(action, count in the last 7 days, count in the window, decayed weight)`.
+pub async fn pair_factors(
+    db: &impl GenericClient,
+    user_id: i64,
+    customer_id: i64,
+    days: i32,
+) -> Result<Vec<(i16, i64, i64, f64)>, ApiError> {
+    let rows = db
+        .query(
+            "select action,
+                    count(*) filter (where create_date > now() - interval '7 days'),
+                    count(*),
+                    sum(power(0.5, extract(epoch from now() - create_date) / $4::float8))::float8
+             from action_log
+             where user_id = $1 and customer_id = $2 and delta = 1
+               and create_date > now() - make_interval(days => $3)
+             group by action",
+            &[&user_id, &customer_id, &days, &ai::HALF_LIFE_SECS],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let a: i16 = r.get(0);
+            let decayed: f64 = r.get(3);
+            (
+                a,
+                r.get(1),
+                r.get(2),
+                decayed * ai::weight(Signal::Action(a)),
+            )
+        })
+        .collect())
+}

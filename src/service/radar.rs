@@ -1,0 +1,145 @@
+//! Radar events: a customer's action on a salesperson's card is stored durably (batched by
+//! [`crate::service::batch`], or one transaction per event when batching is off), then pushed
+//! to the salesperson's live connections through the hub, before the request answers.
+
+use axum::extract::ws::Utf8Bytes;
+use deadpool_postgres::{Client, Pool};
+use serde_json::{json, Value};
+
+use crate::{
+    auth::Customer,
+    db::radar::{self, EventKind, LogRow, NewEvent, Recorded},
+    domain::{action, ai, time},
+    error::ApiError,
+    hub::Target,
+    service::batch::{self, BatchStore, Batcher},
+    state::AppState,
+};
+
+/// Most events in one transaction.
+const MAX_BATCH: usize = 512;
+
+pub struct RadarStore;
+
+impl BatchStore for RadarStore {
+    type Item = NewEvent;
+    type Out = Recorded;
+    const NAME: &'static str = "radar writer";
+
+    /// Events of one salesperson share a lane: their counter rows are written by one lane
+    /// at a time, and their order is kept.
+    fn lane_key(e: &NewEvent) -> u64 {
+        e.user_id as u64
+    }
+
+    async fn write(&self, db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Recorded>, ApiError> {
+        radar::store_events(db, batch).await
+    }
+}
+
+/// The event writer: batched lanes, or direct (one transaction per event, `ZGLD_RADAR_BATCH=0`).
+#[derive(Clone)]
+pub enum Radar {
+    Batched(Batcher<RadarStore>),
+    Direct(Pool),
+}
+
+impl Radar {
+    pub fn start(pool: Pool, lanes: usize, batching: bool) -> Self {
+        if batching {
+            Radar::Batched(Batcher::start(RadarStore, pool, lanes, MAX_BATCH))
+        } else {
+            Radar::Direct(pool)
+        }
+    }
+
+    pub async fn store(&self, e: NewEvent) -> Result<Recorded, ApiError> {
+        match self {
+            Radar::Batched(b) => b.submit(e).await,
+            Radar::Direct(pool) => batch::write_now(&RadarStore, pool, e).await,
+        }
+    }
+}
+
+/// Records `action` by `customer` on salesperson `uid`'s card and pushes it to them.
+/// `source` is the relation's source if this creates it. 302 for a salesperson of another company.
+pub async fn record(
+    state: &AppState,
+    customer: &Customer,
+    uid: i64,
+    action: i16,
+    source: i16,
+) -> Result<Recorded, ApiError> {
+    if !action::is_valid(action) {
+        return Err(ApiError::form("action 只能是 1-12"));
+    }
+    let user = state.people.user(state, uid).await?;
+    if user.company_id != customer.company_id {
+        return Err(ApiError::not_found());
+    }
+    let me = state.people.customer(state, customer.id).await?;
+    let rec = state
+        .radar
+        .store(NewEvent {
+            company_id: customer.company_id,
+            user_id: uid,
+            customer_id: customer.id,
+            kind: EventKind::Action(action),
+            source: if source == 2 { 2 } else { 1 },
+            customer_name: me.username.clone(),
+        })
+        .await?;
+    if let Some(log) = &rec.log {
+        let frame = json!({
+            "type": "radar",
+            "event": event_json(log, &me.username, &me.headimgurl, ai::rate(rec.energy), rec.new_relation),
+        });
+        state
+            .hub
+            .publish(&[Target::User(uid)], Utf8Bytes::from(frame.to_string()));
+    }
+    Ok(rec)
+}
+
+/// A customer's chat message counts as activity (relation `last_activity_time`, AI energy).
+/// Derived data: it is written in the background and never delays or fails the message.
+pub fn note_message(state: &AppState, company_id: i64, user_id: i64, customer_id: i64) {
+    let radar = state.radar.clone();
+    tokio::spawn(async move {
+        let e = NewEvent {
+            company_id,
+            user_id,
+            customer_id,
+            kind: EventKind::Message,
+            source: 1,
+            customer_name: String::new(),
+        };
+        if let Err(e) = radar.store(e).await {
+            tracing::warn!(error = %e, "recording chat activity failed");
+        }
+    });
+}
+
+/// The `event` of a `radar` frame (docs/realtime.md): the QYW-37 row plus the action code
+/// and name, the customer's name and the AI close rate.
+pub fn event_json(
+    log: &LogRow,
+    customer: &str,
+    headimgurl: &str,
+    ai_pr: i16,
+    new_customer: bool,
+) -> Value {
+    json!({
+        "id": log.id,
+        "user_id": log.user_id,
+        "customer_id": log.customer_id,
+        "customer__username": customer,
+        "headimgurl": headimgurl,
+        "action": log.action,
+        "action_name": action::name(log.action).unwrap_or(""),
+        "log": log.log,
+        "create_date": time::iso(log.create_date),
+        "ai_pr": ai_pr,
+        "new_customer": new_customer,
+    })
+}
