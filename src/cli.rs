@@ -66,6 +66,17 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9100")]
         sandbox_bind: SocketAddr,
     },
+    /// Check the dashboard counters against a scan of the log, and time both
+    /// (`user` 0 = the whole company). Prints JSON.
+    CheckCounters {
+        #[arg(long)]
+        company: i64,
+        #[arg(long, default_value_t = 0)]
+        user: i64,
+        /// Timed repetitions of each.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+    },
     /// Run the offline WeChat sandbox (docs/wechat-sandbox.md).
     WechatSandbox {
         #[arg(long, default_value = "127.0.0.1:9100")]
@@ -149,6 +160,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&logins)?);
             if run_server {
                 serve(settings).await?;
+            }
+            Ok(())
+        }
+        Command::CheckCounters {
+            company,
+            user,
+            repeat,
+        } => {
+            let pool = connect().await?;
+            let db = pool.get().await?;
+            let today = crate::domain::time::today();
+            let mut counters_ms = Vec::new();
+            let mut scan_ms = Vec::new();
+            let (mut fast, mut slow) = Default::default();
+            for _ in 0..repeat.max(1) {
+                let t = std::time::Instant::now();
+                fast = db::dashboard::windows(&db, company, user, today).await?;
+                counters_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                let t = std::time::Instant::now();
+                slow = db::dashboard::windows_by_scan(&db, company, user, today).await?;
+                scan_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            println!(
+                "{}",
+                json!({
+                    "equal": fast == slow,
+                    "counters_ms_best": best(&counters_ms),
+                    "scan_ms_best": best(&scan_ms),
+                    "counters": fast,
+                    "scan": slow,
+                })
+            );
+            if fast != slow {
+                anyhow::bail!("the counters disagree with the log");
             }
             Ok(())
         }

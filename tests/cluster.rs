@@ -237,3 +237,21 @@ async fn redis_stopped_and_restarted_mid_conversation_loses_nothing() {
         .get(0);
     assert_eq!(n, 5);
 }
+
+#[tokio::test]
+async fn radar_events_reach_the_salesperson_on_another_node() {
+    let redis = Redis::start(free_port());
+    let (a, b) = two_nodes(&redis.url()).await;
+    let (_, _, rep) = a.tenant("雷达跨节点").await;
+    let cust = customer(&b, rep.user_id, "o_far").await;
+    let (mut rep_on_a, _) = ws::connect(&a, REP_WS, &rep).await;
+    b.get("/zhugeleida/xiaochengxu/mingpian/forward")
+        .signed(&cust)
+        .query(&[("uid", &rep.user_id.to_string())])
+        .send()
+        .await
+        .ok();
+    let ev = ws::next_of(&mut rep_on_a, "radar").await;
+    assert_eq!(ev["event"]["action"], 6);
+    assert_eq!(ev["event"]["customer_id"], cust.user_id);
+}

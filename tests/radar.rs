@@ -336,7 +336,7 @@ async fn ai_close_rate_falls_with_silence() {
 }
 
 #[tokio::test]
-async fn radar_events_reach_the_salesperson_on_another_node() {
+async fn bad_events_are_refused_and_missed_events_replay() {
     let app = spawn_app().await;
     let (_, _, rep) = app.tenant("外链").await;
     let c = customer(&app, rep.user_id, "o_n").await;
@@ -363,6 +363,52 @@ async fn radar_events_reach_the_salesperson_on_another_node() {
     assert!(ws::next(&mut sock, Duration::from_millis(200))
         .await
         .is_none_or(|f| f["type"] != "radar"));
+    // Events while the salesperson was away come back with radar_resume, exactly once.
+    ws::send(
+        &mut sock,
+        serde_json::json!({"type": "radar_resume", "after_id": 0}),
+    )
+    .await;
+    let done = ws::next_of(&mut sock, "radar_resumed").await;
+    assert_eq!(done["last_id"], 0);
+    drop(sock);
+    for a in ["2", "4", "11"] {
+        act(&app, &c, "/action", rep.user_id, a).await;
+    }
+    let (mut sock, _) = ws::connect(&app, "/zhugeleida/qiyeweixin/ws", &rep).await;
+    ws::send(
+        &mut sock,
+        serde_json::json!({"type": "radar_resume", "after_id": 0}),
+    )
+    .await;
+    let mut ids = vec![];
+    loop {
+        let f = ws::next(&mut sock, Duration::from_secs(5)).await.unwrap();
+        if f["type"] == "radar_resumed" {
+            assert_eq!(f["last_id"], *ids.last().unwrap());
+            break;
+        }
+        assert_eq!(f["type"], "radar");
+        assert_eq!(f["replay"], true);
+        ids.push(f["event"]["id"].clone());
+    }
+    assert_eq!(ids.len(), 3);
+    ws::send(
+        &mut sock,
+        serde_json::json!({"type": "radar_resume", "after_id": ids[1]}),
+    )
+    .await;
+    let f = ws::next_of(&mut sock, "radar").await;
+    assert_eq!(f["event"]["id"], ids[2]);
+    assert_eq!(f["event"]["action_name"], "播放语音");
+    // A customer cannot ask for radar events.
+    let (mut csock, _) = ws::connect(&app, "/zhugeleida/xiaochengxu/ws", &c).await;
+    ws::send(
+        &mut csock,
+        serde_json::json!({"type": "radar_resume", "after_id": 0}),
+    )
+    .await;
+    assert_eq!(ws::next_of(&mut csock, "error").await["code"], 303);
     // XCX-03: the cards this customer knows.
     let all = app
         .get("/zhugeleida/xiaochengxu/mingpian/all")

@@ -8,6 +8,7 @@
 //! drives the legacy polling endpoint against a hello-world route of the same binary, and a
 //! bare in-process WebSocket relay as the baseline for latency.
 
+mod radar;
 mod relay;
 
 use std::{
@@ -65,6 +66,12 @@ enum Cmd {
         #[arg(long)]
         port: u16,
     },
+    /// Radar events over HTTP (XCX-02/04/06) with salespeople on WebSockets: batched writer
+    /// against one transaction per event, in the same run.
+    RadarIngest(radar::IngestArgs),
+    /// Dashboards (ADM-07/08) over 10M action-log rows against a scan of the log, and the
+    /// 通讯录 first page (QYW-41) per sort order for one salesperson with 100k customers.
+    RadarData(radar::DataArgs),
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -130,6 +137,14 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::All { clients, seconds } => all(&env, clients, seconds).await?,
+        Cmd::RadarIngest(a) => {
+            let r = radar::ingest(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::RadarData(a) => {
+            let r = radar::data(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
         Cmd::ServeRelay { port } => relay::serve(port).await?,
     }
     Ok(())
@@ -204,7 +219,12 @@ struct Node {
 }
 
 impl Node {
-    async fn start(env: &Env, port: u16, redis: bool) -> anyhow::Result<Node> {
+    async fn start(
+        env: &Env,
+        port: u16,
+        redis: bool,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Node> {
         let mut cmd = Command::new(&env.server);
         cmd.arg("serve")
             .env("ZGLD_BIND", format!("127.0.0.1:{port}"))
@@ -215,6 +235,9 @@ impl Node {
             .kill_on_drop(true);
         if redis {
             cmd.env("ZGLD_REDIS_URL", &env.redis);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
         }
         let child = cmd.spawn().context("starting the server")?;
         let node = Node { child, port };
@@ -306,7 +329,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     } else {
         prepare(env, reps, customers).await?;
         for i in 0..a.nodes.max(1) {
-            nodes.push(Node::start(env, 18_100 + i as u16, a.nodes > 1).await?);
+            nodes.push(Node::start(env, 18_100 + i as u16, a.nodes > 1, &[]).await?);
         }
     }
     let rep_port = relay_port.unwrap_or_else(|| nodes.first().map(|n| n.port).unwrap_or(0));
@@ -595,7 +618,7 @@ async fn hammer(
 async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
     let (reps, customers) = (100usize, 1000usize);
     prepare(env, reps, customers).await?;
-    let node = Node::start(env, 18_200, false).await?;
+    let node = Node::start(env, 18_200, false, &[]).await?;
     let port = node.port;
     let hello: Arc<dyn Fn(usize) -> String + Send + Sync> =
         Arc::new(move |_| format!("http://127.0.0.1:{port}/healthz"));

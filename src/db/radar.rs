@@ -401,6 +401,7 @@ pub async fn take_new(
 /// Log rows after `after_id` for a WebSocket catch-up, oldest first.
 pub async fn since(
     db: &impl GenericClient,
+    company_id: i64,
     user_id: i64,
     after_id: i64,
     limit: i64,
@@ -409,9 +410,9 @@ pub async fn since(
         .query(
             &format!(
                 "select {TIMELINE_COLS} from action_log l join customer k on k.id = l.customer_id
-                 where l.user_id = $1 and l.id > $2 order by l.id limit $3"
+                 where l.user_id = $1 and l.id > $2 and l.company_id = $4 order by l.id limit $3"
             ),
-            &[&user_id, &after_id, &limit],
+            &[&user_id, &after_id, &limit, &company_id],
         )
         .await?;
     Ok(rows.iter().map(timeline_row).collect())

@@ -70,6 +70,11 @@ enum Command {
     },
     Unread,
     Ping,
+    /// Salespeople: the radar events after `after_id` (the last `event.id` seen).
+    RadarResume {
+        #[serde(default)]
+        after_id: i64,
+    },
 }
 
 /// Closes a socket whose signature was refused, with [`close::AUTH_FAILED`].
@@ -299,6 +304,32 @@ async fn handle(
                 done.push(json!({"conversation_id": c.id, "last_seq": missed.last().map(|m| m.seq).unwrap_or(after)}));
             }
             out.push(json!({"type": "resumed", "conversations": done}).to_string());
+        }
+        Command::RadarResume { after_id } => {
+            let Party::User { id, company_id } = peer.party else {
+                return Err(ApiError::form("radar_resume 只用于雷达用户"));
+            };
+            let db = state.db.get().await?;
+            let missed =
+                crate::db::radar::since(&db, company_id, id, after_id.max(0), RESUME_LIMIT + 1)
+                    .await?;
+            drop(db);
+            if missed.len() as i64 > RESUME_LIMIT {
+                out.push(r#"{"type":"radar_reload"}"#.into());
+            } else {
+                for r in &missed {
+                    let ev = crate::service::radar::event_json(
+                        &r.log,
+                        &r.customer_name,
+                        &r.headimgurl,
+                        None,
+                        false,
+                    );
+                    out.push(json!({"type": "radar", "event": ev, "replay": true}).to_string());
+                }
+                let last = missed.last().map(|r| r.log.id).unwrap_or(after_id);
+                out.push(json!({"type": "radar_resumed", "last_id": last}).to_string());
+            }
         }
         Command::Unread => {
             let summary = summary(state, peer).await?;

@@ -92,7 +92,7 @@ pub async fn record(
     if let Some(log) = &rec.log {
         let frame = json!({
             "type": "radar",
-            "event": event_json(log, &me.username, &me.headimgurl, ai::rate(rec.energy), rec.new_relation),
+            "event": event_json(log, &me.username, &me.headimgurl, Some(ai::rate(rec.energy)), rec.new_relation),
         });
         state
             .hub
@@ -121,12 +121,12 @@ pub fn note_message(state: &AppState, company_id: i64, user_id: i64, customer_id
 }
 
 /// The `event` of a `radar` frame (docs/realtime.md): the QYW-37 row plus the action code
-/// and name, the customer's name and the AI close rate.
+/// and name, the customer's name and the AI close rate right after it (`None` in replays).
 pub fn event_json(
     log: &LogRow,
     customer: &str,
     headimgurl: &str,
-    ai_pr: i16,
+    ai_pr: Option<i16>,
     new_customer: bool,
 ) -> Value {
     json!({

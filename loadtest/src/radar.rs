@@ -1,0 +1,345 @@
+//! Radar benchmarks (issue 4): event ingest over HTTP with live pushes, and the read paths
+//! (dashboards, 通讯录) over a large generated data set.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio::process::Command;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{prepare, round, signed, ws_connect, Env, Node, DB};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct IngestArgs {
+    /// Salespeople, each on one WebSocket.
+    #[arg(long, default_value_t = 200)]
+    reps: usize,
+    /// Customers sending events, each one request in flight (the HTTP concurrency).
+    #[arg(long, default_value_t = 256)]
+    senders: usize,
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Action-log rows to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    rows: i64,
+    /// Customers of salesperson 1 (the 通讯录 under test).
+    #[arg(long, default_value_t = 100_000)]
+    customers: i64,
+    /// Timed requests per endpoint.
+    #[arg(long, default_value_t = 2_000)]
+    requests: u64,
+}
+
+fn hist() -> anyhow::Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    round(h.value_at_quantile(q) as f64 / 1000.0)
+}
+
+/// One ingest phase against a fresh node: `batch` = the server's ZGLD_RADAR_BATCH.
+async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyhow::Result<Value> {
+    let customers = a.senders.max(1);
+    let reps = a.reps.max(1);
+    prepare(env, reps, customers).await?;
+    let node = Node::start(env, port, false, &[("ZGLD_RADAR_BATCH", batch)]).await?;
+    let start = Instant::now();
+    // sent[c] = when customer c's request in flight was sent (µs since start).
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..=customers).map(|_| AtomicU64::new(0)).collect());
+    let push = Arc::new(tokio::sync::Mutex::new(hist()?));
+    let pushed = Arc::new(AtomicU64::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    for r in 1..=reps {
+        let mut ws = ws_connect(
+            port,
+            &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', r)),
+            r,
+        )
+        .await?;
+        let (sent, push, pushed, measuring) = (
+            sent.clone(),
+            push.clone(),
+            pushed.clone(),
+            measuring.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = ws.next().await {
+                let Message::Text(t) = m else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                    continue;
+                };
+                if v["type"] != "radar" {
+                    continue;
+                }
+                let now = start.elapsed().as_micros() as u64;
+                let c = v["event"]["customer_id"].as_u64().unwrap_or(0) as usize;
+                let at = sent.get(c).map(|s| s.load(Ordering::Relaxed)).unwrap_or(0);
+                if measuring.load(Ordering::Relaxed) && at > 0 {
+                    pushed.fetch_add(1, Ordering::Relaxed);
+                    let _ = push.lock().await.record(now.saturating_sub(at).max(1));
+                }
+            }
+        });
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let req = Arc::new(tokio::sync::Mutex::new(hist()?));
+    let mut tasks = Vec::new();
+    for c in 1..=customers {
+        let (done, bad, stop, req, sent, measuring) = (
+            done.clone(),
+            bad.clone(),
+            stop.clone(),
+            req.clone(),
+            sent.clone(),
+            measuring.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap_or_default();
+            // Customer c is related to salesperson ((c - 1) % reps) + 1 (see `prepare`).
+            let rep = ((c - 1) % reps) + 1;
+            let mut last_ms = 0u128;
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                // One signature per millisecond: write signatures are single-use.
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or_default();
+                if now_ms == last_ms {
+                    tokio::time::sleep(Duration::from_micros(300)).await;
+                    continue;
+                }
+                last_ms = now_ms;
+                let path = ["mingpian/forward", "mingpian/calling", "mingpian"][i % 3];
+                i += 1;
+                let url = format!(
+                    "http://127.0.0.1:{port}/zhugeleida/xiaochengxu/{path}?{}&uid={rep}",
+                    signed('c', c)
+                );
+                let t0 = Instant::now();
+                if let Some(s) = sent.get(c) {
+                    s.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+                let ok = match http.get(url).send().await {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .map(|v| v["code"] == 200)
+                        .unwrap_or(false),
+                    Err(_) => false,
+                };
+                if ok {
+                    if measuring.load(Ordering::Relaxed) {
+                        done.fetch_add(1, Ordering::Relaxed);
+                        let _ = req.lock().await.record(t0.elapsed().as_micros() as u64);
+                    }
+                } else {
+                    bad.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let req = req.lock().await;
+    let push = push.lock().await;
+    let n = done.load(Ordering::Relaxed);
+    let result = json!({
+        "radar_batch": batch,
+        "events_per_s": round(n as f64 / elapsed),
+        "request_p50_ms": ms(&req, 0.5),
+        "request_p99_ms": ms(&req, 0.99),
+        "push_p50_ms": ms(&push, 0.5),
+        "push_p99_ms": ms(&push, 0.99),
+        "pushed": pushed.load(Ordering::Relaxed),
+        "ok": n,
+        "errors": bad.load(Ordering::Relaxed),
+        "rss_mib": node.rss_kib() / 1024,
+    });
+    drop(node);
+    Ok(result)
+}
+
+/// Batched writer and one transaction per event, same machine, same run.
+pub async fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<Value> {
+    eprintln!("radar ingest: one transaction per event");
+    let direct = ingest_phase(env, a, "0", 18_400).await?;
+    eprintln!("radar ingest: batched");
+    let batched = ingest_phase(env, a, "1", 18_401).await?;
+    let ratio = batched["events_per_s"].as_f64().unwrap_or(0.0)
+        / direct["events_per_s"].as_f64().unwrap_or(1.0).max(1.0);
+    Ok(json!({
+        "reps": a.reps,
+        "senders": a.senders,
+        "one_tx_per_event": direct,
+        "batched": batched,
+        "batched_over_direct": round(ratio),
+    }))
+}
+
+async fn timed_gets(
+    port: u16,
+    urls: &dyn Fn(u64) -> String,
+    n: u64,
+) -> anyhow::Result<Histogram<u64>> {
+    let http = reqwest::Client::new();
+    let mut h = hist()?;
+    for i in 0..n {
+        let t0 = Instant::now();
+        let v: Value = http
+            .get(format!("http://127.0.0.1:{port}{}", urls(i)))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if v["code"] != 200 {
+            anyhow::bail!("request failed: {v}");
+        }
+        let _ = h.record(t0.elapsed().as_micros() as u64);
+    }
+    Ok(h)
+}
+
+/// Generates the data set, then times the dashboards, the scan and the 通讯录.
+pub async fn data(env: &Env, a: &DataArgs) -> anyhow::Result<Value> {
+    let reps = 100usize;
+    prepare(env, reps, 1).await?;
+    let (db, conn) =
+        tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let t = Instant::now();
+    eprintln!("generating {} customers of salesperson 1", a.customers);
+    db.batch_execute(&format!(
+        "update user_profile set role_id = 2 where id = 1;
+         insert into customer (company_id, openid, username, create_date)
+           select 1, 'big' || g, 'big' || g, now() - random() * interval '365 days' from generate_series(1, {n}) g;
+         insert into user_customer (company_id, user_id, customer_id, source, expedted_pr, last_follow_time, last_activity_time, create_date)
+           select 1, 1, id, 1 + (id % 2),
+                  case when random() < 0.3 then null else (random() * 100)::int end,
+                  case when random() < 0.3 then null else now() - random() * interval '90 days' end,
+                  case when random() < 0.1 then null else now() - random() * interval '90 days' end,
+                  create_date
+           from customer where openid like 'big%';",
+        n = a.customers
+    ))
+    .await?;
+    let chunk = 1_000_000i64;
+    let mut left = a.rows;
+    while left > 0 {
+        let n = left.min(chunk);
+        eprintln!("action_log: {} rows to go", left);
+        db.batch_execute(&format!(
+            "insert into action_log (company_id, user_id, customer_id, action, log, is_new, create_date)
+             select 1, 1 + (g % {reps}), 1 + (random() * ({c} - 1))::int8, 1 + (g % 12), 'bench', false,
+                    now() - random() * interval '365 days'
+             from generate_series(1, {n}) g",
+            c = a.customers
+        ))
+        .await?;
+        left -= n;
+    }
+    db.batch_execute("vacuum analyze").await?;
+    let generated_s = t.elapsed().as_secs_f64();
+    let rows: i64 = db
+        .query_one("select count(*) from action_log", &[])
+        .await?
+        .get(0);
+
+    let node = Node::start(env, 18_500, false, &[]).await?;
+    let port = node.port;
+    let mut report = serde_json::Map::new();
+    report.insert("action_log_rows".into(), json!(rows));
+    report.insert("customers_of_salesperson_1".into(), json!(a.customers));
+    report.insert("generate_s".into(), json!(round(generated_s)));
+    for (name, url) in [
+        ("adm07_company", "/zhugeleida/admin/home_page/acount_data?"),
+        (
+            "adm07_salesperson",
+            "/zhugeleida/admin/home_page/acount_data?uid=2&",
+        ),
+        (
+            "adm08_company_15d",
+            "/zhugeleida/admin/home_page/line_info?days=15&index_type=3&",
+        ),
+    ] {
+        let h = timed_gets(port, &|_| format!("{url}{}", signed('u', 1)), a.requests).await?;
+        report.insert(
+            name.into(),
+            json!({"p50_ms": ms(&h, 0.5), "p99_ms": ms(&h, 0.99)}),
+        );
+    }
+    for order in ["-expedted_pr", "-last_follow_time", "-last_activity_time"] {
+        let h = timed_gets(
+            port,
+            &|_| {
+                format!(
+                    "/zhugeleida/qiyeweixin/tongxunlu?order={order}&{}",
+                    signed('u', 1)
+                )
+            },
+            a.requests,
+        )
+        .await?;
+        report.insert(
+            format!("tongxunlu_{}", order.trim_start_matches('-')),
+            json!({"p50_ms": ms(&h, 0.5), "p99_ms": ms(&h, 0.99)}),
+        );
+    }
+    drop(node);
+    // The same numbers by scanning the log (the server's own check).
+    for (name, user) in [("company", "0"), ("salesperson", "2")] {
+        let out = Command::new(&env.server)
+            .args([
+                "check-counters",
+                "--company",
+                "1",
+                "--user",
+                user,
+                "--repeat",
+                "3",
+            ])
+            .env("ZGLD_DATABASE_URL", format!("{}/{DB}", env.pg))
+            .env("ZGLD_LOG", "warn")
+            .output()
+            .await?;
+        let v: Value = serde_json::from_slice(&out.stdout).context("check-counters output")?;
+        report.insert(
+            format!("scan_vs_counters_{name}"),
+            json!({
+                "equal": v["equal"],
+                "scan_ms": round(v["scan_ms_best"].as_f64().unwrap_or(0.0)),
+                "counters_ms": round(v["counters_ms_best"].as_f64().unwrap_or(0.0)),
+                "speedup": round(v["scan_ms_best"].as_f64().unwrap_or(0.0) / v["counters_ms_best"].as_f64().unwrap_or(1.0).max(1e-6)),
+            }),
+        );
+    }
+    Ok(Value::Object(report))
+}
