@@ -49,6 +49,9 @@ pub struct AuthSettings {
     /// How long a used `rand_str` of a state-changing request is remembered
     /// (the window when it is on, `ZGLD_REPLAY_TTL_SECS` otherwise).
     pub replay_ttl: Duration,
+    /// How long a node may reuse a caller's auth record (`ZGLD_AUTH_CACHE_SECS`, 0 = off);
+    /// changes reach every node at once through PostgreSQL NOTIFY (src/auth/cache.rs).
+    pub auth_cache_ttl: Duration,
     /// Failed password logins allowed per login name inside `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
     pub login_max_failures: i64,
     /// The sliding window of the login limit (`ZGLD_LOGIN_LOCK_SECS`).
@@ -77,6 +80,7 @@ impl Default for AuthSettings {
             replay_ttl: Duration::from_secs(86_400),
             login_max_failures: 5,
             login_lock: Duration::from_secs(30 * 60),
+            auth_cache_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -143,6 +147,7 @@ impl Settings {
         secs("ZGLD_SIGNATURE_WINDOW_SECS", &mut s.auth.signature_window)?;
         secs("ZGLD_REPLAY_TTL_SECS", &mut s.auth.replay_ttl)?;
         secs("ZGLD_LOGIN_LOCK_SECS", &mut s.auth.login_lock)?;
+        secs("ZGLD_AUTH_CACHE_SECS", &mut s.auth.auth_cache_ttl)?;
         if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
             s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
         }

@@ -133,6 +133,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         None => Hub::new(settings.ws_queue, None),
     };
     let chat = crate::service::chat::writer::start(pool.clone(), settings.chat_writers);
+    let auth_cache = crate::auth::cache::AuthCache::new(settings.auth.auth_cache_ttl);
+    tokio::spawn(crate::auth::cache::listen(
+        auth_cache.clone(),
+        settings.database_url.clone(),
+    ));
     let radar = crate::service::radar::Radar::start(
         pool.clone(),
         settings.chat_writers,
@@ -141,6 +146,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         settings: Arc::new(settings),
         db: pool,
+        auth_cache,
         replay: ReplayGuard::new(redis.clone()),
         redis,
         wechat,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub db: Pool,
     /// Optional Redis, for what several nodes must share.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Callers' auth records, dropped on change (NOTIFY from PostgreSQL).
+    pub auth_cache: Arc<crate::auth::cache::AuthCache>,
     /// Spent signatures of state-changing requests.
     pub replay: ReplayGuard,
     /// WeChat / WeCom API client with token caching.

@@ -141,6 +141,7 @@ async fn a_disabled_user_gets_306_at_login_and_on_signed_requests() {
         .execute("update user_profile set status = 2 where id = $1", &[&uid])
         .await
         .unwrap();
+    app.settle_staff(uid).await;
     app.get(RULES).signed(&bob).send().await.expect_code(306);
 }
 
@@ -158,6 +159,7 @@ async fn an_expired_company_is_refused_with_a_clear_message() {
         )
         .await
         .unwrap();
+    app.settle_staff(s.user_id).await;
     let r = app
         .post("/zhugeleida/admin/login")
         .form(&[("username", "exp"), ("password", "Passw0rdX")])
@@ -288,6 +290,7 @@ async fn an_idle_token_stops_working() {
         .execute("update user_profile set token_last_used_at = now() - interval '10 minutes' where id = $1", &[&admin.user_id])
         .await
         .unwrap();
+    app.settle_staff(admin.user_id).await;
     app.get(RULES).signed(&admin).send().await.expect_code(404);
 }
 
@@ -303,6 +306,7 @@ async fn a_token_past_its_absolute_lifetime_stops_working() {
         )
         .await
         .unwrap();
+    app.settle_staff(admin.user_id).await;
     app.get(RULES).signed(&admin).send().await.expect_code(404);
 }
 

@@ -255,3 +255,28 @@ async fn radar_events_reach_the_salesperson_on_another_node() {
     assert_eq!(ev["event"]["action"], 6);
     assert_eq!(ev["event"]["customer_id"], cust.user_id);
 }
+
+#[tokio::test]
+async fn a_change_on_one_node_reaches_the_other_nodes_auth_cache() {
+    let redis = Redis::start(free_port());
+    let (a, b) = two_nodes(&redis.url()).await;
+    let (_, admin, rep) = a.tenant("缓存").await;
+    const RULES: &str = "/zhugeleida/admin/login_rules";
+    b.get(RULES).signed(&rep).send().await.ok();
+    assert!(
+        b.state.auth_cache.holds_staff(rep.user_id),
+        "node b caches the caller"
+    );
+    a.post(&format!(
+        "/zhugeleida/admin/user/update_status/{}",
+        rep.user_id
+    ))
+    .signed(&admin)
+    .form(&[("status", "2")])
+    .send()
+    .await
+    .ok();
+    b.settle_staff(rep.user_id).await;
+    // disabling also revokes the token (ADM-04): refused as unsigned
+    b.get(RULES).signed(&rep).send().await.expect_code(404);
+}

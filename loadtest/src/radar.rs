@@ -28,6 +28,9 @@ pub struct IngestArgs {
     senders: usize,
     #[arg(long, default_value_t = 15)]
     seconds: u64,
+    /// Skip the one-transaction-per-event phase.
+    #[arg(long)]
+    batched_only: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -190,8 +193,12 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
 
 /// Batched writer and one transaction per event, same machine, same run.
 pub async fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<Value> {
-    eprintln!("radar ingest: one transaction per event");
-    let direct = ingest_phase(env, a, "0", 18_400).await?;
+    let direct = if a.batched_only {
+        json!({})
+    } else {
+        eprintln!("radar ingest: one transaction per event");
+        ingest_phase(env, a, "0", 18_400).await?
+    };
     eprintln!("radar ingest: batched");
     let batched = ingest_phase(env, a, "1", 18_401).await?;
     let ratio = batched["events_per_s"].as_f64().unwrap_or(0.0)

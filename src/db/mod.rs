@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../sql/004_customer_tags.sql"),
     ),
     (5, "005_radar.sql", include_str!("../../sql/005_radar.sql")),
+    (
+        6,
+        "006_auth_notify.sql",
+        include_str!("../../sql/006_auth_notify.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.

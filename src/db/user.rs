@@ -531,8 +531,13 @@ pub async fn set_status(
 }
 
 pub async fn delete(db: &impl GenericClient, id: i64) -> Result<(), ApiError> {
-    db.execute("delete from user_profile where id = $1", &[&id])
-        .await?;
+    // action_log has no foreign key to user_profile (sql/005: cheaper event inserts), so its
+    // rows go explicitly, in the same statement.
+    db.execute(
+        "with logs as (delete from action_log where user_id = $1) delete from user_profile where id = $1",
+        &[&id],
+    )
+    .await?;
     Ok(())
 }
 

@@ -90,13 +90,17 @@ pub async fn update(
             c.account_expired_time = billing::expiry(s, l);
         }
     }
-    db::company::update(&db, id, &c).await
+    db::company::update(&db, id, &c).await?;
+    state.auth_cache.forget_company(id);
+    Ok(())
 }
 
 pub async fn delete(state: &AppState, caller: &Staff, id: i64) -> Result<(), ApiError> {
     caller.require_operator()?;
     let db = state.db.get().await?;
-    db::company::delete(&db, id).await
+    db::company::delete(&db, id).await?;
+    state.auth_cache.forget_company(id);
+    Ok(())
 }
 
 /// ADM-49: saves the address-book credentials once WeCom accepts them.

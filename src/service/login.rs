@@ -162,6 +162,7 @@ pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, 
         db::customer::relate(&tx, company_id, uid, customer_id, req.source).await?;
     }
     tx.commit().await?;
+    state.auth_cache.forget_customer(customer_id);
     tracing::info!(customer_id, created, company_id, "mini-program login");
     Ok(json!({"user_id": customer_id, "token": token}))
 }

@@ -174,6 +174,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    state.auth_cache.forget_staff(id);
     Ok(())
 }
 
@@ -193,7 +194,9 @@ pub async fn delete(
         return Err(ApiError::not_found());
     }
     let db = state.db.get().await?;
-    db::user::delete(&db, id).await
+    db::user::delete(&db, id).await?;
+    state.auth_cache.forget_staff(id);
+    Ok(())
 }
 
 /// Enables (1, quota-checked) or disables (2) a staff member.
@@ -218,5 +221,6 @@ pub async fn set_status(
     let tx = client.transaction().await?;
     db::user::set_status(&tx, &target, status).await?;
     tx.commit().await?;
+    state.auth_cache.forget_staff(id);
     Ok(())
 }

@@ -368,6 +368,18 @@ impl TestApp {
         self.state.db.get().await.expect("db")
     }
 
+    /// Waits until this node's auth cache has dropped staff `id` after a direct SQL change
+    /// (the NOTIFY from PostgreSQL arrives asynchronously, as on every other node).
+    pub async fn settle_staff(&self, id: i64) {
+        for _ in 0..200 {
+            if !self.state.auth_cache.holds_staff(id) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("auth cache still holds staff {id}: no NOTIFY arrived");
+    }
+
     /// A company made the way the CLI makes one (billing from today, `months` long).
     pub async fn company(&self, name: &str, quota: i32) -> i64 {
         let db = self.db().await;

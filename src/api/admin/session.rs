@@ -51,6 +51,7 @@ pub async fn modify_password(
     db::user::set_password(&tx, caller.id, &hash, true).await?;
     let token = db::user::issue_token(&tx, caller.id).await?;
     tx.commit().await?;
+    state.auth_cache.forget_staff(caller.id);
     Ok(Reply::ok(
         "修改密码成功",
         json!({"token": token, "user_id": caller.id}),
