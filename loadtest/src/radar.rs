@@ -28,6 +28,9 @@ pub struct IngestArgs {
     senders: usize,
     #[arg(long, default_value_t = 15)]
     seconds: u64,
+    /// Writer lanes of the server (`ZGLD_CHAT_WRITERS`; its default is one per core).
+    #[arg(long)]
+    lanes: Option<usize>,
     /// Skip the one-transaction-per-event phase.
     #[arg(long)]
     batched_only: bool,
@@ -59,10 +62,18 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
     let customers = a.senders.max(1);
     let reps = a.reps.max(1);
     prepare(env, reps, customers).await?;
-    let node = Node::start(env, port, false, &[("ZGLD_RADAR_BATCH", batch)]).await?;
+    let lanes = a.lanes.map(|l| l.to_string());
+    let mut extra = vec![("ZGLD_RADAR_BATCH", batch)];
+    if let Some(l) = &lanes {
+        extra.push(("ZGLD_CHAT_WRITERS", l.as_str()));
+    }
+    let node = Node::start(env, port, false, &extra).await?;
     let start = Instant::now();
-    // sent[c] = when customer c's request in flight was sent (µs since start).
-    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..=customers).map(|_| AtomicU64::new(0)).collect());
+    // sent[c]: send times (µs since start) of customer c's requests whose radar frame has not
+    // arrived yet, oldest first. One salesperson lane keeps each customer's events in order,
+    // so the n-th frame about customer c answers c's n-th request.
+    let sent: Arc<Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>> =
+        Arc::new((0..=customers).map(|_| Default::default()).collect());
     let push = Arc::new(tokio::sync::Mutex::new(hist()?));
     let pushed = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
@@ -90,7 +101,10 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
                 }
                 let now = start.elapsed().as_micros() as u64;
                 let c = v["event"]["customer_id"].as_u64().unwrap_or(0) as usize;
-                let at = sent.get(c).map(|s| s.load(Ordering::Relaxed)).unwrap_or(0);
+                let at = sent
+                    .get(c)
+                    .and_then(|s| s.lock().ok().and_then(|mut q| q.pop_front()))
+                    .unwrap_or(0);
                 if measuring.load(Ordering::Relaxed) && at > 0 {
                     pushed.fetch_add(1, Ordering::Relaxed);
                     let _ = push.lock().await.record(now.saturating_sub(at).max(1));
@@ -139,8 +153,8 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
                     signed('c', c)
                 );
                 let t0 = Instant::now();
-                if let Some(s) = sent.get(c) {
-                    s.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+                if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
+                    q.push_back(start.elapsed().as_micros() as u64);
                 }
                 let ok = match http.get(url).send().await {
                     Ok(r) => r
@@ -156,6 +170,10 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
                         let _ = req.lock().await.record(t0.elapsed().as_micros() as u64);
                     }
                 } else {
+                    // No event: forget its send time (the newest one is this request's).
+                    if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
+                        q.pop_back();
+                    }
                     bad.fetch_add(1, Ordering::Relaxed);
                 }
             }

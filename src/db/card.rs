@@ -88,6 +88,60 @@ pub async fn set_phone(db: &impl GenericClient, user_id: i64, phone: &str) -> Re
     Ok(())
 }
 
+/// What a card shows that changes rarely (cached a minute by `service::chat::people`).
+#[derive(Debug, Clone)]
+pub struct CardStatic {
+    pub id: i64,
+    pub company_id: i64,
+    pub username: String,
+    pub avatar: String,
+    pub company: String,
+    pub address: Option<String>,
+    pub position: Option<String>,
+    pub email: Option<String>,
+    pub wechat: Option<String>,
+    pub mingpian_phone: Option<String>,
+    pub sign: Option<String>,
+    pub create_date: chrono::DateTime<chrono::Utc>,
+    pub photos: Vec<(i64, String)>,
+}
+
+/// The static part of salesperson `user_id`'s card, any company (callers check it).
+pub async fn card_static(
+    db: &impl GenericClient,
+    user_id: i64,
+) -> Result<Option<CardStatic>, ApiError> {
+    let r = db
+        .query_opt(
+            "select u.id, u.company_id, u.username, u.avatar, c.name, u.address, u.position, u.email, u.wechat,
+                    coalesce(u.mingpian_phone, u.phone), u.sign, u.create_date,
+                    array(select p.id from user_photo p where p.user_id = u.id order by p.id),
+                    array(select p.url from user_photo p where p.user_id = u.id order by p.id)
+             from user_profile u join company c on c.id = u.company_id where u.id = $1",
+            &[&user_id],
+        )
+        .await?;
+    Ok(r.map(|r| {
+        let ids: Vec<i64> = r.get(12);
+        let urls: Vec<String> = r.get(13);
+        CardStatic {
+            id: r.get(0),
+            company_id: r.get(1),
+            username: r.get(2),
+            avatar: r.get(3),
+            company: r.get(4),
+            address: r.get(5),
+            position: r.get(6),
+            email: r.get(7),
+            wechat: r.get(8),
+            mingpian_phone: r.get(9),
+            sign: r.get(10),
+            create_date: r.get(11),
+            photos: ids.into_iter().zip(urls).collect(),
+        }
+    }))
+}
+
 /// The card as XCX-02/03 show it.
 #[derive(Debug, Clone)]
 pub struct CardView {
@@ -144,21 +198,6 @@ fn card(r: &tokio_postgres::Row) -> CardView {
         source: r.get(15),
         photos: ids.into_iter().zip(urls).collect(),
     }
-}
-
-/// Salesperson `user_id`'s card as customer `customer_id` sees it (302 outside the company).
-pub async fn view(
-    db: &impl GenericClient,
-    company_id: i64,
-    user_id: i64,
-    customer_id: i64,
-) -> Result<CardView, ApiError> {
-    let sql = format!("{CARD} where u.company_id = $1 and u.id = $3");
-    let r = db
-        .query_opt(&sql, &[&company_id, &customer_id, &user_id])
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(card(&r))
 }
 
 /// XCX-03: the cards of every salesperson the customer is related to, newest relation first.

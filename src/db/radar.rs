@@ -60,6 +60,10 @@ pub struct Recorded {
     pub new_relation: bool,
     /// The relation's AI energy after the whole batch.
     pub energy: f64,
+    /// Whether the customer praises the salesperson, after the whole batch.
+    pub is_up_down: bool,
+    /// The salesperson's card counters (popularity, praise, forward) after the whole batch.
+    pub counters: (i64, i64, i64),
 }
 
 const UPSERT_RELATIONS: &str = "
@@ -75,7 +79,7 @@ const UPSERT_RELATIONS: &str = "
         ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $6::float8)
                     + excluded.ai_energy,
         ai_energy_at = now()
-    returning user_id, customer_id, (xmax = 0), ai_energy";
+    returning user_id, customer_id, (xmax = 0), ai_energy, is_up_down";
 
 const TOGGLE_PRAISE: &str = "
     update user_customer set is_up_down = not is_up_down,
@@ -89,6 +93,9 @@ const INSERT_LOGS: &str = "
     from unnest($1::int8[], $2::int8[], $3::int8[], $4::int2[], $5::int2[], $6::text[]) with ordinality as t(c, u, k, a, d, l, o)
     order by o
     returning id, create_date";
+
+const COUNTERS: &str =
+    "select user_id, popularity, praise, forward from card_counter where user_id = any($1)";
 
 /// Stores a batch of events in one transaction: relations upserted in (user, customer) order
 /// (concurrent batches never deadlock on them), praise toggled in arrival order, log rows
@@ -129,10 +136,12 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         .await?;
     let mut created: HashMap<(i64, i64), bool> = HashMap::with_capacity(n);
     let mut energy: HashMap<(i64, i64), f64> = HashMap::with_capacity(n);
+    let mut praised: HashMap<(i64, i64), bool> = HashMap::with_capacity(n);
     for r in &rows {
         let key = (r.get::<_, i64>(0), r.get::<_, i64>(1));
         created.insert(key, r.get(2));
         energy.insert(key, r.get(3));
+        praised.insert(key, r.get(4));
     }
 
     // Praise toggles, in order (pipelined on the one connection).
@@ -155,6 +164,7 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
                 .next()
                 .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("praise toggle missing")))?;
             energy.insert((e.user_id, e.customer_id), r.get(1));
+            praised.insert((e.user_id, e.customer_id), r.get(0));
             praise_on.push(Some(r.get(0)));
         } else {
             praise_on.push(None);
@@ -210,6 +220,20 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
             }
         }
     }
+    // The counters the triggers just moved, for the answers (XCX-02 shows them).
+    let users: Vec<i64> = {
+        let mut u: Vec<i64> = batch.iter().map(|e| e.user_id).collect();
+        u.sort_unstable();
+        u.dedup();
+        u
+    };
+    let counters_stmt = tx.prepare_cached(COUNTERS).await?;
+    let counters: HashMap<i64, (i64, i64, i64)> = tx
+        .query(&counters_stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect();
     tx.commit().await?;
     Ok(batch
         .iter()
@@ -222,6 +246,8 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
                 praise_on,
                 new_relation: created.get(&key).copied().unwrap_or(false),
                 energy: energy.get(&key).copied().unwrap_or(0.0),
+                is_up_down: praised.get(&key).copied().unwrap_or(false),
+                counters: counters.get(&e.user_id).copied().unwrap_or((0, 0, 0)),
             }
         })
         .collect())

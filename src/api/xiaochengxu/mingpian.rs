@@ -57,12 +57,32 @@ fn card_json(c: &CardView) -> Value {
     })
 }
 
-/// XCX-02: logs "view card" (action 1), then shows the card with its counters after it.
+/// XCX-02: logs "view card" (action 1), then shows the card with its counters after it
+/// (from the event's own transaction: no further query).
 pub async fn show(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
     let uid = rep(&p)?;
-    radar::record(&state, &caller, uid, action::VIEW_CARD, source(&p)?).await?;
-    let db = state.db.get().await?;
-    let card = db::card::view(&db, caller.company_id, uid, caller.id).await?;
+    let rec = radar::record(&state, &caller, uid, action::VIEW_CARD, source(&p)?).await?;
+    let s = state.people.card(&state, uid).await?;
+    let (popularity, praise, forward) = rec.counters;
+    let card = CardView {
+        id: s.id,
+        username: s.username.clone(),
+        avatar: s.avatar.clone(),
+        company: s.company.clone(),
+        address: s.address.clone(),
+        position: s.position.clone(),
+        email: s.email.clone(),
+        wechat: s.wechat.clone(),
+        mingpian_phone: s.mingpian_phone.clone(),
+        sign: s.sign.clone(),
+        create_date: s.create_date,
+        popularity,
+        praise,
+        forward,
+        is_up_down: rec.is_up_down,
+        source: None,
+        photos: s.photos.clone(),
+    };
     Ok(Reply::list("查询成功", vec![card_json(&card)], 1))
 }
 

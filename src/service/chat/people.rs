@@ -38,6 +38,7 @@ pub struct CustomerCard {
 pub struct People {
     users: Arc<DashMap<i64, (Instant, Arc<UserCard>)>>,
     customers: Arc<DashMap<i64, (Instant, Arc<CustomerCard>)>>,
+    cards: Arc<DashMap<i64, (Instant, Arc<crate::db::card::CardStatic>)>>,
 }
 
 impl People {
@@ -65,6 +66,27 @@ impl People {
             wechat: r.get(5),
         });
         self.users.insert(id, (Instant::now(), card.clone()));
+        Ok(card)
+    }
+
+    /// The static part of a salesperson's digital card (XCX-02; 302 when there is none).
+    pub async fn card(
+        &self,
+        state: &AppState,
+        id: i64,
+    ) -> Result<Arc<crate::db::card::CardStatic>, ApiError> {
+        if let Some(e) = self.cards.get(&id) {
+            if e.0.elapsed() < TTL {
+                return Ok(e.1.clone());
+            }
+        }
+        let db = state.db.get().await?;
+        let card = Arc::new(
+            crate::db::card::card_static(&db, id)
+                .await?
+                .ok_or_else(ApiError::not_found)?,
+        );
+        self.cards.insert(id, (Instant::now(), card.clone()));
         Ok(card)
     }
 
