@@ -306,6 +306,32 @@ async fn yesterdays_events_land_on_the_line_chart() {
 }
 
 #[tokio::test]
+async fn a_customers_chat_messages_raise_the_close_rate() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("聊天率").await;
+    let c = customer(&app, rep.user_id, "o_chat").await;
+    let (before, _) = ai_pr(&app, &rep, c.user_id).await;
+    assert_eq!(before, 0);
+    let content = serde_json::json!({"info_type": 1, "msg": "在吗"}).to_string();
+    app.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&c)
+        .form(&[("u_id", &rep.user_id.to_string()), ("content", &content)])
+        .send()
+        .await
+        .ok();
+    let (after, _) = ai_pr(&app, &rep, c.user_id).await;
+    assert!(after > before, "{before} -> {after}");
+    // The salesperson's own messages are not the customer's engagement.
+    app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&rep)
+        .form(&[("customer_id", &c.user_id.to_string()), ("msg", "您好")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(ai_pr(&app, &rep, c.user_id).await.0, after);
+}
+
+#[tokio::test]
 async fn ai_close_rate_falls_with_silence() {
     let app = spawn_app().await;
     let (_, _, rep) = app.tenant("沉默").await;

@@ -122,8 +122,10 @@ pub async fn store_batch(
         cols.7.push(ord as i32);
     }
     let stmt = db.prepare_cached(STORE).await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-        &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7,
+    let half_life = crate::domain::ai::HALF_LIFE_SECS;
+    let weight = crate::domain::ai::weight(crate::domain::ai::Signal::CustomerMessage);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &half_life, &weight,
     ];
     let rows = if n >= CUSTOM_PLAN_FROM {
         // Large batches: PostgreSQL's cached generic plan joins the CTEs with nested loops
@@ -236,8 +238,15 @@ ins as (
     from fresh
 ),
 active as (
-    update user_customer uc set last_activity_time = now()
-    from (select distinct user_id, customer_id from newin where send_type = 2) t
+    -- the customer's messages are activity and AI energy (docs/ai-close-rate.md); minute
+    -- precision keeps the update HOT, as for radar events
+    update user_customer uc set
+        last_activity_time = case when uc.last_activity_time > now() - interval '1 minute'
+                                  then uc.last_activity_time else now() end,
+        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $9::float8)
+                    + t.n * $10::float8,
+        ai_energy_at = now()
+    from (select user_id, customer_id, count(*) as n from newin where send_type = 2 group by 1, 2) t
     where uc.user_id = t.user_id and uc.customer_id = t.customer_id
     returning uc.id
 )

@@ -16,22 +16,14 @@ use crate::{
     error::ApiError,
 };
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A radar action (1..=12), logged.
-    Action(i16),
-    /// The customer sent a chat message: activity and AI energy only, nothing logged.
-    Message,
-}
-
 /// An event to store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub company_id: i64,
     pub user_id: i64,
     pub customer_id: i64,
-    pub kind: EventKind,
+    /// The action (1..=12).
+    pub action: i16,
     /// `source` of the relation if this event creates it (1 扫码, 2 转发).
     pub source: i16,
     /// The customer's display name, for the log text.
@@ -52,8 +44,8 @@ pub struct LogRow {
 /// What storing one event gave.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// The log row (`None` for chat messages).
-    pub log: Option<LogRow>,
+    /// The log row.
+    pub log: LogRow,
     /// Action 9: whether the praise is now on.
     pub praise_on: Option<bool>,
     /// The event created the salesperson ↔ customer relation.
@@ -104,10 +96,10 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
     // Per pair: company, source of a new relation, summed weight (praise is weighed when toggled).
     let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
     for e in batch {
-        let w = match e.kind {
-            EventKind::Action(action::PRAISE) => 0.0,
-            EventKind::Action(a) => ai::weight(Signal::Action(a)),
-            EventKind::Message => ai::weight(Signal::CustomerMessage),
+        let w = if e.action == action::PRAISE {
+            0.0
+        } else {
+            ai::weight(Signal::Action(e.action))
         };
         let p = pairs
             .entry((e.user_id, e.customer_id))
@@ -149,7 +141,7 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
     let praise_w = ai::weight(Signal::Action(action::PRAISE));
     let toggles: Vec<_> = batch
         .iter()
-        .filter(|e| e.kind == EventKind::Action(action::PRAISE))
+        .filter(|e| e.action == action::PRAISE)
         .map(|e| {
             let (tx, toggle, w) = (&tx, &toggle, &praise_w);
             async move { tx.query_one(toggle, &[&e.user_id, &e.customer_id, w]).await }
@@ -159,7 +151,7 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
     let mut toggled = toggled.into_iter();
     let mut praise_on: Vec<Option<bool>> = Vec::with_capacity(batch.len());
     for e in batch {
-        if e.kind == EventKind::Action(action::PRAISE) {
+        if e.action == action::PRAISE {
             let r = toggled
                 .next()
                 .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("praise toggle missing")))?;
@@ -182,16 +174,14 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         Vec::new(),
     );
     for (i, e) in batch.iter().enumerate() {
-        if let EventKind::Action(a) = e.kind {
-            let on = praise_on.get(i).copied().flatten().unwrap_or(true);
-            logged.push(i);
-            cs.push(e.company_id);
-            us.push(e.user_id);
-            ks.push(e.customer_id);
-            acts.push(a);
-            ds.push(if on { 1i16 } else { -1 });
-            ls.push(action::log_text(&e.customer_name, a, on));
-        }
+        let on = praise_on.get(i).copied().flatten().unwrap_or(true);
+        logged.push(i);
+        cs.push(e.company_id);
+        us.push(e.user_id);
+        ks.push(e.customer_id);
+        acts.push(e.action);
+        ds.push(if on { 1i16 } else { -1 });
+        ls.push(action::log_text(&e.customer_name, e.action, on));
     }
     let mut logs: Vec<Option<LogRow>> = vec![None; batch.len()];
     if !logged.is_empty() {
@@ -235,22 +225,22 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     tx.commit().await?;
-    Ok(batch
+    batch
         .iter()
         .zip(logs)
         .zip(praise_on)
         .map(|((e, log), praise_on)| {
             let key = (e.user_id, e.customer_id);
-            Recorded {
-                log,
+            Ok(Recorded {
+                log: log.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("log row missing")))?,
                 praise_on,
                 new_relation: created.get(&key).copied().unwrap_or(false),
                 energy: energy.get(&key).copied().unwrap_or(0.0),
                 is_up_down: praised.get(&key).copied().unwrap_or(false),
                 counters: counters.get(&e.user_id).copied().unwrap_or((0, 0, 0)),
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Filters of the radar views.

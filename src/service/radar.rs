@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::Customer,
-    db::radar::{self, EventKind, LogRow, NewEvent, Recorded},
+    db::radar::{self, LogRow, NewEvent, Recorded},
     domain::{action, ai, time},
     error::ApiError,
     hub::Target,
@@ -84,40 +84,19 @@ pub async fn record(
             company_id: customer.company_id,
             user_id: uid,
             customer_id: customer.id,
-            kind: EventKind::Action(action),
+            action,
             source: if source == 2 { 2 } else { 1 },
             customer_name: me.username.clone(),
         })
         .await?;
-    if let Some(log) = &rec.log {
-        let frame = json!({
-            "type": "radar",
-            "event": event_json(log, &me.username, &me.headimgurl, Some(ai::rate(rec.energy)), rec.new_relation),
-        });
-        state
-            .hub
-            .publish(&[Target::User(uid)], Utf8Bytes::from(frame.to_string()));
-    }
-    Ok(rec)
-}
-
-/// A customer's chat message counts as activity (relation `last_activity_time`, AI energy).
-/// Derived data: it is written in the background and never delays or fails the message.
-pub fn note_message(state: &AppState, company_id: i64, user_id: i64, customer_id: i64) {
-    let radar = state.radar.clone();
-    tokio::spawn(async move {
-        let e = NewEvent {
-            company_id,
-            user_id,
-            customer_id,
-            kind: EventKind::Message,
-            source: 1,
-            customer_name: String::new(),
-        };
-        if let Err(e) = radar.store(e).await {
-            tracing::warn!(error = %e, "recording chat activity failed");
-        }
+    let frame = json!({
+        "type": "radar",
+        "event": event_json(&rec.log, &me.username, &me.headimgurl, Some(ai::rate(rec.energy)), rec.new_relation),
     });
+    state
+        .hub
+        .publish(&[Target::User(uid)], Utf8Bytes::from(frame.to_string()));
+    Ok(rec)
 }
 
 /// The `event` of a `radar` frame (docs/realtime.md): the QYW-37 row plus the action code

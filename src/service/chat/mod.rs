@@ -125,10 +125,6 @@ pub async fn send(
     let stored = state.chat.submit(msg).await?;
     let row = render::live(state, &stored.message).await?.to_string();
     if !stored.duplicate {
-        let m = &stored.message;
-        if m.send_type == TO_USER {
-            crate::service::radar::note_message(state, m.company_id, m.user_id, m.customer_id);
-        }
         let frame = format!(r#"{{"type":"message","message":{row}}}"#);
         let m = &stored.message;
         state.hub.publish(
