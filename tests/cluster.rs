@@ -280,3 +280,39 @@ async fn a_change_on_one_node_reaches_the_other_nodes_auth_cache() {
     // disabling also revokes the token (ADM-04): refused as unsigned
     b.get(RULES).signed(&rep).send().await.expect_code(404);
 }
+
+#[tokio::test]
+async fn a_quiet_poll_on_one_node_sees_a_message_sent_on_another() {
+    let redis = Redis::start(free_port());
+    let (a, b) = two_nodes(&redis.url()).await;
+    let (_, _, rep) = a.tenant("轮询").await;
+    let cust = customer(&b, rep.user_id, "o_poll").await;
+    let poll = || async {
+        a.get("/zhugeleida/qiyeweixin/chat/getmsg/0")
+            .signed(&rep)
+            .query(&[("customer_id", &cust.user_id.to_string())])
+            .send()
+            .await
+            .ok()
+            .data()
+            .clone()
+    };
+    // Nothing yet: node a now knows the conversation is quiet.
+    assert_eq!(poll().await, json!([]));
+    assert_eq!(poll().await, json!([]));
+    assert!(a.state.hub.is_quiet(rep.user_id, cust.user_id, true));
+    let (mut rep_on_a, _) = ws::connect(&a, REP_WS, &rep).await;
+    let c = json!({"info_type": 1, "msg": "on b"}).to_string();
+    b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust)
+        .form(&[("u_id", &rep.user_id.to_string()), ("content", &c)])
+        .send()
+        .await
+        .ok();
+    // Once node a has heard of it (its socket got it), the very next poll returns it.
+    ws::next_of(&mut rep_on_a, "message").await;
+    assert!(!a.state.hub.is_quiet(rep.user_id, cust.user_id, true));
+    let got = poll().await;
+    assert_eq!(got[0]["msg"], "on b");
+    assert_eq!(poll().await, json!([]));
+}

@@ -7,6 +7,7 @@
 //! configured, [`bridge`] carries frames to the other nodes; without it one node works alone.
 
 pub mod bridge;
+pub mod quiet;
 pub mod session;
 
 use std::{
@@ -116,6 +117,8 @@ struct Inner {
     bridge_up: AtomicBool,
     shutting_down: AtomicBool,
     stats: HubStats,
+    /// Conversations known to have nothing unread (polling fast path).
+    quiet: quiet::Quiet,
 }
 
 impl Hub {
@@ -132,6 +135,7 @@ impl Hub {
             bridge_up: AtomicBool::new(up),
             shutting_down: AtomicBool::new(false),
             stats: HubStats::default(),
+            quiet: quiet::Quiet::default(),
         }))
     }
 
@@ -219,8 +223,35 @@ impl Hub {
         }
     }
 
-    /// Delivers to the targets' connections on this node only.
+    /// Whether a poll of this side of the conversation can answer "nothing new" without
+    /// PostgreSQL (see [`quiet`]).
+    pub fn is_quiet(&self, user_id: i64, customer_id: i64, to_user: bool) -> bool {
+        self.bridge_up() && self.0.quiet.is_quiet(user_id, customer_id, to_user)
+    }
+
+    /// A poll that began at `started` found nothing unread on this side.
+    pub fn mark_quiet(
+        &self,
+        user_id: i64,
+        customer_id: i64,
+        to_user: bool,
+        started: std::time::Instant,
+    ) {
+        if self.bridge_up() {
+            self.0
+                .quiet
+                .mark_quiet(user_id, customer_id, to_user, started);
+        }
+    }
+
+    /// Delivers to the targets' connections on this node only. A frame for both a
+    /// salesperson and a customer is an event of their conversation: its quiet hints go.
     pub fn deliver_local(&self, targets: &[Target], frame: &Utf8Bytes) {
+        if let [Target::User(u), Target::Customer(c)] | [Target::Customer(c), Target::User(u)] =
+            targets
+        {
+            self.0.quiet.changed(*u, *c);
+        }
         for t in targets {
             let (map, id) = self.index(*t);
             if let Some(list) = map.get(&id) {
@@ -250,6 +281,7 @@ impl Hub {
 
     /// Tells every client on this node to resume from PostgreSQL (it may have missed events).
     pub fn broadcast_resync(&self) {
+        self.0.quiet.clear();
         let frame = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
         for map in [&self.0.users, &self.0.customers] {
             for list in map.iter() {

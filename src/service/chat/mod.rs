@@ -149,8 +149,14 @@ pub async fn take_unread(
     customer_id: i64,
     to_user: bool,
 ) -> Result<Vec<Message>, ApiError> {
+    // The common case of a poll: nothing new. Known from the hub without a query while no
+    // message has come since the last poll that found nothing (hub::quiet), else one
+    // indexed read.
+    if state.hub.is_quiet(user_id, customer_id, to_user) {
+        return Ok(vec![]);
+    }
+    let started = std::time::Instant::now();
     let mut client = state.db.get().await?;
-    // The common case of a poll: nothing new, answered by one indexed read.
     let unread = chat::conversation_of(&client, user_id, customer_id)
         .await?
         .map(|c| {
@@ -162,6 +168,7 @@ pub async fn take_unread(
         })
         .unwrap_or(0);
     if unread == 0 {
+        state.hub.mark_quiet(user_id, customer_id, to_user, started);
         return Ok(vec![]);
     }
     let tx = client.transaction().await?;
