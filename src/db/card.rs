@@ -142,71 +142,18 @@ pub async fn card_static(
     }))
 }
 
-/// The card as XCX-02/03 show it.
-#[derive(Debug, Clone)]
-pub struct CardView {
-    pub id: i64,
-    pub username: String,
-    pub avatar: String,
-    pub company: String,
-    pub address: Option<String>,
-    pub position: Option<String>,
-    pub email: Option<String>,
-    pub wechat: Option<String>,
-    pub mingpian_phone: Option<String>,
-    pub sign: Option<String>,
-    pub create_date: chrono::DateTime<chrono::Utc>,
-    pub popularity: i64,
-    pub praise: i64,
-    pub forward: i64,
-    /// Whether this customer praises the card, and how they came (`source`).
-    pub is_up_down: bool,
-    pub source: Option<i16>,
-    pub photos: Vec<(i64, String)>,
-}
-
-const CARD: &str =
-    "select u.id, u.username, u.avatar, c.name, u.address, u.position, u.email, u.wechat,
-        coalesce(u.mingpian_phone, u.phone), u.sign, u.create_date,
-        coalesce(cc.popularity, 0), coalesce(cc.praise, 0), coalesce(cc.forward, 0),
-        coalesce(uc.is_up_down, false), uc.source,
-        array(select p.id from user_photo p where p.user_id = u.id order by p.id),
-        array(select p.url from user_photo p where p.user_id = u.id order by p.id)
-    from user_profile u join company c on c.id = u.company_id
-    left join card_counter cc on cc.user_id = u.id
-    left join user_customer uc on uc.user_id = u.id and uc.customer_id = $2";
-
-fn card(r: &tokio_postgres::Row) -> CardView {
-    let ids: Vec<i64> = r.get(16);
-    let urls: Vec<String> = r.get(17);
-    CardView {
-        id: r.get(0),
-        username: r.get(1),
-        avatar: r.get(2),
-        company: r.get(3),
-        address: r.get(4),
-        position: r.get(5),
-        email: r.get(6),
-        wechat: r.get(7),
-        mingpian_phone: r.get(8),
-        sign: r.get(9),
-        create_date: r.get(10),
-        popularity: r.get(11),
-        praise: r.get(12),
-        forward: r.get(13),
-        is_up_down: r.get(14),
-        source: r.get(15),
-        photos: ids.into_iter().zip(urls).collect(),
-    }
-}
-
-/// XCX-03: the cards of every salesperson the customer is related to, newest relation first.
+/// XCX-03: the salespeople the customer is related to, with the relation's `source`,
+/// newest relation first.
 pub async fn known_to(
     db: &impl GenericClient,
     company_id: i64,
     customer_id: i64,
-) -> Result<Vec<CardView>, ApiError> {
-    let sql = format!("{CARD} where u.company_id = $1 and uc.id is not null order by uc.id desc");
-    let rows = db.query(&sql, &[&company_id, &customer_id]).await?;
-    Ok(rows.iter().map(card).collect())
+) -> Result<Vec<(i64, i16)>, ApiError> {
+    let rows = db
+        .query(
+            "select user_id, source from user_customer where company_id = $1 and customer_id = $2 order by id desc",
+            &[&company_id, &customer_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -145,10 +145,7 @@ pub async fn update(db: &impl GenericClient, id: i64, c: &CompanyInput) -> Resul
             &[&id, &c.name, &c.charging_start_time, &c.open_length_time, &c.account_expired_time, &c.mingpian_available_num, &c.remarks],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 /// Deletes a company without users (304 otherwise).

@@ -308,10 +308,7 @@ pub async fn update_profile(
             ],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 /// Pipeline fields of one relation (each `None` is left as it is).
@@ -337,10 +334,7 @@ pub async fn update_relation(
             ],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 /// Whether the salesperson has a relation with the customer.
@@ -371,10 +365,7 @@ pub async fn unrelate(
             &[&company_id, &user_id, &customer_id],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 /// 通讯录 sort orders (QYW-41), all descending with nulls last.

@@ -65,10 +65,7 @@ pub async fn delete(db: &impl GenericClient, user_id: i64, id: i64) -> Result<()
             &[&id, &user_id],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 /// Writes a follow-up record and marks the relation followed up now (its AI energy gains the

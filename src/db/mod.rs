@@ -215,6 +215,15 @@ pub async fn opt_cached(
     db.query_opt(&stmt, params).await
 }
 
+/// A write that must have touched a row: 302 when it touched none (a foreign or unknown id).
+pub fn touched(n: u64) -> Result<(), crate::error::ApiError> {
+    if n == 0 {
+        Err(crate::error::ApiError::not_found())
+    } else {
+        Ok(())
+    }
+}
+
 /// Tenant-owned tables whose ids clients send in lists.
 #[derive(Debug, Clone, Copy)]
 pub enum Owned {

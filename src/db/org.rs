@@ -101,10 +101,7 @@ pub async fn update_rule(db: &impl GenericClient, id: i64, r: &RuleInput) -> Res
             &[&id, &r.name, &r.url_path, &r.super_id, &r.icon, &r.order_num],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }
 
 pub async fn delete_rule(db: &impl GenericClient, id: i64) -> Result<(), ApiError> {

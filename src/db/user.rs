@@ -625,8 +625,5 @@ pub async fn set_qr_code(
             &[&path, &user_id, &company_id],
         )
         .await?;
-    if n == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::touched(n)
 }

@@ -455,11 +455,7 @@ impl WechatClient {
 
     /// Drops the cached app token for (appid, secret) if it is still `stale`.
     async fn invalidate_app_token(&self, appid: &str, secret: &str, stale: &str) {
-        let slot = self.app_token_slot(appid, secret);
-        let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|t| t.token == stale) {
-            *cached = None;
-        }
+        drop_if_stale(&self.app_token_slot(appid, secret), stale).await;
     }
 
     /// One POST of a JSON body to an image-returning `api` endpoint (WECHAT.md §0.3):
@@ -524,14 +520,9 @@ impl WechatClient {
         }
     }
 
-    /// Drops the cached token for (corpid, secret) if it is still `stale`; a concurrent caller
-    /// may already have replaced it with a fresh one, which must survive.
+    /// Drops the cached token for (corpid, secret) if it is still `stale`.
     async fn invalidate_wecom_token(&self, corpid: &str, secret: &str, stale: &str) {
-        let slot = self.token_slot(corpid, secret);
-        let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|t| t.token == stale) {
-            *cached = None;
-        }
+        drop_if_stale(&self.token_slot(corpid, secret), stale).await;
     }
 
     async fn fetch_wecom_token(
@@ -627,6 +618,15 @@ fn cached_token(answer: TokenResponse, fetched_at: Instant) -> CachedToken {
     CachedToken {
         token: answer.access_token,
         refresh_at: fetched_at + usable,
+    }
+}
+
+/// Empties `slot` if it still holds `stale`; a concurrent caller may already have replaced it
+/// with a fresh token, which must survive.
+async fn drop_if_stale(slot: &TokenSlot, stale: &str) {
+    let mut cached = slot.lock().await;
+    if cached.as_ref().is_some_and(|t| t.token == stale) {
+        *cached = None;
     }
 }
 

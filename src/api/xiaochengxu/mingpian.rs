@@ -12,7 +12,7 @@ use crate::{
         reply::{ApiResult, Reply},
     },
     auth::{CustomerRead, CustomerWrite},
-    db::{self, card::CardView},
+    db::{self, card::CardStatic},
     domain::{action, time},
     error::ApiError,
     service::radar,
@@ -35,7 +35,13 @@ fn source(p: &Params) -> Result<i16, ApiError> {
     })
 }
 
-fn card_json(c: &CardView) -> Value {
+/// The XCX-02 card: its static part, the counters after this view, and whether this customer
+/// praises it.
+fn card_json(
+    c: &CardStatic,
+    (popularity, praise, forward): (i64, i64, i64),
+    is_up_down: bool,
+) -> Value {
     let photos: Vec<Value> = c.photos.iter().map(|(id, url)| json!([id, url])).collect();
     json!({
         "id": c.id,
@@ -48,10 +54,10 @@ fn card_json(c: &CardView) -> Value {
         "wechat": c.wechat.as_deref().unwrap_or(""),
         "mingpian_phone": c.mingpian_phone.as_deref().unwrap_or(""),
         "create_date": time::iso(c.create_date),
-        "popularity": c.popularity,
-        "praise": c.praise,
-        "forward": c.forward,
-        "is_up_down": c.is_up_down,
+        "popularity": popularity,
+        "praise": praise,
+        "forward": forward,
+        "is_up_down": is_up_down,
         "sign": c.sign.as_deref().unwrap_or(""),
         "photo": photos,
     })
@@ -62,51 +68,36 @@ fn card_json(c: &CardView) -> Value {
 pub async fn show(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
     let uid = rep(&p)?;
     let rec = radar::record(&state, &caller, uid, action::VIEW_CARD, source(&p)?).await?;
-    let s = state.people.card(&state, uid).await?;
-    let (popularity, praise, forward) = rec.counters;
-    let card = CardView {
-        id: s.id,
-        username: s.username.clone(),
-        avatar: s.avatar.clone(),
-        company: s.company.clone(),
-        address: s.address.clone(),
-        position: s.position.clone(),
-        email: s.email.clone(),
-        wechat: s.wechat.clone(),
-        mingpian_phone: s.mingpian_phone.clone(),
-        sign: s.sign.clone(),
-        create_date: s.create_date,
-        popularity,
-        praise,
-        forward,
-        is_up_down: rec.is_up_down,
-        source: None,
-        photos: s.photos.clone(),
-    };
-    Ok(Reply::list("查询成功", vec![card_json(&card)], 1))
+    let card = state.people.card(&state, uid).await?;
+    Ok(Reply::list(
+        "查询成功",
+        vec![card_json(&card, rec.counters, rec.is_up_down)],
+        1,
+    ))
 }
 
 /// XCX-03: the cards of the salespeople this customer knows, with how they came.
 pub async fn all(State(state): State<AppState>, caller: CustomerRead) -> ApiResult {
-    let db = state.db.get().await?;
-    let cards = db::card::known_to(&db, caller.company_id, caller.id).await?;
-    let n = cards.len() as i64;
-    let rows = cards
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.id,
-                "username": c.username,
-                "source": if c.source == Some(2) { "转发" } else { "扫码" },
-                "avatar": c.avatar,
-                "company": c.company,
-                "position": c.position.as_deref().unwrap_or(""),
-                "email": c.email.as_deref().unwrap_or(""),
-                "mingpian_phone": c.mingpian_phone.as_deref().unwrap_or(""),
-                "create_date": time::iso(c.create_date),
-            })
-        })
-        .collect();
+    let known = {
+        let db = state.db.get().await?;
+        db::card::known_to(&db, caller.company_id, caller.id).await?
+    };
+    let mut rows = Vec::with_capacity(known.len());
+    for (uid, source) in known {
+        let c = state.people.card(&state, uid).await?;
+        rows.push(json!({
+            "id": c.id,
+            "username": c.username,
+            "source": if source == 2 { "转发" } else { "扫码" },
+            "avatar": c.avatar,
+            "company": c.company,
+            "position": c.position.as_deref().unwrap_or(""),
+            "email": c.email.as_deref().unwrap_or(""),
+            "mingpian_phone": c.mingpian_phone.as_deref().unwrap_or(""),
+            "create_date": time::iso(c.create_date),
+        }));
+    }
+    let n = rows.len() as i64;
     Ok(Reply::list("查询成功", rows, n))
 }
 
