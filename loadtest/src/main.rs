@@ -239,10 +239,23 @@ impl Node {
         for (k, v) in extra {
             cmd.env(k, v);
         }
+        // The previous run's node may still hold the port for a moment.
+        for _ in 0..100 {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let child = cmd.spawn().context("starting the server")?;
         let node = Node { child, port };
         let http = reqwest::Client::new();
+        let mut node = node;
         for _ in 0..200 {
+            // A node that could not bind (the port still held by the previous run's node)
+            // has exited: /healthz would be answered by the dying one.
+            if let Ok(Some(status)) = node.child.try_wait() {
+                bail!("node on {port} exited at start: {status}");
+            }
             if http
                 .get(format!("http://127.0.0.1:{port}/healthz"))
                 .send()

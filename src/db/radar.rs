@@ -121,11 +121,41 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         ss.push(*s);
         ws.push(*w);
     }
+    let users: Vec<i64> = {
+        let mut u: Vec<i64> = batch.iter().map(|e| e.user_id).collect();
+        u.sort_unstable();
+        u.dedup();
+        u
+    };
     let tx = db.transaction().await?;
     let upsert = tx.prepare_cached(UPSERT_RELATIONS).await?;
-    let rows = tx
-        .query(&upsert, &[&cs, &us, &ks, &ss, &ws, &ai::HALF_LIFE_SECS])
-        .await?;
+    let toggle = tx.prepare_cached(TOGGLE_PRAISE).await?;
+    let insert = tx.prepare_cached(INSERT_LOGS).await?;
+    let counters_stmt = tx.prepare_cached(COUNTERS).await?;
+    let praise_w = ai::weight(Signal::Action(action::PRAISE));
+    let half_life = ai::HALF_LIFE_SECS;
+
+    // Relations, then praise toggles in arrival order: pipelined on the one connection
+    // (queries run in the order they are sent).
+    let upsert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&cs, &us, &ks, &ss, &ws, &half_life];
+    let upserted = tx.query(&upsert, &upsert_params);
+    let toggles = futures_util::future::try_join_all(
+        batch
+            .iter()
+            .filter(|e| e.action == action::PRAISE)
+            .map(|e| {
+                let (tx, toggle, w) = (&tx, &toggle, &praise_w);
+                async move { tx.query_one(toggle, &[&e.user_id, &e.customer_id, w]).await }
+            }),
+    );
+    let has_praise = batch.iter().any(|e| e.action == action::PRAISE);
+    let (rows, toggled) = if has_praise {
+        tokio::try_join!(upserted, toggles)?
+    } else {
+        drop(toggles);
+        (upserted.await?, Vec::new())
+    };
     let mut created: HashMap<(i64, i64), bool> = HashMap::with_capacity(n);
     let mut energy: HashMap<(i64, i64), f64> = HashMap::with_capacity(n);
     let mut praised: HashMap<(i64, i64), bool> = HashMap::with_capacity(n);
@@ -135,19 +165,6 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         energy.insert(key, r.get(3));
         praised.insert(key, r.get(4));
     }
-
-    // Praise toggles, in order (pipelined on the one connection).
-    let toggle = tx.prepare_cached(TOGGLE_PRAISE).await?;
-    let praise_w = ai::weight(Signal::Action(action::PRAISE));
-    let toggles: Vec<_> = batch
-        .iter()
-        .filter(|e| e.action == action::PRAISE)
-        .map(|e| {
-            let (tx, toggle, w) = (&tx, &toggle, &praise_w);
-            async move { tx.query_one(toggle, &[&e.user_id, &e.customer_id, w]).await }
-        })
-        .collect();
-    let toggled = futures_util::future::try_join_all(toggles).await?;
     let mut toggled = toggled.into_iter();
     let mut praise_on: Vec<Option<bool>> = Vec::with_capacity(batch.len());
     for e in batch {
@@ -163,19 +180,18 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         }
     }
 
-    // Log rows.
-    let mut logged: Vec<usize> = Vec::with_capacity(batch.len());
+    // Log rows (a withdrawn praise counts -1), then the counters the triggers just moved
+    // (XCX-02 shows them): pipelined too.
     let (mut cs, mut us, mut ks, mut acts, mut ds, mut ls) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
+        Vec::with_capacity(batch.len()),
+        Vec::with_capacity(batch.len()),
+        Vec::with_capacity(batch.len()),
+        Vec::with_capacity(batch.len()),
+        Vec::with_capacity(batch.len()),
+        Vec::with_capacity(batch.len()),
     );
-    for (i, e) in batch.iter().enumerate() {
-        let on = praise_on.get(i).copied().flatten().unwrap_or(true);
-        logged.push(i);
+    for (e, on) in batch.iter().zip(&praise_on) {
+        let on = on.unwrap_or(true);
         cs.push(e.company_id);
         us.push(e.user_id);
         ks.push(e.customer_id);
@@ -183,48 +199,37 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         ds.push(if on { 1i16 } else { -1 });
         ls.push(action::log_text(&e.customer_name, e.action, on));
     }
-    let mut logs: Vec<Option<LogRow>> = vec![None; batch.len()];
-    if !logged.is_empty() {
-        let insert = tx.prepare_cached(INSERT_LOGS).await?;
-        let mut rows: Vec<(i64, DateTime<Utc>)> = tx
-            .query(&insert, &[&cs, &us, &ks, &acts, &ds, &ls])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        // Ids come from the sequence in insertion (= input) order.
-        rows.sort_unstable_by_key(|r| r.0);
-        for (j, (id, at)) in rows.into_iter().enumerate() {
-            let (Some(&i), Some(e), Some(log)) = (logged.get(j), acts.get(j), ls.get_mut(j)) else {
-                continue;
-            };
-            if let (Some(slot), Some(ev)) = (logs.get_mut(i), batch.get(i)) {
-                *slot = Some(LogRow {
-                    id,
-                    user_id: ev.user_id,
-                    customer_id: ev.customer_id,
-                    action: *e,
-                    log: std::mem::take(log),
-                    create_date: at,
-                });
-            }
-        }
-    }
-    // The counters the triggers just moved, for the answers (XCX-02 shows them).
-    let users: Vec<i64> = {
-        let mut u: Vec<i64> = batch.iter().map(|e| e.user_id).collect();
-        u.sort_unstable();
-        u.dedup();
-        u
-    };
-    let counters_stmt = tx.prepare_cached(COUNTERS).await?;
-    let counters: HashMap<i64, (i64, i64, i64)> = tx
-        .query(&counters_stmt, &[&users])
-        .await?
+    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&cs, &us, &ks, &acts, &ds, &ls];
+    let counters_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&users];
+    let (inserted, counted) = tokio::try_join!(
+        tx.query(&insert, &insert_params),
+        tx.query(&counters_stmt, &counters_params),
+    )?;
+    tx.commit().await?;
+    let mut ids: Vec<(i64, DateTime<Utc>)> =
+        inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
+    // Ids come from the sequence in insertion (= input) order.
+    ids.sort_unstable_by_key(|r| r.0);
+    let counters: HashMap<i64, (i64, i64, i64)> = counted
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
-    tx.commit().await?;
+    let logs: Vec<Option<LogRow>> = batch
+        .iter()
+        .zip(ls)
+        .enumerate()
+        .map(|(i, (e, log))| {
+            ids.get(i).map(|&(id, at)| LogRow {
+                id,
+                user_id: e.user_id,
+                customer_id: e.customer_id,
+                action: e.action,
+                log,
+                create_date: at,
+            })
+        })
+        .collect();
     batch
         .iter()
         .zip(logs)
