@@ -130,11 +130,14 @@ pub async fn store_batch(
     let rows = if n >= CUSTOM_PLAN_FROM {
         // Large batches: PostgreSQL's cached generic plan joins the CTEs with nested loops
         // (quadratic in the batch); a custom plan costs ~3 ms to make and runs 3x faster.
-        // The SET is pipelined with the query, so it costs no extra round trip.
-        let set = db.batch_execute("set plan_cache_mode = force_custom_plan");
-        let run = db.query(&stmt, &params);
-        let (set, rows) = tokio::join!(set, run);
-        let reset = db.batch_execute("reset plan_cache_mode").await;
+        // SET, query and RESET are pipelined: one round trip. (Small batches keep PostgreSQL's
+        // own choice: a forced generic plan measured worse there, p50 2.9 ms against 2.1 ms at
+        // 1,000 msg/s, as it cannot see that the arrays hold one or two rows.)
+        let (set, rows, reset) = tokio::join!(
+            db.batch_execute("set plan_cache_mode = force_custom_plan"),
+            db.query(&stmt, &params),
+            db.batch_execute("reset plan_cache_mode"),
+        );
         set?;
         reset?;
         rows?
