@@ -520,3 +520,60 @@ async fn shutdown_closes_websockets_with_the_reconnect_code() {
         Some(4000)
     );
 }
+
+#[tokio::test]
+async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
+    use zhugeleida::db::chat::{store_batch, NewMessage};
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("批次").await;
+    let cust = customer(&app, rep.user_id, "o_batch").await;
+    let msg = |text: &str, cid: Option<&str>| NewMessage {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id: cust.user_id,
+        send_type: 2,
+        info_type: 1,
+        content: json!({"info_type": 1, "msg": text}),
+        client_msg_id: cid.map(str::to_owned),
+    };
+    let client = app.db().await;
+    // one message (the scalar statement)
+    let one = store_batch(&client, &[msg("a", Some("c1"))]).await.unwrap();
+    assert_eq!((one[0].message.seq, one[0].duplicate), (1, false));
+    // a few (the array statement, PostgreSQL's plan choice), with a retry of c1 and an
+    // in-batch duplicate of c2
+    let few = store_batch(
+        &client,
+        &[
+            msg("a", Some("c1")),
+            msg("b", Some("c2")),
+            msg("b", Some("c2")),
+            msg("c", None),
+        ],
+    )
+    .await
+    .unwrap();
+    let got: Vec<(i64, bool)> = few.iter().map(|s| (s.message.seq, s.duplicate)).collect();
+    assert_eq!(got[0], (1, true));
+    assert_eq!(got[1].0, 2);
+    assert_eq!(got[2].0, 2, "the in-batch copy is the same message");
+    assert_eq!(got[3], (3, false));
+    // many (custom plan)
+    let many: Vec<_> = (0..20).map(|i| msg(&format!("m{i}"), None)).collect();
+    let stored = store_batch(&client, &many).await.unwrap();
+    let seqs: Vec<i64> = stored.iter().map(|s| s.message.seq).collect();
+    assert_eq!(seqs, (4..24).collect::<Vec<i64>>());
+    // and one again after them
+    let last = store_batch(&client, &[msg("z", None)]).await.unwrap();
+    assert_eq!(last[0].message.seq, 24);
+    // the customer's messages are unread for the salesperson, once each
+    let unread: i32 = client
+        .query_one(
+            "select user_unread from conversation where user_id = $1 and customer_id = $2",
+            &[&rep.user_id, &cust.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unread, 24);
+}
