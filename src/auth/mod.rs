@@ -110,9 +110,24 @@ pub type CustomerWrite = Authed<Customer, true>;
 
 /// `md5(timestamp + token)` compared in constant time with `rand_str` (case-insensitive).
 pub fn signature_matches(timestamp: &str, token: &str, rand_str: &str) -> bool {
-    let expected = hex::encode(Md5::digest(format!("{timestamp}{token}").as_bytes()));
-    let given = rand_str.trim().to_ascii_lowercase();
-    expected.as_bytes().ct_eq(given.as_bytes()).into()
+    // No allocation: this runs on every signed request.
+    let digest = Md5::new()
+        .chain_update(timestamp.as_bytes())
+        .chain_update(token.as_bytes())
+        .finalize();
+    let mut expected = [0u8; 32];
+    if hex::encode_to_slice(digest, &mut expected).is_err() {
+        return false;
+    }
+    let given = rand_str.trim().as_bytes();
+    if given.len() != expected.len() {
+        return false;
+    }
+    let mut lower = [0u8; 32];
+    for (l, g) in lower.iter_mut().zip(given) {
+        *l = g.to_ascii_lowercase();
+    }
+    expected.ct_eq(&lower).into()
 }
 
 impl<P: Principal, const W: bool> FromRequestParts<AppState> for Authed<P, W> {

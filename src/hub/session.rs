@@ -318,14 +318,14 @@ async fn handle(
                 out.push(r#"{"type":"radar_reload"}"#.into());
             } else {
                 for r in &missed {
-                    let ev = crate::service::radar::event_json(
+                    let frame = crate::service::radar::RadarFrame::new(
                         &r.log,
                         &r.customer_name,
                         &r.headimgurl,
                         None,
                         false,
                     );
-                    out.push(json!({"type": "radar", "event": ev, "replay": true}).to_string());
+                    out.push(frame.encode(true)?);
                 }
                 let last = missed.last().map(|r| r.log.id).unwrap_or(after_id);
                 out.push(json!({"type": "radar_resumed", "last_id": last}).to_string());
