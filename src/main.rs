@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc instead of glibc malloc: glibc's malloc and free took ~19 % of the server's CPU
+/// under radar ingest (docs/BENCHMARKS.md, allocator experiment).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     zhugeleida::telemetry::init();
