@@ -286,16 +286,21 @@ pub struct TimelineRow {
 const TIMELINE_COLS: &str = "l.id, l.user_id, l.customer_id, l.action, l.log, l.create_date,
     coalesce(k.headimgurl, 'statics/imgs/setAvator.jpg'), coalesce(k.memo_name, k.username, '')";
 
+/// A log row from its first six columns (`id, user_id, customer_id, action, log, create_date`).
+fn log_row(r: &tokio_postgres::Row) -> LogRow {
+    LogRow {
+        id: r.get(0),
+        user_id: r.get(1),
+        customer_id: r.get(2),
+        action: r.get(3),
+        log: r.get(4),
+        create_date: r.get(5),
+    }
+}
+
 fn timeline_row(r: &tokio_postgres::Row) -> TimelineRow {
     TimelineRow {
-        log: LogRow {
-            id: r.get(0),
-            user_id: r.get(1),
-            customer_id: r.get(2),
-            action: r.get(3),
-            log: r.get(4),
-            create_date: r.get(5),
-        },
+        log: log_row(r),
         headimgurl: r.get(6),
         customer_name: r.get(7),
     }
@@ -407,17 +412,7 @@ pub async fn take_new(
             &[&company_id, &user_id, &action, &limit],
         )
         .await?;
-    let mut out: Vec<LogRow> = rows
-        .iter()
-        .map(|r| LogRow {
-            id: r.get(0),
-            user_id: r.get(1),
-            customer_id: r.get(2),
-            action: r.get(3),
-            log: r.get(4),
-            create_date: r.get(5),
-        })
-        .collect();
+    let mut out: Vec<LogRow> = rows.iter().map(log_row).collect();
     out.sort_unstable_by_key(|l| std::cmp::Reverse(l.id));
     Ok(out)
 }

@@ -178,7 +178,17 @@ pub async fn update_information(
         profile: Some(profile),
         ..Default::default()
     };
-    service::update(&state, &caller, customer_id, u).await?;
+    pipeline(&state, &caller, customer_id, u).await
+}
+
+/// Applies one of the update forms (QYW-07/08/10/11/12); they all answer "添加成功".
+async fn pipeline(
+    state: &AppState,
+    caller: &StaffWrite,
+    customer_id: i64,
+    u: PipelineUpdate,
+) -> ApiResult {
+    service::update(state, caller, customer_id, u).await?;
     Ok(Reply::done("添加成功"))
 }
 
@@ -203,8 +213,7 @@ pub async fn update_customer(
         tags: p.id_list("tag_list")?,
         ..Default::default()
     };
-    service::update(&state, &caller, customer_id, u).await?;
-    Ok(Reply::done("添加成功"))
+    pipeline(&state, &caller, customer_id, u).await
 }
 
 /// QYW-09: the customer leaves the caller's list (the history stays).
@@ -232,8 +241,7 @@ pub async fn update_expected_time(
         expected_time: Some(d),
         ..Default::default()
     };
-    service::update(&state, &caller, customer_id, u).await?;
-    Ok(Reply::done("添加成功"))
+    pipeline(&state, &caller, customer_id, u).await
 }
 
 /// QYW-11 (A-56: both names; if only `tag_list` came, it is a tag update).
@@ -254,8 +262,7 @@ pub async fn update_expected_pr(
         },
         (None, None) => return Err(ApiError::form("expedted_pr 不能为空")),
     };
-    service::update(&state, &caller, customer_id, u).await?;
-    Ok(Reply::done("添加成功"))
+    pipeline(&state, &caller, customer_id, u).await
 }
 
 /// QYW-12: replaces the customer's tags (`[]` clears them).
@@ -272,8 +279,7 @@ pub async fn update_tag(
         tags: Some(tags),
         ..Default::default()
     };
-    service::update(&state, &caller, customer_id, u).await?;
-    Ok(Reply::done("添加成功"))
+    pipeline(&state, &caller, customer_id, u).await
 }
 
 /// QYW-41 `order`: every spelling, always descending.
