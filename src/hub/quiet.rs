@@ -24,7 +24,12 @@ struct Hint {
 #[derive(Default)]
 pub struct Quiet {
     hints: DashMap<(i64, i64, bool), Hint>,
+    /// When stale hints were last swept (at most once a second, never on every poll).
+    last_sweep: std::sync::Mutex<Option<Instant>>,
 }
+
+/// Hints kept before stale ones are swept.
+const SWEEP_ABOVE: usize = 100_000;
 
 impl Quiet {
     pub fn is_quiet(&self, user_id: i64, customer_id: i64, to_user: bool) -> bool {
@@ -49,11 +54,24 @@ impl Quiet {
             h.quiet_since = Some(now);
         }
         drop(h);
-        if self.hints.len() > 100_000 {
-            self.hints.retain(|_, h| {
-                h.changed.elapsed() < TTL * 2 || h.quiet_since.is_some_and(|t| t.elapsed() < TTL)
-            });
+        if self.hints.len() > SWEEP_ABOVE {
+            self.sweep();
         }
+    }
+
+    /// Drops hints that no longer matter, at most once a second; a poll that finds a sweep
+    /// running does not wait for it.
+    fn sweep(&self) {
+        let Ok(mut last) = self.last_sweep.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.hints.retain(|_, h| {
+            h.changed.elapsed() < TTL * 2 || h.quiet_since.is_some_and(|t| t.elapsed() < TTL)
+        });
     }
 
     /// Something happened in the conversation: both sides must ask PostgreSQL again.
