@@ -18,6 +18,9 @@ pub struct Settings {
     pub db_pool_size: usize,
     /// Redis URL (`ZGLD_REDIS_URL`); `None` runs a single node without Redis.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (`ZGLD_REDIS_PREFIX`); `None` derives it from the
+    /// database (`src/redis_keys.rs`), so installations sharing a Redis stay apart.
+    pub redis_prefix: Option<String>,
     /// Auth policy: token lifetimes, signature freshness, login throttling.
     pub auth: AuthSettings,
     /// Frames a WebSocket connection may have queued before it is closed as slow
@@ -86,6 +89,14 @@ impl Default for AuthSettings {
 }
 
 impl Settings {
+    /// The namespace of this installation's Redis keys and channels.
+    pub fn redis_ns(&self) -> crate::redis_keys::RedisNs {
+        crate::redis_keys::RedisNs::for_installation(
+            self.redis_prefix.as_deref(),
+            &self.database_url,
+        )
+    }
+
     /// Local defaults: 127.0.0.1:8000, PostgreSQL on 127.0.0.1:5432, no Redis, the WeChat
     /// sandbox on 127.0.0.1:9100 with its demo mini program.
     pub fn local_default() -> Self {
@@ -94,6 +105,7 @@ impl Settings {
             database_url: "postgres://postgres@127.0.0.1:5432/zhugeleida".into(),
             db_pool_size: 16,
             redis_url: None,
+            redis_prefix: None,
             auth: AuthSettings::default(),
             ws_queue: 256,
             // One lane per core measured best (docs/BENCHMARKS.md: 2 lanes 9.7k msg/s on 2
@@ -124,6 +136,7 @@ impl Settings {
             s.db_pool_size = v.parse().context("ZGLD_DB_POOL_SIZE")?;
         }
         s.redis_url = env("ZGLD_REDIS_URL");
+        s.redis_prefix = env("ZGLD_REDIS_PREFIX");
         if let Some(v) = env("ZGLD_WS_QUEUE") {
             s.ws_queue = v.parse().context("ZGLD_WS_QUEUE")?;
         }

@@ -101,6 +101,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     db::create_database_if_missing(&settings.database_url).await?;
     let pool = db::pool(&settings.database_url, settings.db_pool_size)?;
     db::migrate(&pool).await.context("migrating the database")?;
+    let redis_ns = settings.redis_ns();
     let (redis, redis_client) = match &settings.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("ZGLD_REDIS_URL")?;
@@ -126,8 +127,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         Some(client) => {
             let (tx, rx) = bridge::channel(65_536);
             let hub = Hub::new(settings.ws_queue, Some(tx));
-            tokio::spawn(bridge::run_publisher(hub.clone(), client.clone(), rx));
-            tokio::spawn(bridge::run_subscriber(hub.clone(), client));
+            let channel = redis_ns.key(bridge::CHANNEL);
+            tokio::spawn(bridge::run_publisher(
+                hub.clone(),
+                client.clone(),
+                rx,
+                channel.clone(),
+            ));
+            tokio::spawn(bridge::run_subscriber(hub.clone(), client, channel));
             hub
         }
         None => Hub::new(settings.ws_queue, None),
@@ -147,8 +154,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         db: pool,
         auth_cache,
-        replay: ReplayGuard::new(redis.clone()),
+        replay: ReplayGuard::new(redis.clone()).namespaced(redis_ns.clone()),
         redis,
+        redis_ns,
         wechat,
         hub,
         chat,

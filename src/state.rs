@@ -22,6 +22,9 @@ pub struct AppState {
     pub db: Pool,
     /// Optional Redis, for what several nodes must share.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// This installation's Redis namespace: build every Redis key and channel with
+    /// `redis_ns.key(..)` (src/redis_keys.rs).
+    pub redis_ns: crate::redis_keys::RedisNs,
     /// Callers' auth records, dropped on change (NOTIFY from PostgreSQL).
     pub auth_cache: Arc<crate::auth::cache::AuthCache>,
     /// Spent signatures of state-changing requests.

@@ -316,3 +316,117 @@ async fn a_quiet_poll_on_one_node_sees_a_message_sent_on_another() {
     assert_eq!(got[0]["msg"], "on b");
     assert_eq!(poll().await, json!([]));
 }
+
+/// Issue 8 defect 1: two installations (two databases) on one Redis never see each other's
+/// frames, even for equal ids; each test app gets its own namespace from its database.
+#[tokio::test]
+async fn installations_sharing_one_redis_never_exchange_frames() {
+    use futures_util::StreamExt;
+    let url = common::redis_url();
+    let a = spawn_app_with(|s| s.redis_url = Some(url.clone())).await;
+    let b = spawn_app_with(|s| s.redis_url = Some(url.clone())).await;
+    for _ in 0..500 {
+        if a.state.hub.bridge_up() && b.state.hub.bridge_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(a.state.hub.bridge_up() && b.state.hub.bridge_up());
+    let (pa, pb) = (a.state.redis_ns.prefix(), b.state.redis_ns.prefix());
+    assert_ne!(
+        pa, pb,
+        "each installation (each test database) has its own namespace"
+    );
+    assert!(pa.contains(&a.db_name) && pb.contains(&b.db_name));
+
+    // the same ids in both installations: salesperson 3 of one is salesperson 3 of the other
+    let (_, _, rep_a) = a.tenant("甲").await;
+    let (_, _, rep_b) = b.tenant("甲").await;
+    assert_eq!(rep_a.user_id, rep_b.user_id);
+    let cust_a = customer(&a, rep_a.user_id, "o_a").await;
+    let cust_b = customer(&b, rep_b.user_id, "o_b").await;
+    assert_eq!(cust_a.user_id, cust_b.user_id);
+    let (mut rep_on_a, _) = ws::connect(&a, REP_WS, &rep_a).await;
+    let (mut cust_on_a, _) = ws::connect(&a, CUST_WS, &cust_a).await;
+    let (mut rep_on_b, _) = ws::connect(&b, REP_WS, &rep_b).await;
+
+    // a witness of installation b's channel: when it has seen b's frames, Redis has
+    // published them to every subscriber of that channel
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut witness = client.get_async_pubsub().await.unwrap();
+    witness
+        .subscribe(b.state.redis_ns.key(zhugeleida::hub::bridge::CHANNEL))
+        .await
+        .unwrap();
+
+    // installation b: a chat message each way and a radar event, all for rep 3 / customer 3
+    let say = json!({"info_type": 1, "msg": "only for b"}).to_string();
+    b.post("/zhugeleida/gongzhonghao/chat/send_msg/0")
+        .signed(&cust_b)
+        .form(&[("u_id", &rep_b.user_id.to_string()), ("content", &say)])
+        .send()
+        .await
+        .ok();
+    b.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&rep_b)
+        .form(&[
+            ("customer_id", &cust_b.user_id.to_string()),
+            ("msg", "b to b"),
+        ])
+        .send()
+        .await
+        .ok();
+    b.get("/zhugeleida/xiaochengxu/mingpian/forward")
+        .signed(&cust_b)
+        .query(&[("uid", &rep_b.user_id.to_string())])
+        .send()
+        .await
+        .ok();
+    // b's own salesperson has them
+    assert_eq!(
+        ws::next_of(&mut rep_on_b, "message").await["message"]["msg"],
+        "only for b"
+    );
+    assert_eq!(
+        ws::next_of(&mut rep_on_b, "radar").await["event"]["action"],
+        6
+    );
+    {
+        let mut seen = witness.on_message();
+        for _ in 0..3 {
+            tokio::time::timeout(Duration::from_secs(10), seen.next())
+                .await
+                .expect("b's frames went through Redis")
+                .unwrap();
+        }
+    }
+    // then a marker on a's own channel: whatever of b's reached a would be before it
+    let mut pc = client.get_multiplexed_async_connection().await.unwrap();
+    let marker = "test-node\nu{U},c{C}\n{\"type\":\"marker\"}"
+        .replace("{U}", &rep_a.user_id.to_string())
+        .replace("{C}", &cust_a.user_id.to_string());
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(a.state.redis_ns.key(zhugeleida::hub::bridge::CHANNEL))
+        .arg(marker)
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    for s in [&mut rep_on_a, &mut cust_on_a] {
+        let f = ws::next(s, Duration::from_secs(10)).await.expect("a frame");
+        assert_eq!(
+            f["type"], "marker",
+            "installation a received b's frame: {f}"
+        );
+    }
+
+    // the replay guard's keys are in the installation's namespace too
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", b.state.redis_ns.prefix()))
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert!(
+        !keys.is_empty(),
+        "b's signed writes are remembered under b's prefix"
+    );
+}

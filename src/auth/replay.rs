@@ -19,6 +19,8 @@ pub struct ReplayGuard {
     redis: Option<ConnectionManager>,
     /// Local memory: the store without Redis, and the fallback while Redis is unreachable.
     local: Arc<DashMap<String, Instant>>,
+    /// The installation's Redis namespace.
+    ns: crate::redis_keys::RedisNs,
 }
 
 impl ReplayGuard {
@@ -26,14 +28,21 @@ impl ReplayGuard {
         ReplayGuard {
             redis,
             local: Arc::new(DashMap::new()),
+            ns: crate::redis_keys::RedisNs::new("zgld:"),
         }
+    }
+
+    /// Keeps the spent signatures under the installation's Redis prefix.
+    pub fn namespaced(mut self, ns: crate::redis_keys::RedisNs) -> Self {
+        self.ns = ns;
+        self
     }
 
     /// `true` the first time `key` is seen within `ttl`.
     pub async fn first_use(&self, key: &str, ttl: Duration) -> bool {
         if let Some(mut conn) = self.redis.clone() {
             let cmd = redis::cmd("SET")
-                .arg(format!("zgld:replay:{key}"))
+                .arg(self.ns.key(&format!("replay:{key}")))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")

@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 
 use super::{Hub, Target};
 
-/// The channel every node publishes to and subscribes on.
-pub const CHANNEL: &str = "zgld:hub";
+/// The channel every node of an installation publishes to and subscribes on, inside the
+/// installation's Redis namespace (`RedisNs::key(CHANNEL)`).
+pub const CHANNEL: &str = "hub";
 
 /// A frame on its way to the other nodes.
 #[derive(Debug)]
@@ -66,7 +67,12 @@ pub fn channel(capacity: usize) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbo
 }
 
 /// Publishes outbound frames, pipelining whatever is queued.
-pub async fn run_publisher(hub: Hub, client: redis::Client, mut rx: mpsc::Receiver<Outbound>) {
+pub async fn run_publisher(
+    hub: Hub,
+    client: redis::Client,
+    mut rx: mpsc::Receiver<Outbound>,
+    channel: String,
+) {
     let mut conn: Option<redis::aio::MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
@@ -81,7 +87,7 @@ pub async fn run_publisher(hub: Hub, client: redis::Client, mut rx: mpsc::Receiv
         if let Some(c) = conn.as_mut() {
             let mut pipe = redis::pipe();
             for o in &batch {
-                pipe.publish(CHANNEL, encode(hub.node_id(), o)).ignore();
+                pipe.publish(&channel, encode(hub.node_id(), o)).ignore();
             }
             if let Err(e) = pipe.query_async::<()>(c).await {
                 tracing::warn!(error = %e, dropped = batch.len(), "hub bridge: publish failed, frames stay local");
@@ -93,12 +99,12 @@ pub async fn run_publisher(hub: Hub, client: redis::Client, mut rx: mpsc::Receiv
 }
 
 /// Subscribes and delivers other nodes' frames here, reconnecting forever.
-pub async fn run_subscriber(hub: Hub, client: redis::Client) {
+pub async fn run_subscriber(hub: Hub, client: redis::Client, channel: String) {
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     hub.set_bridge_up(true);
                     backoff = Duration::from_millis(100);
