@@ -8,6 +8,7 @@ pub mod customer;
 pub mod dashboard;
 pub mod follow;
 pub mod org;
+pub mod product;
 pub mod radar;
 pub mod tag;
 pub mod user;
@@ -41,6 +42,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         6,
         "006_auth_notify.sql",
         include_str!("../../sql/006_auth_notify.sql"),
+    ),
+    (
+        11,
+        "011_content.sql",
+        include_str!("../../sql/011_content.sql"),
     ),
 ];
 

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod ai;
 pub mod billing;
+pub mod content;
 pub mod parse;
 pub mod password;
 pub mod role;

@@ -8,5 +8,6 @@ pub mod company;
 pub mod customer;
 pub mod login;
 pub mod org;
+pub mod product;
 pub mod radar;
 pub mod staff;

@@ -3,6 +3,7 @@
 mod access_rules;
 mod company;
 mod home_page;
+mod product;
 mod role;
 mod session;
 mod user;
@@ -96,5 +97,38 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{P}/company/update_agent/{{o_id}}"),
             any(company::update_agent),
+        )
+        .merge(content_routes(P))
+}
+
+/// ADM-11..19 (products, feedback).
+fn content_routes(p: &str) -> Router<AppState> {
+    Router::new()
+        .route(&format!("{p}/product/product_list"), any(product::list))
+        .route(&format!("{p}/product/product_single"), any(product::single))
+        .route(&format!("{p}/product/add/{{o_id}}"), any(product::add))
+        .route(
+            &format!("{p}/product/update/{{o_id}}"),
+            any(product::update),
+        )
+        .route(
+            &format!("{p}/product/delete/{{o_id}}"),
+            any(product::delete),
+        )
+        .route(
+            &format!("{p}/product/change_status/{{o_id}}"),
+            any(product::change_status),
+        )
+        .route(
+            &format!("{p}/product/feedback_list"),
+            any(product::feedback_list),
+        )
+        .route(
+            &format!("{p}/product/change_feedback_status/{{o_id}}"),
+            any(product::change_feedback_status),
+        )
+        .route(
+            &format!("{p}/product/recommend_index/{{o_id}}"),
+            any(product::recommend_index),
         )
 }

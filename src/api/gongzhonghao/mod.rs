@@ -21,5 +21,7 @@ pub(crate) fn chat_routes(prefix: &str) -> Router<AppState> {
 }
 
 pub fn router() -> Router<AppState> {
-    chat_routes("/zhugeleida/gongzhonghao")
+    chat_routes("/zhugeleida/gongzhonghao").merge(crate::api::xiaochengxu::customer_routes(
+        "/zhugeleida/gongzhonghao",
+    ))
 }

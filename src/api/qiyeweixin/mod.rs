@@ -6,6 +6,7 @@ mod card;
 mod chat;
 mod company;
 mod customer;
+mod feedback;
 mod follow;
 mod login;
 mod qr_code;
@@ -120,6 +121,7 @@ pub fn router() -> Router<AppState> {
             &format!("{P}/delete/{{o_id}}"),
             any(role::delete_permission),
         )
+        .route(&format!("{P}/feedback/add/{{o_id}}"), any(feedback::add))
         .route(&format!("{P}/company"), any(company::list))
         .route(&format!("{P}/company/add/{{o_id}}"), any(company::add))
         .route(

@@ -1,5 +1,6 @@
 //! Surface `xiaochengxu`: the customer inside the WeChat mini program.
 
+mod feedback;
 mod login;
 mod mingpian;
 
@@ -19,4 +20,14 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{P}/mingpian/forward"), any(mingpian::forward))
         .route(&format!("{P}/mingpian/action"), any(mingpian::any_action))
         .merge(crate::api::gongzhonghao::chat_routes(P))
+        .merge(customer_routes(P))
+}
+
+/// The customer-facing content routes under `prefix` (mini program and official account):
+/// feedback, and the product, website, activity and goods pages (docs/content.md).
+pub(crate) fn customer_routes(prefix: &str) -> Router<AppState> {
+    Router::new().route(
+        &format!("{prefix}/feedback/add/{{o_id}}"),
+        any(feedback::add),
+    )
 }
