@@ -108,6 +108,14 @@ struct ChatArgs {
     /// Run against the bare in-process relay instead of the server (the baseline).
     #[arg(long)]
     bare: bool,
+    /// Capacity search: after the first phase, offer these further rates (msg/s) in turn on the
+    /// same connections, stopping at the first whose p99 exceeds `p99_limit_ms` or that delivers
+    /// under 98 % of what was offered.
+    #[arg(long, value_delimiter = ',')]
+    step_rates: Vec<u64>,
+    /// The p99 (ms) a rate must keep to count as sustained capacity.
+    #[arg(long, default_value_t = 50.0)]
+    p99_limit_ms: f64,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -355,6 +363,8 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let (lat_tx, mut lat_rx) = mpsc::unbounded_channel::<u64>();
+    // The sender's `sent` ack, timed from the message's (scheduled) send time.
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<u64>();
 
     // Salespeople: record the latency of every customer message that reaches them.
     let connect_started = Instant::now();
@@ -420,6 +430,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         let (mut w, mut r) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let c = counters.clone();
+        let (ack_lat, measuring2) = (ack_tx.clone(), measuring.clone());
         let rep = ((id - 1) % reps) + 1;
         let saturate = a.rate == 0 && id <= a.senders;
         let window = a.window;
@@ -437,7 +448,8 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
             let send_one = |n: &mut u64| {
                 *n += 1;
                 c.sent.fetch_add(1, Ordering::Relaxed);
-                json!({"type": "send", "client_msg_id": format!("{id}-{n}"), "u_id": rep, "msg": format!("t={}", now_ns(start))}).to_string()
+                let t = now_ns(start);
+                json!({"type": "send", "client_msg_id": format!("{id}-{n}-{t}"), "u_id": rep, "msg": format!("t={t}")}).to_string()
             };
             while let Some(Ok(m)) = r.next().await {
                 let Message::Text(t) = m else {
@@ -461,6 +473,16 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
                     }
                     Some("sent") => {
                         c.acked.fetch_add(1, Ordering::Relaxed);
+                        // client_msg_id ends with the send time (ns since start).
+                        if let Some(sent) = v["client_msg_id"]
+                            .as_str()
+                            .and_then(|s| s.rsplit('-').next())
+                            .and_then(|s| s.parse::<u64>().ok())
+                        {
+                            if measuring2.load(Ordering::Relaxed) {
+                                let _ = ack_lat.send(now_ns(start).saturating_sub(sent));
+                            }
+                        }
                         if saturate && !stop2.load(Ordering::Relaxed) {
                             let _ = tx2.send(send_one(&mut n));
                         }
@@ -490,61 +512,40 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         .collect();
 
     let _ = go_tx.send(true);
-    // Fixed rate: a 1 ms ticker spreads sends over the senders.
-    let driver = if a.rate > 0 {
-        let (rate, senders) = (a.rate, a.senders.min(outs.len()).max(1));
-        let outs = outs.clone();
-        let c = counters.clone();
-        let stop = stop.clone();
-        Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let t0 = Instant::now();
-            let mut done = 0u64;
-            let mut next = 0usize;
-            let mut seq = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64;
-                while done < due {
-                    let Some((rep, tx)) = outs.get(next % senders) else {
-                        break;
-                    };
-                    seq += 1;
-                    let f = json!({"type": "send", "client_msg_id": format!("r{seq}"), "u_id": rep, "msg": format!("t={}", now_ns(start))});
-                    let _ = tx.send(f.to_string());
-                    c.sent.fetch_add(1, Ordering::Relaxed);
-                    done += 1;
-                    next += 1;
-                }
-            }
-        }))
-    } else {
-        None
-    };
-    tokio::time::sleep(Duration::from_secs(a.warmup)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let (r0, k0) = (
-        counters.received.load(Ordering::Relaxed),
-        counters.acked.load(Ordering::Relaxed),
-    );
-    let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
-    let elapsed = t0.elapsed().as_secs_f64();
-    let (r1, k1) = (
-        counters.received.load(Ordering::Relaxed),
-        counters.acked.load(Ordering::Relaxed),
-    );
-    measuring.store(false, Ordering::Relaxed);
+    // Phases: the first rate, then (capacity search) each step rate on the same connections.
+    let mut rates = vec![a.rate];
+    if a.rate > 0 {
+        rates.extend(a.step_rates.iter().copied());
+    }
+    let mut phases = Vec::new();
+    let mut capacity = None;
+    for rate in rates {
+        let phase = chat_phase(
+            &counters,
+            &outs,
+            a,
+            rate,
+            &measuring,
+            &stop,
+            &mut lat_rx,
+            &mut ack_rx,
+            start,
+        )
+        .await?;
+        let p99 = phase["latency_ms"]["p99"].as_f64().unwrap_or(f64::MAX);
+        let delivered = phase["delivered_per_sec"].as_f64().unwrap_or(0.0);
+        let sustained = rate > 0 && p99 <= a.p99_limit_ms && delivered >= 0.98 * rate as f64;
+        phases.push(phase);
+        if !sustained {
+            break;
+        }
+        capacity = Some(rate);
+        if !a.step_rates.is_empty() {
+            // Let the backlog of the phase drain before the next one starts.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
     stop.store(true, Ordering::Relaxed);
-    if let Some(d) = driver {
-        let _ = d.await;
-    }
-    let mut hist = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
-    while let Ok(ns) = lat_rx.try_recv() {
-        let _ = hist.record(ns.max(1_000));
-    }
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
     let mut db_rows = Value::Null;
     if !a.bare {
         if let Ok((db, conn)) =
@@ -561,21 +562,136 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     }
     drop(nodes);
     drop(relay_child);
-    Ok(json!({
+    let mut report = json!({
         "target": if a.bare { "bare relay".to_string() } else { format!("{} node(s)", a.nodes) },
         "connections": reps + customers,
         "connect_seconds": round(connect_secs),
-        "rate_requested": a.rate,
-        "seconds": round(elapsed),
-        "delivered_per_sec": round((r1 - r0) as f64 / elapsed),
-        "acked_per_sec": round((k1 - k0) as f64 / elapsed),
-        "latency_ms": {"p50": round(ms(0.5)), "p90": round(ms(0.9)), "p99": round(ms(0.99)), "p999": round(ms(0.999)), "max": round(hist.max() as f64 / 1e6), "samples": hist.len()},
         "errors": counters.errors.load(Ordering::Relaxed),
         "closed_by_server": counters.closed.load(Ordering::Relaxed),
         "server_rss_kib_before": rss_before,
         "server_rss_kib_idle": rss_idle,
         "server_kib_per_idle_connection": per_conn.iter().map(|v| round(*v)).collect::<Vec<_>>(),
         "messages_in_db": db_rows,
+        "loadavg": loadavg(),
+    });
+    if let (Some(obj), Some(first)) = (report.as_object_mut(), phases.first()) {
+        // The first phase's figures at the top level (the scenario's headline numbers).
+        if let Some(f) = first.as_object() {
+            for (k, v) in f {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        if !a.step_rates.is_empty() {
+            obj.insert(
+                "capacity".into(),
+                json!({"p99_limit_ms": a.p99_limit_ms, "highest_sustained_rate": capacity, "phases": phases}),
+            );
+        }
+    }
+    Ok(report)
+}
+
+/// The machine's load averages (1, 5, 15 min), recorded beside every figure.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Percentiles of a histogram of nanoseconds, in ms.
+fn pct_ms(hist: &Histogram<u64>) -> Value {
+    let ms = |q: f64| round(hist.value_at_quantile(q) as f64 / 1e6);
+    json!({"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "p999": ms(0.999), "max": round(hist.max() as f64 / 1e6), "samples": hist.len()})
+}
+
+/// One measured phase of a chat run at `rate` msg/s (0: the senders saturate by themselves).
+/// Open loop: message n of the phase is due at `t0 + n / rate` and carries that scheduled
+/// time, so a driver that falls behind shows its lag in the latency (no coordinated omission).
+#[allow(clippy::too_many_arguments)]
+async fn chat_phase(
+    counters: &Arc<Counters>,
+    outs: &[(usize, mpsc::UnboundedSender<String>)],
+    a: &ChatArgs,
+    rate: u64,
+    measuring: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+    lat_rx: &mut mpsc::UnboundedReceiver<u64>,
+    ack_rx: &mut mpsc::UnboundedReceiver<u64>,
+    start: Instant,
+) -> anyhow::Result<Value> {
+    let phase_stop = Arc::new(AtomicBool::new(false));
+    let driver = if rate > 0 {
+        let senders = a.senders.min(outs.len()).max(1);
+        let outs = outs.to_vec();
+        let c = counters.clone();
+        let (stop, phase_stop) = (stop.clone(), phase_stop.clone());
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let t0 = now_ns(start);
+            let mut done = 0u64;
+            let mut next = 0usize;
+            while !stop.load(Ordering::Relaxed) && !phase_stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let now = now_ns(start);
+                while t0 + done * 1_000_000_000 / rate <= now {
+                    let Some((rep, tx)) = outs.get(next % senders) else {
+                        break;
+                    };
+                    let due = t0 + done * 1_000_000_000 / rate;
+                    let f = json!({"type": "send", "client_msg_id": format!("r{rate}-{done}-{due}"), "u_id": rep, "msg": format!("t={due}")});
+                    let _ = tx.send(f.to_string());
+                    c.sent.fetch_add(1, Ordering::Relaxed);
+                    done += 1;
+                    next += 1;
+                }
+            }
+        }))
+    } else {
+        None
+    };
+    tokio::time::sleep(Duration::from_secs(a.warmup)).await;
+    while lat_rx.try_recv().is_ok() {}
+    while ack_rx.try_recv().is_ok() {}
+    measuring.store(true, Ordering::Relaxed);
+    let (r0, k0, s0) = (
+        counters.received.load(Ordering::Relaxed),
+        counters.acked.load(Ordering::Relaxed),
+        counters.sent.load(Ordering::Relaxed),
+    );
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (r1, k1, s1) = (
+        counters.received.load(Ordering::Relaxed),
+        counters.acked.load(Ordering::Relaxed),
+        counters.sent.load(Ordering::Relaxed),
+    );
+    measuring.store(false, Ordering::Relaxed);
+    phase_stop.store(true, Ordering::Relaxed);
+    if rate == 0 {
+        stop.store(true, Ordering::Relaxed);
+    }
+    if let Some(d) = driver {
+        let _ = d.await;
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+    while let Ok(ns) = lat_rx.try_recv() {
+        let _ = hist.record(ns.max(1_000));
+    }
+    let mut acks = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
+    while let Ok(ns) = ack_rx.try_recv() {
+        let _ = acks.record(ns.max(1_000));
+    }
+    Ok(json!({
+        "rate_requested": rate,
+        "seconds": round(elapsed),
+        "offered_per_sec": round((s1 - s0) as f64 / elapsed),
+        "delivered_per_sec": round((r1 - r0) as f64 / elapsed),
+        "acked_per_sec": round((k1 - k0) as f64 / elapsed),
+        "latency_ms": pct_ms(&hist),
+        "ack_latency_ms": pct_ms(&acks),
+        "loadavg": loadavg(),
     }))
 }
 
@@ -584,8 +700,11 @@ fn round(v: f64) -> f64 {
 }
 
 /// Requests per second of GETs on `urls` (cycled) from `concurrency` keep-alive clients.
+/// A reply counts only when `good` accepts its body: this server answers errors with HTTP 200
+/// and an envelope `code`, so a status check alone would count refusals as successes.
 async fn hammer(
     urls: Arc<dyn Fn(usize) -> String + Send + Sync>,
+    good: fn(&[u8]) -> bool,
     concurrency: usize,
     seconds: u64,
 ) -> (f64, u64) {
@@ -602,12 +721,17 @@ async fn hammer(
                 .unwrap_or_default();
             let mut n = i;
             while !stop.load(Ordering::Relaxed) {
-                match http.get(urls(n)).send().await {
+                let ok = match http.get(urls(n)).send().await {
                     Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
+                        r.bytes().await.map(|b| good(&b)).unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                match ok {
+                    true => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
-                    _ => {
+                    false => {
                         bad.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -635,7 +759,7 @@ async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
     let port = node.port;
     let hello: Arc<dyn Fn(usize) -> String + Send + Sync> =
         Arc::new(move |_| format!("http://127.0.0.1:{port}/healthz"));
-    let (hello_rps, hello_bad) = hammer(hello, a.concurrency, a.seconds).await;
+    let (hello_rps, hello_bad) = hammer(hello, |b| b == b"ok", a.concurrency, a.seconds).await;
     let getmsg: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |n| {
         let c = (n % customers) + 1;
         let rep = ((c - 1) % reps) + 1;
@@ -644,14 +768,21 @@ async fn poll(env: &Env, a: &PollArgs) -> anyhow::Result<Value> {
             signed('u', rep)
         )
     });
-    let (poll_rps, poll_bad) = hammer(getmsg, a.concurrency, a.seconds).await;
+    let envelope_ok = |b: &[u8]| {
+        serde_json::from_slice::<Value>(b)
+            .map(|v| v["code"] == 200)
+            .unwrap_or(false)
+    };
+    let (poll_rps, poll_bad) = hammer(getmsg, envelope_ok, a.concurrency, a.seconds).await;
     drop(node);
     Ok(json!({
         "concurrency": a.concurrency,
         "hello_rps": round(hello_rps),
         "getmsg_rps": round(poll_rps),
         "ratio": round(poll_rps / hello_rps.max(1.0)),
-        "errors": hello_bad + poll_bad,
+        "hello_errors": hello_bad,
+        "getmsg_errors": poll_bad,
+        "loadavg": loadavg(),
     }))
 }
 
@@ -668,9 +799,11 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
         warmup: 3,
         nodes: 1,
         bare: false,
+        step_rates: vec![],
+        p99_limit_ms: 50.0,
     };
     let mut report = serde_json::Map::new();
-    eprintln!("[1/6] bare relay baseline at 1000 msg/s");
+    eprintln!("[1/7] bare relay baseline at 1000 msg/s");
     report.insert(
         "bare_relay_1000".into(),
         chat(
@@ -682,9 +815,23 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
         )
         .await?,
     );
-    eprintln!("[2/6] one node: {clients} connections, 1000 msg/s");
+    eprintln!("[2/7] one node: {clients} connections, 1000 msg/s");
     report.insert("one_node_1000".into(), chat(env, &base).await?);
-    eprintln!("[3/6] one node: saturation (persisted rate)");
+    eprintln!("[3/7] one node: capacity, the highest offered rate with p99 <= 50 ms");
+    report.insert(
+        "one_node_capacity".into(),
+        chat(
+            env,
+            &ChatArgs {
+                rate: 2_000,
+                step_rates: vec![4_000, 6_000, 8_000, 10_000, 12_000, 14_000, 16_000],
+                seconds: seconds.min(10),
+                ..base.clone()
+            },
+        )
+        .await?,
+    );
+    eprintln!("[4/7] one node: saturation (closed loop; raw throughput, its latency beside it)");
     report.insert(
         "one_node_max".into(),
         chat(
@@ -696,7 +843,7 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
         )
         .await?,
     );
-    eprintln!("[4/6] bare relay: saturation");
+    eprintln!("[5/7] bare relay: saturation");
     report.insert(
         "bare_relay_max".into(),
         chat(
@@ -709,7 +856,7 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
         )
         .await?,
     );
-    eprintln!("[5/6] two nodes through Redis: 1000 msg/s");
+    eprintln!("[6/7] two nodes through Redis: 1000 msg/s");
     report.insert(
         "two_nodes_1000".into(),
         chat(
@@ -721,7 +868,7 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
         )
         .await?,
     );
-    eprintln!("[6/6] polling vs hello");
+    eprintln!("[7/7] polling vs hello");
     report.insert(
         "poll".into(),
         poll(

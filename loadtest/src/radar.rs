@@ -34,6 +34,19 @@ pub struct IngestArgs {
     /// Skip the one-transaction-per-event phase.
     #[arg(long)]
     batched_only: bool,
+    /// Open loop: offer this many events/s in all (event n due at t0 + n/rate, its latencies
+    /// measured from that scheduled time), spread round-robin over `customers` customers;
+    /// 0 = closed loop only. The closed-loop phases still run, reported as capacity.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// Customers of the open-loop phase (each sends every customers/rate seconds; write
+    /// signatures are single-use per millisecond, so keep this well above rate/1000).
+    #[arg(long, default_value_t = 2_000)]
+    customers: usize,
+    /// Open loop: requests allowed in flight before the generator counts the rest as dropped
+    /// (it never waits: a server that falls behind shows it in latency and drops).
+    #[arg(long, default_value_t = 20_000)]
+    max_in_flight: usize,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -57,21 +70,25 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     round(h.value_at_quantile(q) as f64 / 1000.0)
 }
 
-/// One ingest phase against a fresh node: `batch` = the server's ZGLD_RADAR_BATCH.
-async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyhow::Result<Value> {
-    let customers = a.senders.max(1);
-    let reps = a.reps.max(1);
-    prepare(env, reps, customers).await?;
-    let lanes = a.lanes.map(|l| l.to_string());
-    let mut extra = vec![("ZGLD_RADAR_BATCH", batch)];
-    if let Some(l) = &lanes {
-        extra.push(("ZGLD_CHAT_WRITERS", l.as_str()));
-    }
-    let node = Node::start(env, port, false, &extra).await?;
-    let start = Instant::now();
-    // sent[c]: send times (µs since start) of customer c's requests whose radar frame has not
-    // arrived yet, oldest first. One salesperson lane keeps each customer's events in order,
-    // so the n-th frame about customer c answers c's n-th request.
+/// The salespeople's side of an ingest run: send times per customer and the push latencies.
+struct Pushes {
+    /// sent[c]: times (µs since start) of customer c's events whose radar frame has not arrived
+    /// yet, oldest first. One salesperson lane keeps each customer's events in order, so the
+    /// n-th frame about customer c answers c's n-th event.
+    sent: Arc<Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>>,
+    push: Arc<tokio::sync::Mutex<Histogram<u64>>>,
+    pushed: Arc<AtomicU64>,
+    measuring: Arc<AtomicBool>,
+}
+
+/// Connects every salesperson's WebSocket and records, per `radar` frame, the time since its
+/// event was sent (or scheduled).
+async fn listen_reps(
+    port: u16,
+    reps: usize,
+    customers: usize,
+    start: Instant,
+) -> anyhow::Result<Pushes> {
     let sent: Arc<Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>> =
         Arc::new((0..=customers).map(|_| Default::default()).collect());
     let push = Arc::new(tokio::sync::Mutex::new(hist()?));
@@ -112,6 +129,186 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
             }
         });
     }
+    Ok(Pushes {
+        sent,
+        push,
+        pushed,
+        measuring,
+    })
+}
+
+/// A fresh benchmark database and one node on it (`batch` = the server's ZGLD_RADAR_BATCH).
+async fn fresh_node(
+    env: &Env,
+    a: &IngestArgs,
+    batch: &str,
+    port: u16,
+    reps: usize,
+    customers: usize,
+) -> anyhow::Result<Node> {
+    prepare(env, reps, customers).await?;
+    let lanes = a.lanes.map(|l| l.to_string());
+    let mut extra = vec![("ZGLD_RADAR_BATCH", batch)];
+    if let Some(l) = &lanes {
+        extra.push(("ZGLD_CHAT_WRITERS", l.as_str()));
+    }
+    Node::start(env, port, false, &extra).await
+}
+
+/// The URL of customer `c`'s `i`-th event (forward, call, view in turn), freshly signed.
+fn event_url(port: u16, c: usize, reps: usize, i: usize) -> String {
+    // Customer c is related to salesperson ((c - 1) % reps) + 1 (see `prepare`).
+    let rep = ((c - 1) % reps) + 1;
+    let path = ["mingpian/forward", "mingpian/calling", "mingpian"][i % 3];
+    format!(
+        "http://127.0.0.1:{port}/zhugeleida/xiaochengxu/{path}?{}&uid={rep}",
+        signed('c', c)
+    )
+}
+
+/// Open loop against the batched writer: `a.rate` events/s offered whatever the server does,
+/// each event's request and push latency measured from its scheduled send time.
+async fn open_loop_phase(env: &Env, a: &IngestArgs, port: u16) -> anyhow::Result<Value> {
+    let customers = a.customers.max(1);
+    let reps = a.reps.max(1);
+    let rate = a.rate.max(1);
+    let node = fresh_node(env, a, "1", port, reps, customers).await?;
+    let start = Instant::now();
+    let p = listen_reps(port, reps, customers, start).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .build()
+        .context("http client")?;
+    let req = Arc::new(std::sync::Mutex::new(hist()?));
+    let (ok, bad, dropped, in_flight) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let warmup = Duration::from_secs(2);
+    let total = warmup + Duration::from_secs(a.seconds);
+    let t0 = start.elapsed();
+    let mut n = 0u64;
+    let mut offered_measured = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        tick.tick().await;
+        let now = start.elapsed();
+        if now - t0 >= total {
+            break;
+        }
+        let measuring = now - t0 >= warmup;
+        p.measuring.store(measuring, Ordering::Relaxed);
+        // Every event due by now, each stamped with its own scheduled time.
+        loop {
+            let due = t0 + Duration::from_nanos(n * 1_000_000_000 / rate);
+            if due > now {
+                break;
+            }
+            let c = (n as usize % customers) + 1;
+            let i = n as usize / customers;
+            n += 1;
+            if measuring {
+                offered_measured += 1;
+            }
+            if in_flight.load(Ordering::Relaxed) as usize >= a.max_in_flight {
+                if measuring {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            let due_us = due.as_micros() as u64;
+            if let Some(Ok(mut q)) = p.sent.get(c).map(|s| s.lock()) {
+                q.push_back(due_us);
+            }
+            let url = event_url(port, c, reps, i);
+            let (http, req, ok, bad, in_flight, sent) = (
+                http.clone(),
+                req.clone(),
+                ok.clone(),
+                bad.clone(),
+                in_flight.clone(),
+                p.sent.clone(),
+            );
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let good = match http.get(url).send().await {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .map(|v| v["code"] == 200)
+                        .unwrap_or(false),
+                    Err(_) => false,
+                };
+                let took = (start.elapsed().as_micros() as u64).saturating_sub(due_us);
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                if good {
+                    if measuring {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut h) = req.lock() {
+                            let _ = h.record(took.max(1));
+                        }
+                    }
+                } else {
+                    // No event: forget its send time.
+                    if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
+                        if let Some(pos) = q.iter().position(|t| *t == due_us) {
+                            q.remove(pos);
+                        }
+                    }
+                    if measuring {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    }
+    let seconds = a.seconds as f64;
+    // Let the last requests and frames arrive (they still count: stamped inside the window).
+    for _ in 0..100 {
+        if in_flight.load(Ordering::Relaxed) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    p.measuring.store(false, Ordering::Relaxed);
+    let push = p.push.lock().await;
+    let req = req.lock().map_err(|_| anyhow::anyhow!("histogram lock"))?;
+    let result = json!({
+        "mode": "open loop, batched writer",
+        "offered_per_s": round(offered_measured as f64 / seconds),
+        "delivered_per_s": round(p.pushed.load(Ordering::Relaxed) as f64 / seconds),
+        "answered_ok_per_s": round(ok.load(Ordering::Relaxed) as f64 / seconds),
+        "request_p50_ms": ms(&req, 0.5),
+        "request_p99_ms": ms(&req, 0.99),
+        "request_max_ms": round(req.max() as f64 / 1000.0),
+        "push_p50_ms": ms(&push, 0.5),
+        "push_p99_ms": ms(&push, 0.99),
+        "push_max_ms": round(push.max() as f64 / 1000.0),
+        "errors": bad.load(Ordering::Relaxed),
+        "dropped_by_generator": dropped.load(Ordering::Relaxed),
+        "rss_mib": node.rss_kib() / 1024,
+        "loadavg": crate::loadavg(),
+    });
+    drop(node);
+    Ok(result)
+}
+
+/// One ingest phase against a fresh node: `batch` = the server's ZGLD_RADAR_BATCH.
+async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyhow::Result<Value> {
+    let customers = a.senders.max(1);
+    let reps = a.reps.max(1);
+    let node = fresh_node(env, a, batch, port, reps, customers).await?;
+    let start = Instant::now();
+    let Pushes {
+        sent,
+        push,
+        pushed,
+        measuring,
+    } = listen_reps(port, reps, customers, start).await?;
     let done = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -131,8 +328,6 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
                 .pool_max_idle_per_host(1)
                 .build()
                 .unwrap_or_default();
-            // Customer c is related to salesperson ((c - 1) % reps) + 1 (see `prepare`).
-            let rep = ((c - 1) % reps) + 1;
             let mut last_ms = 0u128;
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
@@ -146,12 +341,8 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
                     continue;
                 }
                 last_ms = now_ms;
-                let path = ["mingpian/forward", "mingpian/calling", "mingpian"][i % 3];
+                let url = event_url(port, c, reps, i);
                 i += 1;
-                let url = format!(
-                    "http://127.0.0.1:{port}/zhugeleida/xiaochengxu/{path}?{}&uid={rep}",
-                    signed('c', c)
-                );
                 let t0 = Instant::now();
                 if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
                     q.push_back(start.elapsed().as_micros() as u64);
@@ -219,14 +410,24 @@ pub async fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<Value> {
     };
     eprintln!("radar ingest: batched");
     let batched = ingest_phase(env, a, "1", 18_401).await?;
+    let open = if a.rate > 0 {
+        eprintln!("radar ingest: open loop at {} events/s", a.rate);
+        open_loop_phase(env, a, 18_402).await?
+    } else {
+        json!({})
+    };
     let ratio = batched["events_per_s"].as_f64().unwrap_or(0.0)
         / direct["events_per_s"].as_f64().unwrap_or(1.0).max(1.0);
     Ok(json!({
         "reps": a.reps,
-        "senders": a.senders,
-        "one_tx_per_event": direct,
-        "batched": batched,
-        "batched_over_direct": round(ratio),
+        "open_loop": open,
+        "capacity_closed_loop": {
+            "note": "each of `senders` customers keeps one request in flight: the rate is what the server sustains, the latency is Little's law of that concurrency",
+            "senders": a.senders,
+            "one_tx_per_event": direct,
+            "batched": batched,
+            "batched_over_direct": round(ratio),
+        },
     }))
 }
 
