@@ -26,6 +26,8 @@ pub struct Settings {
     /// Frames a WebSocket connection may have queued before it is closed as slow
     /// (`ZGLD_WS_QUEUE`).
     pub ws_queue: usize,
+    /// WebSocket limits: write timeout, command rate, connections per identity.
+    pub ws_limits: WsLimits,
     /// Parallel chat writer lanes, each with its own connection (`ZGLD_CHAT_WRITERS`).
     pub chat_writers: usize,
     /// Batch radar events into shared transactions (`ZGLD_RADAR_BATCH`, default on; `0` writes
@@ -37,6 +39,32 @@ pub struct Settings {
     /// `statics/zhugeleida/imgs/...` (API.md 1.9) are relative to it, and its `statics/`
     /// folder is served at `/statics/`.
     pub static_dir: PathBuf,
+}
+
+/// Limits on WebSocket clients (docs/realtime.md).
+#[derive(Clone, Debug)]
+pub struct WsLimits {
+    /// A frame (or the close frame) the client does not take within this long ends the
+    /// connection: the TCP connection is dropped (`ZGLD_WS_WRITE_TIMEOUT_MS`).
+    pub write_timeout: Duration,
+    /// Client frames per second a connection may send on average (`ZGLD_WS_RATE`, 0 = no limit).
+    pub rate: u32,
+    /// Client frames a connection may send at once above the rate (`ZGLD_WS_BURST`).
+    pub burst: u32,
+    /// Open connections of one identity (salesperson or customer) on one node; a newer one
+    /// closes the oldest with 4002 (`ZGLD_WS_MAX_PER_IDENTITY`, 0 = no limit).
+    pub max_per_identity: usize,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            write_timeout: Duration::from_secs(10),
+            rate: 20,
+            burst: 60,
+            max_per_identity: 16,
+        }
+    }
 }
 
 /// Token and signature policy (API.md 1.2, hardened).
@@ -108,6 +136,7 @@ impl Settings {
             redis_prefix: None,
             auth: AuthSettings::default(),
             ws_queue: 256,
+            ws_limits: WsLimits::default(),
             // One lane per core measured best (docs/BENCHMARKS.md: 2 lanes 9.7k msg/s on 2
             // cores, 4 lanes 8.9k, 8 lanes 8.5k).
             chat_writers: std::thread::available_parallelism()
@@ -139,6 +168,19 @@ impl Settings {
         s.redis_prefix = env("ZGLD_REDIS_PREFIX");
         if let Some(v) = env("ZGLD_WS_QUEUE") {
             s.ws_queue = v.parse().context("ZGLD_WS_QUEUE")?;
+        }
+        if let Some(v) = env("ZGLD_WS_WRITE_TIMEOUT_MS") {
+            s.ws_limits.write_timeout =
+                Duration::from_millis(v.parse().context("ZGLD_WS_WRITE_TIMEOUT_MS")?);
+        }
+        if let Some(v) = env("ZGLD_WS_RATE") {
+            s.ws_limits.rate = v.parse().context("ZGLD_WS_RATE")?;
+        }
+        if let Some(v) = env("ZGLD_WS_BURST") {
+            s.ws_limits.burst = v.parse().context("ZGLD_WS_BURST")?;
+        }
+        if let Some(v) = env("ZGLD_WS_MAX_PER_IDENTITY") {
+            s.ws_limits.max_per_identity = v.parse().context("ZGLD_WS_MAX_PER_IDENTITY")?;
         }
         if let Some(v) = env("ZGLD_CHAT_WRITERS") {
             s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;

@@ -42,6 +42,11 @@ pub enum ApiError {
     /// A WeChat API error passed through: `code` = errcode (API.md 1.5).
     #[error("wechat {errcode}: {msg}")]
     Wechat { errcode: i64, msg: String },
+    /// The database (or another backing service) is unreachable right now: code 500 with
+    /// HTTP 200 (inside the envelope, like every answer) and "try again later"; WebSockets
+    /// close with 1013. Not an auth failure.
+    #[error("unavailable: {0}")]
+    Unavailable(anyhow::Error),
     /// Anything else: logged with its cause chain, answered with a generic message.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -61,7 +66,7 @@ impl ApiError {
             ApiError::Credentials(_) => 401,
             ApiError::Illegal(_) => 404,
             ApiError::Wechat { errcode, .. } => *errcode,
-            ApiError::Unexpected(_) => 500,
+            ApiError::Unexpected(_) | ApiError::Unavailable(_) => 500,
         }
     }
 
@@ -79,6 +84,7 @@ impl ApiError {
             ApiError::Illegal(_) => Cow::Borrowed("非法请求"),
             ApiError::Wechat { msg, .. } => Cow::Borrowed(msg),
             ApiError::Unexpected(_) => Cow::Borrowed("服务器内部错误"),
+            ApiError::Unavailable(_) => Cow::Borrowed("服务暂时不可用,请稍后重试"),
         }
     }
 
@@ -131,13 +137,41 @@ impl From<tokio_postgres::Error> for ApiError {
                 };
             }
         }
+        if is_outage(&e) {
+            return ApiError::Unavailable(anyhow::Error::new(e).context("database unreachable"));
+        }
         ApiError::Unexpected(anyhow::Error::new(e))
+    }
+}
+
+/// The database went away or refuses connections (not a fault of the statement).
+fn is_outage(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    if e.is_closed() {
+        return true;
+    }
+    match e.as_db_error() {
+        // 08 connection exception, 57P01..03 shutdown / cannot connect now, 53300 too many
+        Some(db) => {
+            let c = db.code().code();
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        }
+        None => e
+            .source()
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
     }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        ApiError::Unexpected(anyhow::Error::new(e).context("database pool"))
+        use deadpool_postgres::PoolError;
+        match e {
+            // No connection could be made or none came in time: an outage.
+            PoolError::Backend(_) | PoolError::Timeout(_) => {
+                ApiError::Unavailable(anyhow::Error::new(e).context("database pool"))
+            }
+            other => ApiError::Unexpected(anyhow::Error::new(other).context("database pool")),
+        }
     }
 }
 
@@ -158,6 +192,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
+            ApiError::Unavailable(e) => tracing::warn!(error = ?e, "request failed: outage"),
             ApiError::Illegal(reason) => tracing::debug!(%reason, "illegal request"),
             other => tracing::debug!(code = other.code(), msg = %other.msg(), "request refused"),
         }

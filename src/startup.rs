@@ -87,7 +87,11 @@ impl Application {
                 hub.begin_shutdown();
             }
         };
-        let res = axum::serve(self.listener, tower::make::Shared::new(service))
+        // TCP_NODELAY: small frames (a `sent` ack) must not wait for Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let res = axum::serve(listener, tower::make::Shared::new(service))
             .with_graceful_shutdown(signal)
             .await;
         hub.wait_closed(Duration::from_secs(5)).await;
@@ -139,6 +143,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         }
         None => Hub::new(settings.ws_queue, None),
     };
+    hub.set_identity_cap(settings.ws_limits.max_per_identity);
     let chat = crate::service::chat::writer::start(pool.clone(), settings.chat_writers);
     let auth_cache = crate::auth::cache::AuthCache::new(settings.auth.auth_cache_ttl);
     tokio::spawn(crate::auth::cache::listen(

@@ -10,7 +10,10 @@ use axum::{
 use crate::{
     auth::{CustomerRead, StaffRead},
     error::ApiError,
-    hub::session::{self, Peer},
+    hub::{
+        close,
+        session::{self, Peer},
+    },
     service::chat::Party,
     state::AppState,
 };
@@ -39,9 +42,15 @@ fn upgrade<E: std::fmt::Display>(
     };
     match peer {
         Ok(peer) => ws.on_upgrade(move |socket| session::run(state, socket, peer)),
+        // An outage (database unreachable) is not an auth failure: the client should retry,
+        // not log in again.
+        Err(e @ (ApiError::Unexpected(_) | ApiError::Unavailable(_))) => {
+            tracing::warn!(error = %e, "ws auth could not be checked");
+            ws.on_upgrade(|socket| session::refuse(socket, close::TRY_LATER))
+        }
         Err(e) => {
             tracing::debug!(reason = %e, "ws auth failed");
-            ws.on_upgrade(session::refuse)
+            ws.on_upgrade(|socket| session::refuse(socket, close::AUTH_FAILED))
         }
     }
 }

@@ -26,10 +26,16 @@ use tokio::sync::{mpsc, Notify};
 pub mod close {
     /// Please reconnect (shutdown, rebalancing).
     pub const RECONNECT: u16 = 4000;
-    /// The client did not read fast enough.
+    /// The client did not read fast enough: its queue was full, or a write did not finish
+    /// within the write timeout.
     pub const SLOW: u16 = 4001;
+    /// Too many connections of one identity on this node: the oldest is closed.
+    pub const REPLACED: u16 = 4002;
     /// The signature or token was refused.
     pub const AUTH_FAILED: u16 = 4003;
+    /// The server cannot check the signature right now (database unreachable): try again
+    /// later (RFC 6455 "Try Again Later"). Not an auth failure: keep the session.
+    pub const TRY_LATER: u16 = 1013;
 }
 
 /// Who a frame is for.
@@ -95,6 +101,12 @@ pub struct HubStats {
     pub connections: AtomicUsize,
     pub delivered: AtomicU64,
     pub slow_closed: AtomicU64,
+    /// Connections dropped because a write did not finish in time.
+    pub write_timeouts: AtomicU64,
+    /// Oldest connections closed for the per-identity cap.
+    pub replaced: AtomicU64,
+    /// Client frames refused by the rate limit.
+    pub rate_limited: AtomicU64,
 }
 
 /// A cheap-clone handle to this node's hub.
@@ -116,6 +128,8 @@ struct Inner {
     /// Set while the Redis subscription is live (always true without Redis).
     bridge_up: AtomicBool,
     shutting_down: AtomicBool,
+    /// Most open connections per identity on this node (0 = no limit).
+    per_identity: AtomicUsize,
     stats: HubStats,
     /// Conversations known to have nothing unread (polling fast path).
     quiet: quiet::Quiet,
@@ -134,6 +148,7 @@ impl Hub {
             bridge,
             bridge_up: AtomicBool::new(up),
             shutting_down: AtomicBool::new(false),
+            per_identity: AtomicUsize::new(0),
             stats: HubStats::default(),
             quiet: quiet::Quiet::default(),
         }))
@@ -141,6 +156,12 @@ impl Hub {
 
     pub fn node_id(&self) -> &str {
         &self.0.node_id
+    }
+
+    /// At most `n` open connections per identity on this node; a newer one closes the oldest
+    /// with [`close::REPLACED`] (0 = no limit).
+    pub fn set_identity_cap(&self, n: usize) {
+        self.0.per_identity.store(n, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> &HubStats {
@@ -175,7 +196,25 @@ impl Hub {
             conn.close.close(close::RECONNECT);
         }
         let (map, id) = self.index(who);
-        map.entry(id).or_default().push(conn.clone());
+        let cap = self.0.per_identity.load(Ordering::Relaxed);
+        {
+            let mut list = map.entry(id).or_default();
+            list.push(conn.clone());
+            if cap > 0 {
+                // Connections still closing are not counted: they unregister on their own.
+                let mut open = list.iter().filter(|c| c.close.code() == 0).count();
+                for c in list.iter() {
+                    if open <= cap {
+                        break;
+                    }
+                    if c.close.code() == 0 {
+                        c.close.close(close::REPLACED);
+                        self.0.stats.replaced.fetch_add(1, Ordering::Relaxed);
+                        open -= 1;
+                    }
+                }
+            }
+        }
         self.0.stats.connections.fetch_add(1, Ordering::Relaxed);
         (conn, rx)
     }
@@ -197,6 +236,12 @@ impl Hub {
     /// Connections on this node.
     pub fn connections(&self) -> usize {
         self.0.stats.connections.load(Ordering::Relaxed)
+    }
+
+    /// `who`'s connections on this node (closing ones included).
+    pub fn connections_of(&self, who: Target) -> usize {
+        let (map, id) = self.index(who);
+        map.get(&id).map_or(0, |l| l.len())
     }
 
     /// Is `who` connected to this node?

@@ -2,13 +2,13 @@
 //! commands (docs/realtime.md). The hub never waits on it; the session's own replies (acks,
 //! resume batches) are written directly, so they never compete for the hub's queue.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{close, Target};
+use super::{close, Conn, Target};
 use crate::{
     db::chat,
     error::ApiError,
@@ -77,50 +77,143 @@ enum Command {
     },
 }
 
-/// Closes a socket whose signature was refused, with [`close::AUTH_FAILED`].
-pub async fn refuse(mut socket: WebSocket) {
-    let _ = socket
-        .send(WsMessage::Close(Some(CloseFrame {
-            code: close::AUTH_FAILED,
-            reason: Utf8Bytes::from_static("auth failed"),
-        })))
-        .await;
+/// Closes a socket that cannot be served: [`close::AUTH_FAILED`] when its signature was
+/// refused, [`close::TRY_LATER`] when it could not be checked (database unreachable).
+pub async fn refuse(mut socket: WebSocket, code: u16) {
+    let reason = if code == close::TRY_LATER {
+        "try again later"
+    } else {
+        "auth failed"
+    };
+    let frame = WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }));
+    let _ = tokio::time::timeout(CLOSE_WAIT, socket.send(frame)).await;
+}
+
+/// Most time given to the close frame of a connection that is being ended.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// Not a close code on the wire: the socket is gone, nothing more can be written.
+const GONE: u16 = 1006;
+
+/// Writes one frame within `limit`, or gives up when the hub asks the connection to close.
+/// `Err(code)`: end the session with `code` ([`GONE`] when the socket failed).
+async fn write(
+    socket: &mut WebSocket,
+    msg: WsMessage,
+    limit: Duration,
+    conn: &Conn,
+    hub: &super::Hub,
+) -> Result<(), u16> {
+    tokio::select! {
+        biased;
+        r = tokio::time::timeout(limit, socket.send(msg)) => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(GONE),
+            Err(_) => {
+                hub.stats().write_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(limit_ms = limit.as_millis() as u64, "ws write timed out: dropping the client");
+                Err(close::SLOW)
+            }
+        },
+        code = conn.close.closed() => Err(code),
+    }
+}
+
+/// A client's frame allowance: `rate` a second on average, `burst` at once.
+struct Bucket {
+    tokens: f64,
+    last: tokio::time::Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Bucket {
+            tokens: burst,
+            last: tokio::time::Instant::now(),
+            rate: f64::from(rate),
+            burst,
+        }
+    }
+    /// Spends one frame; `false` when the client is over its rate.
+    fn take(&mut self) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The `error` frame of a client over its rate (docs/realtime.md).
+pub const RATE_LIMITED: i64 = 429;
+
+fn rate_limited(frame: &str) -> String {
+    let client_msg_id = serde_json::from_str::<Value>(frame)
+        .ok()
+        .and_then(|v| v.get("client_msg_id").cloned());
+    let mut v = json!({"type": "error", "code": RATE_LIMITED, "msg": "发送过于频繁,请稍后再试"});
+    if let (Some(id), Some(obj)) = (client_msg_id, v.as_object_mut()) {
+        obj.insert("client_msg_id".into(), id);
+    }
+    v.to_string()
 }
 
 /// Runs a session until the client leaves or the hub closes it. One task per connection:
 /// it writes queued frames, reads commands, and pings. Command handling is boxed, so an idle
 /// connection holds only this small loop's state (docs/BENCHMARKS.md, memory per connection).
+/// Every write is bounded by the write timeout: a client that stops reading is dropped (its
+/// TCP connection closed, its task and buffers freed) within it, whatever is queued.
 pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
     let hub = state.hub.clone();
     let who = peer.target();
+    let limits = state.settings.ws_limits.clone();
+    let wt = limits.write_timeout.max(Duration::from_millis(1));
     let (conn, mut rx) = hub.register(who);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
+    let mut bucket = Bucket::new(limits.rate, limits.burst);
     let mut replies: Vec<String> = Vec::new();
     if let Err(e) = Box::pin(hello(&state, peer, &mut replies)).await {
         tracing::warn!(error = %e, "ws hello failed");
     }
     let code = 'session: loop {
         for r in replies.drain(..) {
-            if socket
-                .send(WsMessage::Text(Utf8Bytes::from(r)))
-                .await
-                .is_err()
-            {
-                break 'session 1006;
+            let msg = WsMessage::Text(Utf8Bytes::from(r));
+            if let Err(code) = write(&mut socket, msg, wt, &conn, &hub).await {
+                break 'session code;
             }
         }
         tokio::select! {
             biased;
             code = conn.close.closed() => break 'session code,
             frame = rx.recv() => match frame {
-                Some(f) => if socket.send(WsMessage::Text(f)).await.is_err() { break 'session 1006 },
+                Some(f) => if let Err(code) = write(&mut socket, WsMessage::Text(f), wt, &conn, &hub).await {
+                    break 'session code;
+                },
                 None => break 'session 1000,
             },
             msg = socket.recv() => {
                 last_heard = tokio::time::Instant::now();
                 match msg {
                     Some(Ok(WsMessage::Text(t))) => {
+                        if !bucket.take() {
+                            hub.stats().rate_limited.fetch_add(1, Ordering::Relaxed);
+                            replies.push(rate_limited(t.as_str()));
+                            continue;
+                        }
                         let result = match serde_json::from_str::<Command>(t.as_str()) {
                             Ok(cmd) => Box::pin(handle(&state, peer, cmd, &mut replies)).await,
                             Err(e) => Err(ApiError::form(format!("无法解析的指令: {e}"))),
@@ -137,25 +230,28 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
                 if last_heard.elapsed() > IDLE_LIMIT {
                     break 'session 1000;
                 }
-                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break 'session 1006;
+                if let Err(code) = write(&mut socket, WsMessage::Ping(Default::default()), wt, &conn, &hub).await {
+                    break 'session code;
                 }
             }
         }
     };
-    if code != 1006 {
+    if code != GONE {
         let reason = match code {
             close::SLOW => "slow consumer",
             close::RECONNECT => "reconnect",
+            close::REPLACED => "too many connections",
             _ => "",
         };
-        let _ = socket
-            .send(WsMessage::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            })))
-            .await;
+        let frame = WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }));
+        // A client that does not read cannot take the close frame either: then the TCP
+        // connection is simply dropped with the socket below.
+        let _ = tokio::time::timeout(wt.min(CLOSE_WAIT), socket.send(frame)).await;
     }
+    drop(socket);
     hub.unregister(who, conn.id);
 }
 

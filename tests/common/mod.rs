@@ -45,6 +45,11 @@ async fn admin_client() -> tokio_postgres::Client {
     client
 }
 
+/// A client of the maintenance database (to make a test's database go away and come back).
+pub async fn admin_client_pub() -> tokio_postgres::Client {
+    admin_client().await
+}
+
 /// The migrated template, named after the migrations so a schema change makes a new one.
 async fn template() -> String {
     let mut h = Md5::new();
