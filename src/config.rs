@@ -39,6 +39,52 @@ pub struct Settings {
     /// `statics/zhugeleida/imgs/...` (API.md 1.9) are relative to it, and its `statics/`
     /// folder is served at `/statics/`.
     pub static_dir: PathBuf,
+    /// Where stored files live (local directory or S3) and the upload limits (src/storage).
+    pub storage: StorageSettings,
+}
+
+/// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
+#[derive(Clone, Debug)]
+pub struct StorageSettings {
+    /// `None`: the local directory `static_dir`; `Some`: an S3-compatible store
+    /// (`ZGLD_STORAGE=s3` and the `ZGLD_S3_*` variables).
+    pub s3: Option<S3Settings>,
+    /// Largest chunk PUB-01 accepts, after decoding (`ZGLD_UPLOAD_MAX_CHUNK_BYTES`, 10 MiB).
+    pub max_chunk_bytes: u64,
+    /// Largest merged image, and largest card photo (`ZGLD_UPLOAD_MAX_FILE_BYTES`, 10 MiB).
+    pub max_file_bytes: u64,
+    /// Most chunks one image may have (`ZGLD_UPLOAD_MAX_CHUNKS`, 1,000).
+    pub max_chunks: u32,
+    /// Chunks (and staged writes) older than this are removed by the sweeper
+    /// (`ZGLD_UPLOAD_ABANDON_SECS`, 3,600).
+    pub abandon_after: Duration,
+}
+
+/// An S3-compatible bucket (AWS, MinIO, moto, ...).
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// `ZGLD_S3_ENDPOINT`, e.g. `http://127.0.0.1:9000`; `None` = AWS for the region.
+    pub endpoint: Option<String>,
+    /// `ZGLD_S3_BUCKET` (required in S3 mode).
+    pub bucket: String,
+    /// `ZGLD_S3_REGION` (default `us-east-1`).
+    pub region: String,
+    /// `ZGLD_S3_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// `ZGLD_S3_SECRET_ACCESS_KEY`. Never logged.
+    pub secret_access_key: Option<crate::domain::secret::Secret>,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            s3: None,
+            max_chunk_bytes: 10 * 1024 * 1024,
+            max_file_bytes: 10 * 1024 * 1024,
+            max_chunks: 1000,
+            abandon_after: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Limits on WebSocket clients (docs/realtime.md).
@@ -149,6 +195,7 @@ impl Settings {
                 xcx_secret: Some(crate::domain::secret::Secret::new("sandbox-miniapp-secret")),
             },
             static_dir: PathBuf::from("."),
+            storage: StorageSettings::default(),
         }
     }
 
@@ -230,8 +277,42 @@ impl Settings {
         if let Some(v) = env("ZGLD_STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
         }
+        storage_from_env(&mut s.storage)?;
         Ok(s)
     }
+}
+
+fn storage_from_env(st: &mut StorageSettings) -> anyhow::Result<()> {
+    match env("ZGLD_STORAGE").as_deref().map(str::trim) {
+        None | Some("local") => {}
+        Some("s3") => {
+            st.s3 = Some(S3Settings {
+                endpoint: env("ZGLD_S3_ENDPOINT"),
+                bucket: env("ZGLD_S3_BUCKET").context("ZGLD_STORAGE=s3 needs ZGLD_S3_BUCKET")?,
+                region: env("ZGLD_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: env("ZGLD_S3_ACCESS_KEY_ID"),
+                secret_access_key: env("ZGLD_S3_SECRET_ACCESS_KEY")
+                    .map(crate::domain::secret::Secret::new),
+            })
+        }
+        Some(other) => anyhow::bail!("ZGLD_STORAGE must be local or s3, not {other:?}"),
+    }
+    if let Some(v) = env("ZGLD_UPLOAD_MAX_CHUNK_BYTES") {
+        st.max_chunk_bytes = v.parse().context("ZGLD_UPLOAD_MAX_CHUNK_BYTES")?;
+    }
+    if let Some(v) = env("ZGLD_UPLOAD_MAX_FILE_BYTES") {
+        st.max_file_bytes = v.parse().context("ZGLD_UPLOAD_MAX_FILE_BYTES")?;
+    }
+    if let Some(v) = env("ZGLD_UPLOAD_MAX_CHUNKS") {
+        st.max_chunks = v.parse().context("ZGLD_UPLOAD_MAX_CHUNKS")?;
+    }
+    if let Some(v) = env("ZGLD_UPLOAD_ABANDON_SECS") {
+        st.abandon_after = Duration::from_secs(
+            v.parse()
+                .context("ZGLD_UPLOAD_ABANDON_SECS is not seconds")?,
+        );
+    }
+    Ok(())
 }
 
 fn env(name: &str) -> Option<String> {

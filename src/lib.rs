@@ -14,5 +14,6 @@ pub mod redis_keys;
 pub mod service;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod wechat;

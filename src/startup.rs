@@ -73,6 +73,10 @@ impl Application {
                 replay.sweep();
             }
         });
+        let uploads = crate::service::upload::spawn_sweeper(
+            self.state.storage.clone(),
+            self.state.settings.storage.abandon_after,
+        );
         let app = self.router;
         // Path tolerance (1.1) must run before routing, so it wraps the router.
         let service =
@@ -96,6 +100,7 @@ impl Application {
             .await;
         hub.wait_closed(Duration::from_secs(5)).await;
         sweeper.abort();
+        uploads.abort();
         res
     }
 }
@@ -150,6 +155,12 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         auth_cache.clone(),
         settings.database_url.clone(),
     ));
+    let storage = crate::storage::Storage::open(&settings)?;
+    let people = People::default();
+    tokio::spawn(crate::service::card_cache::listen(
+        people.clone(),
+        settings.database_url.clone(),
+    ));
     let radar = crate::service::radar::Radar::start(
         pool.clone(),
         settings.chat_writers,
@@ -166,7 +177,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         hub,
         chat,
         radar,
-        people: People::default(),
+        people,
+        storage,
     })
 }
 
@@ -176,12 +188,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .merge(api::router())
-        // Stored files (API.md 1.9) under `<ZGLD_STATIC_DIR>/statics`; ServeDir refuses `..`.
-        .nest_service(
-            "/statics",
-            tower_http::services::ServeDir::new(state.settings.static_dir.join("statics"))
-                .append_index_html_on_directories(false),
-        )
+        // Stored files (API.md 1.9), from the storage interface (src/storage/serve.rs).
+        .route("/statics/{*path}", get(crate::storage::serve::statics))
         .fallback(|| async { ApiError::illegal("unknown path") })
         .with_state(state)
         .layer(

@@ -4,8 +4,10 @@
 pub mod admin;
 pub mod gongzhonghao;
 pub mod params;
+pub mod public;
 pub mod qiyeweixin;
 pub mod reply;
+pub mod upload_form;
 pub mod views;
 pub mod ws;
 pub mod xiaochengxu;
@@ -21,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(qiyeweixin::router())
         .merge(xiaochengxu::router())
         .merge(gongzhonghao::router())
+        .merge(public::router())
 }
 
 /// The numeric `{o_id}` path segment; anything else is an illegal request.

@@ -43,6 +43,16 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// The last value of `key`, trimmed, even when empty (a field sent blank to clear it);
+    /// `None` only when the field is absent.
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim())
+    }
+
     /// The first present of several spellings.
     pub fn str_any(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| self.str(k))

@@ -157,3 +157,121 @@ pub async fn known_to(
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// Card fields a salesperson edits (API.md §8 gap 9); `Some("")` clears one.
+#[derive(Debug, Default, Clone)]
+pub struct CardInfo<'a> {
+    pub sign: Option<&'a str>,
+    pub wechat: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+/// Writes the given fields of salesperson `user_id`'s card (an empty value stores NULL).
+pub async fn set_info(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    info: &CardInfo<'_>,
+) -> Result<(), ApiError> {
+    let norm = |v: Option<&str>| v.map(|s| (!s.is_empty()).then(|| s.to_owned()));
+    let n = db
+        .execute(
+            "update user_profile set
+                 sign    = case when $3 then $4 else sign end,
+                 wechat  = case when $5 then $6 else wechat end,
+                 email   = case when $7 then $8 else email end,
+                 address = case when $9 then $10 else address end
+             where id = $2 and company_id = $1",
+            &[
+                &company_id,
+                &user_id,
+                &info.sign.is_some(),
+                &norm(info.sign).flatten(),
+                &info.wechat.is_some(),
+                &norm(info.wechat).flatten(),
+                &info.email.is_some(),
+                &norm(info.email).flatten(),
+                &info.address.is_some(),
+                &norm(info.address).flatten(),
+            ],
+        )
+        .await?;
+    super::touched(n)
+}
+
+/// The card's photos, oldest first.
+pub async fn photos_of(
+    db: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+) -> Result<Vec<(i64, String)>, ApiError> {
+    let rows = db
+        .query(
+            "select id, url from user_photo where company_id = $1 and user_id = $2 order by id",
+            &[&company_id, &user_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Adds a photo to the card unless it already has `max`; the salesperson's row is locked so
+/// two adds cannot both pass the count. `Ok(None)` when the card is full.
+pub async fn add_photo(
+    tx: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    url: &str,
+    max: i64,
+) -> Result<Option<i64>, ApiError> {
+    let locked = tx
+        .query_opt(
+            "select 1 from user_profile where id = $1 and company_id = $2 for update",
+            &[&user_id, &company_id],
+        )
+        .await?;
+    if locked.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let n: i64 = tx
+        .query_one(
+            "select count(*) from user_photo where user_id = $1",
+            &[&user_id],
+        )
+        .await?
+        .get(0);
+    if n >= max {
+        return Ok(None);
+    }
+    let id: i64 = tx
+        .query_one(
+            "insert into user_photo (company_id, user_id, url) values ($1, $2, $3) returning id",
+            &[&company_id, &user_id, &url],
+        )
+        .await?
+        .get(0);
+    Ok(Some(id))
+}
+
+/// Takes photo `photo_id` off salesperson `user_id`'s card (302 for anyone else's); returns
+/// its url and whether another card still shows the same url.
+pub async fn remove_photo(
+    tx: &impl GenericClient,
+    company_id: i64,
+    user_id: i64,
+    photo_id: i64,
+) -> Result<(String, bool), ApiError> {
+    let row = tx
+        .query_opt(
+            "delete from user_photo where id = $1 and company_id = $2 and user_id = $3 returning url",
+            &[&photo_id, &company_id, &user_id],
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let url: String = row.get(0);
+    let shared = tx
+        .query_opt("select 1 from user_photo where url = $1 limit 1", &[&url])
+        .await?
+        .is_some();
+    Ok((url, shared))
+}

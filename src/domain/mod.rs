@@ -4,6 +4,7 @@ pub mod action;
 pub mod ai;
 pub mod billing;
 pub mod content;
+pub mod image;
 pub mod parse;
 pub mod password;
 pub mod role;

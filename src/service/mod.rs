@@ -3,6 +3,8 @@
 //! in one transaction; handlers only parse input and render output.
 
 pub mod batch;
+pub mod card;
+pub mod card_cache;
 pub mod chat;
 pub mod company;
 pub mod customer;
@@ -11,3 +13,4 @@ pub mod org;
 pub mod product;
 pub mod radar;
 pub mod staff;
+pub mod upload;

@@ -2,6 +2,9 @@
 //! port 0, the WeChat sandbox on port 0, and one signed-request builder for every endpoint.
 #![allow(dead_code)]
 
+pub mod moto;
+pub mod upload;
+
 use std::{
     sync::atomic::{AtomicI64, Ordering},
     time::Duration,

@@ -9,12 +9,13 @@ mod customer;
 mod feedback;
 mod follow;
 mod login;
+mod mingpian;
 mod qr_code;
 mod role;
 mod tag;
 mod user;
 
-use axum::{routing::any, Router};
+use axum::{extract::DefaultBodyLimit, routing::any, Router};
 
 use crate::state::AppState;
 
@@ -99,6 +100,31 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{P}/tag_user/save_phone/{{o_id}}"),
             any(card::save_phone),
+        )
+        .route(&format!("{P}/mingpian"), any(mingpian::show))
+        .route(
+            &format!("{P}/mingpian/upload_photo"),
+            any(mingpian::upload_photo).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{P}/mingpian/upload_photo/{{o_id}}"),
+            any(mingpian::upload_photo).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{P}/mingpian/delete_photo"),
+            any(mingpian::delete_photo),
+        )
+        .route(
+            &format!("{P}/mingpian/delete_photo/{{o_id}}"),
+            any(mingpian::delete_photo),
+        )
+        .route(
+            &format!("{P}/mingpian/update_info"),
+            any(mingpian::update_info),
+        )
+        .route(
+            &format!("{P}/mingpian/update_info/{{o_id}}"),
+            any(mingpian::update_info),
         )
         .route(&format!("{P}/follow_language"), any(follow::list))
         .route(

@@ -7,9 +7,6 @@
 //! (API.md 1.9) and that relative path is stored in `user_profile.qr_code`. The name keeps its
 //! documented `.jpg` although the bytes are whatever WeChat sent (PNG from the sandbox).
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use axum::extract::State;
 use chrono::Utc;
 use serde_json::json;
@@ -57,8 +54,8 @@ pub(crate) async fn generate(
         .map_err(|e| ApiError::wechat("生成小程序二维码", e))?;
     let stamp = time::local(Utc::now()).format("%Y%m%d_%H%M%S");
     let relative = format!("{QR_DIR}/{user_id}_{stamp}_qrcode.jpg");
-    let file = state.settings.static_dir.join(&relative);
-    write_atomically(&file, &image).await?;
+    let key = object_store::path::Path::from(relative.as_str());
+    state.storage.put(&key, image.into()).await?;
     let updated = match state.db.get().await {
         Ok(db) => crate::db::user::set_qr_code(&db, company_id, user_id, &relative).await,
         Err(e) => Err(e.into()),
@@ -69,39 +66,9 @@ pub(crate) async fn generate(
             Ok(relative)
         }
         Err(e) => {
-            remove_quietly(&file).await;
+            state.storage.delete(&key).await;
             Err(e)
         }
-    }
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it into place, so a reader
-/// never sees half an image.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
-    let dir = path.parent().context("static file path without a folder")?;
-    tokio::fs::create_dir_all(dir)
-        .await
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
-    if let Err(e) = tokio::fs::write(&tmp, bytes).await {
-        remove_quietly(&tmp).await;
-        return Err(anyhow::Error::new(e)
-            .context(format!("writing {}", tmp.display()))
-            .into());
-    }
-    if let Err(e) = tokio::fs::rename(&tmp, path).await {
-        remove_quietly(&tmp).await;
-        return Err(anyhow::Error::new(e)
-            .context(format!("moving the image to {}", path.display()))
-            .into());
-    }
-    Ok(())
-}
-
-async fn remove_quietly(path: &Path) {
-    if let Err(e) = tokio::fs::remove_file(path).await {
-        tracing::warn!(path = %path.display(), error = %e, "could not remove a stray file");
     }
 }
 
