@@ -39,6 +39,8 @@ pub struct Settings {
     /// `statics/zhugeleida/imgs/...` (API.md 1.9) are relative to it, and its `statics/`
     /// folder is served at `/statics/`.
     pub static_dir: PathBuf,
+    /// Sign-up by QR code (ADM-09/10): the registration page and how long a QR stays valid.
+    pub signup: SignupSettings,
     /// Where stored files live (local directory or S3) and the upload limits (src/storage).
     pub storage: StorageSettings,
 }
@@ -109,6 +111,26 @@ impl Default for WsLimits {
             rate: 20,
             burst: 60,
             max_per_identity: 16,
+        }
+    }
+}
+
+/// ADM-09/10 (docs/signup-and-sync.md).
+#[derive(Clone, Debug)]
+pub struct SignupSettings {
+    /// The front-end registration page the QR code opens (`ZGLD_SIGNUP_PAGE_URL`); the
+    /// registration triple is appended as its query (A-21: the documented `xxx` placeholder).
+    pub page_url: String,
+    /// How long a QR code's registration credential is accepted by ADM-10
+    /// (`ZGLD_SIGNUP_QR_TTL_SECS`, default 7 days; 0 = until the admin is disabled or deleted).
+    pub qr_ttl: Duration,
+}
+
+impl Default for SignupSettings {
+    fn default() -> Self {
+        SignupSettings {
+            page_url: "http://zhugeleida.zhugeyingxiao.com/scan_code_add_user".into(),
+            qr_ttl: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -196,6 +218,7 @@ impl Settings {
             },
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
+            signup: SignupSettings::default(),
         }
     }
 
@@ -250,6 +273,10 @@ impl Settings {
         secs("ZGLD_REPLAY_TTL_SECS", &mut s.auth.replay_ttl)?;
         secs("ZGLD_LOGIN_LOCK_SECS", &mut s.auth.login_lock)?;
         secs("ZGLD_AUTH_CACHE_SECS", &mut s.auth.auth_cache_ttl)?;
+        secs("ZGLD_SIGNUP_QR_TTL_SECS", &mut s.signup.qr_ttl)?;
+        if let Some(v) = env("ZGLD_SIGNUP_PAGE_URL") {
+            s.signup.page_url = v;
+        }
         if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
             s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
         }

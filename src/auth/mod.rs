@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod login;
+pub mod registration;
 pub mod replay;
 pub mod token;
 

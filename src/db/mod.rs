@@ -10,7 +10,9 @@ pub mod follow;
 pub mod org;
 pub mod product;
 pub mod radar;
+pub mod signup;
 pub mod tag;
+pub mod tongxunlu;
 pub mod user;
 
 use std::str::FromStr;
@@ -52,6 +54,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         11,
         "011_content.sql",
         include_str!("../../sql/011_content.sql"),
+    ),
+    (
+        14,
+        "014_signup_and_sync.sql",
+        include_str!("../../sql/014_signup_and_sync.sql"),
     ),
 ];
 

@@ -7,6 +7,7 @@ pub mod content;
 pub mod image;
 pub mod parse;
 pub mod password;
+pub mod qr;
 pub mod role;
 pub mod secret;
 pub mod time;

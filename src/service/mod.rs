@@ -12,5 +12,7 @@ pub mod login;
 pub mod org;
 pub mod product;
 pub mod radar;
+pub mod signup;
 pub mod staff;
 pub mod upload;
+pub mod tongxunlu;

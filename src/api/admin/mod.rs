@@ -6,6 +6,8 @@ mod home_page;
 mod product;
 mod role;
 mod session;
+mod signup;
+mod tongxunlu;
 mod user;
 mod userprofile;
 
@@ -32,6 +34,28 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{P}/user/update_status/{{o_id}}"),
             any(user::update_status),
+        )
+        .route(
+            &format!("{P}/user/create_scan_code/{{o_id}}"),
+            any(signup::create_scan_code),
+        )
+        .route(
+            &format!("{P}/user/scan_code_to_add_user/{{o_id}}"),
+            any(signup::scan_code_to_add_user),
+        )
+        .route(&format!("{P}/user/update/{{o_id}}"), any(signup::update))
+        .route(&format!("{P}/user/delete/{{o_id}}"), any(signup::delete))
+        .route(
+            &format!("{P}/user/approval_storage_user_info/{{o_id}}"),
+            any(signup::approve),
+        )
+        .route(
+            &format!("{P}/user/sync_user_tongxunlu/{{o_id}}"),
+            any(tongxunlu::sync),
+        )
+        .route(
+            &format!("{P}/user/sync_user_tongxunlu_status/{{o_id}}"),
+            any(tongxunlu::status),
         )
         .route(&format!("{P}/access_rules"), any(access_rules::list))
         .route(

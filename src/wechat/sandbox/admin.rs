@@ -27,6 +27,10 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/calls", get(list_calls).delete(clear_calls))
         .route("/config", get(get_config))
         .route("/reset", post(reset))
+        .route(
+            "/wecom/directory",
+            get(super::directory::get).post(super::directory::set),
+        )
         .fallback(|| async { bad(StatusCode::NOT_FOUND, "unknown sandbox admin path") })
 }
 

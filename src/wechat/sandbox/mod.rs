@@ -10,6 +10,7 @@ mod admin;
 mod api;
 mod browser;
 mod config;
+mod directory;
 mod qyapi;
 mod state;
 mod upstream;
