@@ -410,3 +410,155 @@ async fn another_company_s_sync_and_status_are_out_of_reach() {
     let d = sync(&app, &op, a).await.ok().data().clone();
     assert_eq!(d["unchanged"], 3);
 }
+
+#[tokio::test]
+async fn a_qr_sign_up_is_adopted_by_its_wecom_member_and_then_logs_in_through_wecom() {
+    let root = std::env::temp_dir().join(format!("zgld-sync-{}", uuid::Uuid::new_v4().simple()));
+    let dir = root.clone();
+    let app = common::spawn_app_with(move |s| s.static_dir = dir).await;
+    let (c, admin, _) = app.tenant("甲").await;
+    configure(&app, &admin, c).await;
+    app.post(&format!("/zhugeleida/admin/company/update_agent/{c}"))
+        .signed(&admin)
+        .form(&[
+            ("app_type", "1"),
+            ("agent_id", "1000002"),
+            ("app_secret", "sandbox-ai-radar-secret"),
+        ])
+        .send()
+        .await
+        .ok();
+    // rep03 signs up by QR before the address book is synced
+    app.get("/zhugeleida/admin/user/create_scan_code/0")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    let row = app
+        .db()
+        .await
+        .query_one("select rand_str, timestamp, creator_id from registration_code order by id desc limit 1", &[])
+        .await
+        .unwrap();
+    let (rand_str, ts, creator): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+    app.post("/zhugeleida/admin/user/scan_code_to_add_user/0")
+        .raw_auth(&rand_str, &ts, &creator.to_string())
+        .form(&[
+            ("username", "小三"),
+            ("position", "实习"),
+            ("wechat", "wx3"),
+            ("wechat_phone", "13800000003"),
+            ("mingpian_phone", "13800000003"),
+        ])
+        .send()
+        .await
+        .ok();
+    let tid = app
+        .get("/zhugeleida/admin/user")
+        .signed(&admin)
+        .query(&[("type", "temp_user")])
+        .send()
+        .await
+        .ok()
+        .data()["ret_data"][0]["temp_user_id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .post("/zhugeleida/admin/user/approval_storage_user_info/0")
+        .signed(&admin)
+        .form(&[("user_id_list", &format!("[{tid}]"))])
+        .send()
+        .await
+        .ok();
+    let new_id = r.data()["approved"][0]["user_id"].as_i64().unwrap();
+    // the sync adopts the approved user for rep03 (same mobile) instead of adding a second one
+    let d = sync(&app, &admin, c).await.ok().data().clone();
+    assert_eq!(
+        (d["created"].clone(), d["updated"].clone()),
+        (json!(2), json!(1))
+    );
+    let rows = users_by_userid(&app, &admin).await;
+    let rep3 = find(&rows, "rep03");
+    assert_eq!(rep3["id"], new_id);
+    assert_eq!(rep3["username"], "销售三");
+    assert_eq!(
+        rows.iter().filter(|u| u["phone"] == "13800000003").count(),
+        1
+    );
+    // and the member signs in through WeCom as that user
+    let login = app
+        .get(&format!("/zhugeleida/qiyeweixin/work_weixin_auth/{c}"))
+        .query(&[("code", "sandbox-rep03.first")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(login.data()["user_id"], new_id);
+    let before = snapshot(&app, c).await;
+    let d = sync(&app, &admin, c).await.ok().data().clone();
+    assert_eq!(
+        (
+            d["created"].clone(),
+            d["updated"].clone(),
+            d["unchanged"].clone()
+        ),
+        (json!(0), json!(0), json!(3))
+    );
+    // QYW-01 may have refreshed last_login_date and the token only: the synced columns agree
+    assert_eq!(snapshot(&app, c).await, before);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn a_new_corp_makes_the_app_secrets_unverified_until_they_are_saved_again() {
+    let app = spawn_app().await;
+    let (c, admin, _) = app.tenant("甲").await;
+    configure(&app, &admin, c).await;
+    app.post(&format!("/zhugeleida/admin/company/update_agent/{c}"))
+        .signed(&admin)
+        .form(&[
+            ("app_type", "1"),
+            ("agent_id", "1000002"),
+            ("app_secret", "sandbox-ai-radar-secret"),
+        ])
+        .send()
+        .await
+        .ok();
+    let status = || async {
+        app.get("/zhugeleida/admin/company/author_status")
+            .signed(&admin)
+            .query(&[("company_id", &c.to_string())])
+            .send()
+            .await
+            .ok()
+            .data()["ret_data"]
+            .clone()
+    };
+    assert_eq!(status().await[1]["is_validate"], true);
+    // the same corp saved again keeps the app verified
+    configure(&app, &admin, c).await;
+    assert_eq!(status().await[1]["is_validate"], true);
+    // WeCom now knows the corp as wwother
+    let mut seed: Value = app
+        .http
+        .get(format!("{}/__sandbox/config", app.sandbox))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    seed["wecom"]["corpid"] = json!("wwother");
+    sandbox(&app, "/reset", seed).await;
+    app.post(&format!("/zhugeleida/admin/company/update_tongxunlu/{c}"))
+        .signed(&admin)
+        .form(&[
+            ("corp_id", "wwother"),
+            ("tongxunlu_secret", "sandbox-tongxunlu-secret"),
+        ])
+        .send()
+        .await
+        .ok();
+    let s = status().await;
+    assert_eq!(s[0]["is_validate"], true);
+    assert_eq!(s[1]["is_validate"], false);
+}

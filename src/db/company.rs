@@ -187,6 +187,16 @@ pub async fn set_tongxunlu(
     Ok(())
 }
 
+/// Marks every app secret of the company as unverified (its corp changed).
+pub async fn invalidate_apps(db: &impl GenericClient, company_id: i64) -> Result<(), ApiError> {
+    db.execute(
+        "update company_app set is_validate = false where company_id = $1",
+        &[&company_id],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A WeCom app (agent) of a company.
 #[derive(Debug, Clone)]
 pub struct AppRow {

@@ -317,6 +317,41 @@ pub async fn update_profile(
     Ok(n > 0)
 }
 
+/// A locally created member of the company (a QR sign-up approved by ADM-38, ADM-29) whose
+/// phone is `mobile`, locked; `None` unless exactly one matches. The sync adopts it for the
+/// address-book member with that mobile instead of creating a second user.
+pub async fn lock_local_by_mobile(
+    tx: &impl GenericClient,
+    company_id: i64,
+    mobile: &str,
+) -> Result<Option<MemberRow>, ApiError> {
+    let rows = tx
+        .query(
+            "select id, status, wecom_left from user_profile
+             where company_id = $1 and not from_wecom and phone = $2 limit 2 for update",
+            &[&company_id, &mobile],
+        )
+        .await?;
+    Ok(match rows.as_slice() {
+        [r] => Some(MemberRow {
+            id: r.get(0),
+            status: r.get(1),
+            wecom_left: r.get(2),
+        }),
+        _ => None,
+    })
+}
+
+/// Gives an adopted local member the address book's UserID.
+pub async fn adopt(tx: &impl GenericClient, id: i64, userid: &str) -> Result<(), ApiError> {
+    tx.execute(
+        "update user_profile set userid = $2, from_wecom = true where id = $1",
+        &[&id, &userid],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Marks a freshly inserted member as the address book's.
 pub async fn mark_from_wecom(
     tx: &impl GenericClient,

@@ -111,14 +111,22 @@ pub async fn set_tongxunlu(
     corp_id: &str,
     secret: &str,
 ) -> Result<(), ApiError> {
-    visible(state, caller, id).await?;
+    let company = visible(state, caller, id).await?;
     state
         .wechat
         .wecom_check_credentials(corp_id, secret)
         .await
         .map_err(|e| ApiError::wechat("保存通讯录", e))?;
-    let db = state.db.get().await?;
-    db::company::set_tongxunlu(&db, id, corp_id, secret, true).await
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    db::company::set_tongxunlu(&tx, id, corp_id, secret, true).await?;
+    // The apps' secrets were verified against the old corp: ADM-45 must not keep calling them
+    // valid for the new one; ADM-50 verifies them again.
+    if company.corp_id.as_deref() != Some(corp_id) {
+        db::company::invalidate_apps(&tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// ADM-50: saves an app's agent secret once WeCom accepts it for the company's corp.

@@ -211,7 +211,17 @@ impl Job<'_> {
             ..Tally::default()
         };
         let over = || json!({"userid": m.userid, "name": profile.name});
-        match db::tongxunlu::lock_member(tx, self.company_id, &m.userid).await? {
+        let mut known = db::tongxunlu::lock_member(tx, self.company_id, &m.userid).await?;
+        if known.is_none() {
+            if let Some(mobile) = mobile.as_deref() {
+                known = db::tongxunlu::lock_local_by_mobile(tx, self.company_id, mobile).await?;
+                if let Some(local) = &known {
+                    db::tongxunlu::adopt(tx, local.id, &m.userid).await?;
+                    t.updated = 1;
+                }
+            }
+        }
+        match known {
             None => {
                 let fits = db::user::check_quota(tx, self.company_id, None)
                     .await
@@ -259,7 +269,7 @@ impl Job<'_> {
                 }
                 if changed {
                     t.updated = 1;
-                } else if t.enabled == 0 {
+                } else if t.enabled == 0 && t.updated == 0 {
                     t.unchanged = 1;
                 }
             }
