@@ -79,6 +79,8 @@ struct Pushes {
     push: Arc<tokio::sync::Mutex<Histogram<u64>>>,
     pushed: Arc<AtomicU64>,
     measuring: Arc<AtomicBool>,
+    /// Only events sent (or scheduled) from this time on (µs since start) are counted.
+    from_us: Arc<AtomicU64>,
 }
 
 /// Connects every salesperson's WebSocket and records, per `radar` frame, the time since its
@@ -94,6 +96,7 @@ async fn listen_reps(
     let push = Arc::new(tokio::sync::Mutex::new(hist()?));
     let pushed = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
+    let from_us = Arc::new(AtomicU64::new(0));
     for r in 1..=reps {
         let mut ws = ws_connect(
             port,
@@ -101,11 +104,12 @@ async fn listen_reps(
             r,
         )
         .await?;
-        let (sent, push, pushed, measuring) = (
+        let (sent, push, pushed, measuring, from_us) = (
             sent.clone(),
             push.clone(),
             pushed.clone(),
             measuring.clone(),
+            from_us.clone(),
         );
         tokio::spawn(async move {
             while let Some(Ok(m)) = ws.next().await {
@@ -122,7 +126,10 @@ async fn listen_reps(
                     .get(c)
                     .and_then(|s| s.lock().ok().and_then(|mut q| q.pop_front()))
                     .unwrap_or(0);
-                if measuring.load(Ordering::Relaxed) && at > 0 {
+                if measuring.load(Ordering::Relaxed)
+                    && at > 0
+                    && at >= from_us.load(Ordering::Relaxed)
+                {
                     pushed.fetch_add(1, Ordering::Relaxed);
                     let _ = push.lock().await.record(now.saturating_sub(at).max(1));
                 }
@@ -134,6 +141,7 @@ async fn listen_reps(
         push,
         pushed,
         measuring,
+        from_us,
     })
 }
 
@@ -200,7 +208,11 @@ async fn open_loop_phase(env: &Env, a: &IngestArgs, port: u16) -> anyhow::Result
             break;
         }
         let measuring = now - t0 >= warmup;
-        p.measuring.store(measuring, Ordering::Relaxed);
+        if measuring && !p.measuring.load(Ordering::Relaxed) {
+            p.from_us
+                .store((t0 + warmup).as_micros() as u64, Ordering::Relaxed);
+            p.measuring.store(true, Ordering::Relaxed);
+        }
         // Every event due by now, each stamped with its own scheduled time.
         loop {
             let due = t0 + Duration::from_nanos(n * 1_000_000_000 / rate);
@@ -308,6 +320,7 @@ async fn ingest_phase(env: &Env, a: &IngestArgs, batch: &str, port: u16) -> anyh
         push,
         pushed,
         measuring,
+        ..
     } = listen_reps(port, reps, customers, start).await?;
     let done = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
@@ -416,8 +429,9 @@ pub async fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<Value> {
     } else {
         json!({})
     };
-    let ratio = batched["events_per_s"].as_f64().unwrap_or(0.0)
-        / direct["events_per_s"].as_f64().unwrap_or(1.0).max(1.0);
+    let ratio = direct["events_per_s"]
+        .as_f64()
+        .map(|d| round(batched["events_per_s"].as_f64().unwrap_or(0.0) / d.max(1.0)));
     Ok(json!({
         "reps": a.reps,
         "open_loop": open,
@@ -426,7 +440,7 @@ pub async fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<Value> {
             "senders": a.senders,
             "one_tx_per_event": direct,
             "batched": batched,
-            "batched_over_direct": round(ratio),
+            "batched_over_direct": ratio,
         },
     }))
 }
