@@ -83,6 +83,17 @@ pub async fn store_batch(
     db: &deadpool_postgres::Client,
     batch: &[NewMessage],
 ) -> Result<Vec<Stored>, ApiError> {
+    let keys: Vec<i64> = batch.iter().map(|_| rand::random()).collect();
+    store_batch_keyed(db, batch, &keys).await
+}
+
+/// [`store_batch`] with each message's write key (`keys[i]` for `batch[i]`), by which
+/// [`stored_by_key`] finds it after a failure.
+pub async fn store_batch_keyed(
+    db: &deadpool_postgres::Client,
+    batch: &[NewMessage],
+    keys: &[i64],
+) -> Result<Vec<Stored>, ApiError> {
     // Fold in-batch duplicates: every copy after the first points at the first.
     let mut first_of: HashMap<(i64, i64, i16, &str), usize> = HashMap::new();
     let mut unique: Vec<usize> = Vec::with_capacity(batch.len());
@@ -109,6 +120,7 @@ pub async fn store_batch(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
+        Vec::with_capacity(n),
     );
     for (ord, &i) in unique.iter().enumerate() {
         let Some(m) = batch.get(i) else { continue };
@@ -120,27 +132,21 @@ pub async fn store_batch(
         cols.5.push(m.content.clone());
         cols.6.push(m.client_msg_id.clone());
         cols.7.push(ord as i32);
+        cols.8
+            .push(keys.get(i).copied().unwrap_or_else(rand::random));
     }
     let half_life = crate::domain::ai::HALF_LIFE_SECS;
     let weight = crate::domain::ai::weight(crate::domain::ai::Signal::CustomerMessage);
-    let rows = if let ([c], [u], [k], [st], [it], [content], [cid], [ord]) = (
-        &cols.0[..],
-        &cols.1[..],
-        &cols.2[..],
-        &cols.3[..],
-        &cols.4[..],
-        &cols.5[..],
-        &cols.6[..],
-        &cols.7[..],
-    ) {
-        let stmt = db.prepare_cached(&STORE_ONE).await?;
-        db.query(
-            &stmt,
-            &[c, u, k, st, it, content, cid, ord, &half_life, &weight],
-        )
-        .await?
-    } else {
-        store_many(db, &cols, n, half_life, weight).await?
+    // A copy of a retried message committed by another node between this statement's
+    // snapshot and its insert breaks the client-id key: the statement rolled back entirely
+    // (no seq spent); run it again, its fresh snapshot finds the copy (a duplicate).
+    let mut attempt = 0;
+    let rows = loop {
+        match statement(db, &cols, n, half_life, weight).await {
+            Ok(rows) => break rows,
+            Err(e) if attempt < 3 && is_client_key_conflict(&e) => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
     };
 
     let mut by_ord: Vec<Option<Stored>> = vec![None; n];
@@ -184,6 +190,97 @@ pub async fn store_batch(
     Ok(out)
 }
 
+/// After a failed batch: the messages stored under `keys` (`None` for those not stored; a
+/// retried client id that was already stored before is not, and its retry answers it as a
+/// duplicate). Locks the batch's conversations first, so a batch still committing is waited
+/// for: the answer is final.
+pub async fn stored_by_key(
+    db: &mut deadpool_postgres::Client,
+    batch: &[NewMessage],
+    keys: &[i64],
+) -> Result<Vec<Option<Stored>>, ApiError> {
+    let (us, cs): (Vec<i64>, Vec<i64>) = batch.iter().map(|m| (m.user_id, m.customer_id)).unzip();
+    let tx = db.transaction().await?;
+    tx.query(
+        "select c.id from conversation c join unnest($1::int8[], $2::int8[]) as t(u, k)
+           on c.user_id = t.u and c.customer_id = t.k order by c.id for update of c",
+        &[&us, &cs],
+    )
+    .await?;
+    let rows = tx
+        .query(
+            "select m.write_key, m.id, m.conversation_id, m.seq, m.create_date, m.is_first_info, m.info_type, m.content
+             from conversation c join chat_message m on m.conversation_id = c.id
+             where (c.user_id, c.customer_id) in (select * from unnest($1::int8[], $2::int8[]))
+               and m.seq > c.last_seq - 100000 and m.write_key = any($3)",
+            &[&us, &cs, &keys],
+        )
+        .await?;
+    tx.commit().await?;
+    let by_key: HashMap<i64, &Row> = rows.iter().map(|r| (r.get::<_, i64>(0), r)).collect();
+    Ok(batch
+        .iter()
+        .zip(keys)
+        .map(|(m, k)| {
+            by_key.get(k).map(|r| Stored {
+                duplicate: false,
+                message: Message {
+                    id: r.get(1),
+                    conversation_id: r.get(2),
+                    seq: r.get(3),
+                    company_id: m.company_id,
+                    user_id: m.user_id,
+                    customer_id: m.customer_id,
+                    send_type: m.send_type,
+                    info_type: r.get(6),
+                    content: r.get(7),
+                    client_msg_id: m.client_msg_id.clone(),
+                    is_first_info: r.get(5),
+                    create_date: r.get(4),
+                },
+            })
+        })
+        .collect())
+}
+
+/// The client-id key (`chat_message_client_key`) was broken by a concurrent copy.
+fn is_client_key_conflict(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| {
+        d.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && d.constraint() == Some("chat_message_client_key")
+    })
+}
+
+/// Runs the batch statement: the scalar form for one message, the array form for more.
+async fn statement(
+    db: &deadpool_postgres::Client,
+    cols: &Columns,
+    n: usize,
+    half_life: f64,
+    weight: f64,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    if let ([c], [u], [k], [st], [it], [content], [cid], [ord], [wk]) = (
+        &cols.0[..],
+        &cols.1[..],
+        &cols.2[..],
+        &cols.3[..],
+        &cols.4[..],
+        &cols.5[..],
+        &cols.6[..],
+        &cols.7[..],
+        &cols.8[..],
+    ) {
+        let stmt = db.prepare_cached(&STORE_ONE).await?;
+        db.query(
+            &stmt,
+            &[c, u, k, st, it, content, cid, ord, &half_life, &weight, wk],
+        )
+        .await
+    } else {
+        store_many(db, cols, n, half_life, weight).await
+    }
+}
+
 /// From this many messages on, a batch is planned for its size (docs/BENCHMARKS.md).
 const CUSTOM_PLAN_FROM: usize = 16;
 
@@ -198,6 +295,7 @@ type Columns = (
     Vec<Value>,
     Vec<Option<String>>,
     Vec<i32>,
+    Vec<i64>,
 );
 
 async fn store_many(
@@ -206,10 +304,11 @@ async fn store_many(
     n: usize,
     half_life: f64,
     weight: f64,
-) -> Result<Vec<Row>, ApiError> {
+) -> Result<Vec<Row>, tokio_postgres::Error> {
     let stmt = db.prepare_cached(&STORE).await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
-        &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &half_life, &weight,
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+        &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &half_life,
+        &weight, &cols.8,
     ];
     Ok(if n >= CUSTOM_PLAN_FROM {
         // Large batches: PostgreSQL's cached generic plan joins the CTEs with nested loops
@@ -234,7 +333,8 @@ async fn store_many(
 const INPUT_MANY: &str = "
 with input as (
     select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[], $5::smallint[], $6::jsonb[],
-        $7::text[], $8::int[]) as t(company_id, user_id, customer_id, send_type, info_type, content, client_msg_id, ord)
+        $7::text[], $8::int[], $11::bigint[]) as t(company_id, user_id, customer_id, send_type, info_type, content,
+        client_msg_id, ord, write_key)
 ),";
 
 /// One message (scalars): its generic plan uses the indexes, so PostgreSQL caches it after five
@@ -243,7 +343,7 @@ const INPUT_ONE: &str = "
 with input as (
     select $1::bigint as company_id, $2::bigint as user_id, $3::bigint as customer_id,
         $4::smallint as send_type, $5::smallint as info_type, $6::jsonb as content,
-        $7::text as client_msg_id, $8::int as ord
+        $7::text as client_msg_id, $8::int as ord, $11::bigint as write_key
 ),";
 
 static STORE: std::sync::LazyLock<String> =
@@ -294,9 +394,9 @@ fresh as (
 ),
 ins as (
     insert into chat_message (id, company_id, conversation_id, seq, user_id, customer_id, send_type, info_type,
-        content, client_msg_id, is_first_info, create_date)
+        content, client_msg_id, is_first_info, create_date, write_key)
     select id, company_id, conversation_id, seq, user_id, customer_id, send_type, info_type, content, client_msg_id,
-        seq = 1, create_date
+        seq = 1, create_date, write_key
     from fresh
 ),
 active as (

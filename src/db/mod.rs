@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../sql/006_auth_notify.sql"),
     ),
     (
+        8,
+        "008_write_keys.sql",
+        include_str!("../../sql/008_write_keys.sql"),
+    ),
+    (
         10,
         "010_upload_card.sql",
         include_str!("../../sql/010_upload_card.sql"),

@@ -80,9 +80,10 @@ const TOGGLE_PRAISE: &str = "
     returning is_up_down, ai_energy";
 
 const INSERT_LOGS: &str = "
-    insert into action_log (company_id, user_id, customer_id, action, delta, log)
-    select c, u, k, a, d, l
-    from unnest($1::int8[], $2::int8[], $3::int8[], $4::int2[], $5::int2[], $6::text[]) with ordinality as t(c, u, k, a, d, l, o)
+    insert into action_log (company_id, user_id, customer_id, action, delta, log, write_key)
+    select c, u, k, a, d, l, w
+    from unnest($1::int8[], $2::int8[], $3::int8[], $4::int2[], $5::int2[], $6::text[], $7::int8[])
+        with ordinality as t(c, u, k, a, d, l, w, o)
     order by o
     returning id, create_date";
 
@@ -93,6 +94,77 @@ const COUNTERS: &str =
 /// (concurrent batches never deadlock on them), praise toggled in arrival order, log rows
 /// inserted in one statement. Results are in input order.
 pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Recorded>, ApiError> {
+    let keys: Vec<i64> = batch.iter().map(|_| rand::random()).collect();
+    store_events_keyed(db, batch, &keys).await
+}
+
+/// After a failed batch: the events stored under `keys` with what they gave (`None` for those
+/// not stored). Locks the batch's relations first, so a batch still committing is waited for.
+/// The relation's energy, praise and the card counters are today's (after the batch or later).
+pub async fn recorded_by_key(
+    db: &mut Client,
+    batch: &[NewEvent],
+    keys: &[i64],
+) -> Result<Vec<Option<Recorded>>, ApiError> {
+    let (us, ks): (Vec<i64>, Vec<i64>) = batch.iter().map(|e| (e.user_id, e.customer_id)).unzip();
+    let tx = db.transaction().await?;
+    tx.query(
+        "select uc.id from user_customer uc join unnest($1::int8[], $2::int8[]) as t(u, k)
+           on uc.user_id = t.u and uc.customer_id = t.k order by uc.id for update of uc",
+        &[&us, &ks],
+    )
+    .await?;
+    let rows = tx
+        .query(
+            "select l.write_key, l.id, l.user_id, l.customer_id, l.action, l.log, l.create_date, l.delta,
+                    uc.ai_energy, uc.is_up_down, uc.create_date = l.create_date
+             from action_log l
+             join user_customer uc on uc.user_id = l.user_id and uc.customer_id = l.customer_id
+             where l.user_id = any($1) and l.create_date > now() - interval '1 day' and l.write_key = any($2)",
+            &[&us, &keys],
+        )
+        .await?;
+    let counted = tx.query(COUNTERS, &[&us]).await?;
+    tx.commit().await?;
+    let counters: HashMap<i64, (i64, i64, i64)> = counted
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect();
+    let by_key: HashMap<i64, &tokio_postgres::Row> =
+        rows.iter().map(|r| (r.get::<_, i64>(0), r)).collect();
+    Ok(batch
+        .iter()
+        .zip(keys)
+        .map(|(e, k)| {
+            by_key.get(k).map(|r| {
+                let action: i16 = r.get(4);
+                let delta: i16 = r.get(7);
+                Recorded {
+                    log: LogRow {
+                        id: r.get(1),
+                        user_id: r.get(2),
+                        customer_id: r.get(3),
+                        action,
+                        log: r.get(5),
+                        create_date: r.get(6),
+                    },
+                    praise_on: (action == action::PRAISE).then_some(delta == 1),
+                    new_relation: r.get(10),
+                    energy: r.get(8),
+                    is_up_down: r.get(9),
+                    counters: counters.get(&e.user_id).copied().unwrap_or((0, 0, 0)),
+                }
+            })
+        })
+        .collect())
+}
+
+/// [`store_events`] with each event's write key (`keys[i]` for `batch[i]`).
+pub async fn store_events_keyed(
+    db: &mut Client,
+    batch: &[NewEvent],
+    keys: &[i64],
+) -> Result<Vec<Recorded>, ApiError> {
     // Per pair: company, source of a new relation, summed weight (praise is weighed when toggled).
     let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
     for e in batch {
@@ -199,8 +271,13 @@ pub async fn store_events(db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Rec
         ds.push(if on { 1i16 } else { -1 });
         ls.push(action::log_text(&e.customer_name, e.action, on));
     }
-    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-        [&cs, &us, &ks, &acts, &ds, &ls];
+    let wks: Vec<i64> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, _)| keys.get(i).copied().unwrap_or_else(rand::random))
+        .collect();
+    let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        [&cs, &us, &ks, &acts, &ds, &ls, &wks];
     let counters_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&users];
     let (inserted, counted) = tokio::try_join!(
         tx.query(&insert, &insert_params),

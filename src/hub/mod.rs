@@ -47,6 +47,14 @@ pub enum Target {
     Customer(i64),
 }
 
+/// The `surface` label of the connection metrics.
+fn surface(t: Target) -> &'static str {
+    match t {
+        Target::User(_) => "salesperson",
+        Target::Customer(_) => "customer",
+    }
+}
+
 /// Shared between a connection's queue owner (the hub) and its socket task.
 #[derive(Debug, Default)]
 pub struct CloseSignal {
@@ -175,6 +183,7 @@ impl Hub {
 
     pub(crate) fn set_bridge_up(&self, up: bool) {
         self.0.bridge_up.store(up, Ordering::Release);
+        metrics::gauge!("zgld_bridge_up").set(if up { 1.0 } else { 0.0 });
     }
 
     fn index(&self, t: Target) -> (&DashMap<i64, Vec<Arc<Conn>>>, i64) {
@@ -210,12 +219,14 @@ impl Hub {
                     if c.close.code() == 0 {
                         c.close.close(close::REPLACED);
                         self.0.stats.replaced.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("zgld_ws_replaced_total").increment(1);
                         open -= 1;
                     }
                 }
             }
         }
         self.0.stats.connections.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("zgld_ws_connections", "surface" => surface(who)).increment(1.0);
         (conn, rx)
     }
 
@@ -230,6 +241,7 @@ impl Hub {
         map.remove_if(&id, |_, list| list.is_empty());
         if removed {
             self.0.stats.connections.fetch_sub(1, Ordering::Relaxed);
+            metrics::gauge!("zgld_ws_connections", "surface" => surface(who)).decrement(1.0);
         }
     }
 
@@ -255,11 +267,13 @@ impl Hub {
         match conn.tx.try_send(frame) {
             Ok(()) => {
                 self.0.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("zgld_ws_frames_out_total", "via" => "hub").increment(1);
                 true
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if conn.close.code() == 0 {
                     self.0.stats.slow_closed.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("zgld_ws_slow_closed_total").increment(1);
                 }
                 conn.close.close(close::SLOW);
                 false

@@ -113,6 +113,7 @@ async fn write(
             Ok(Err(_)) => Err(GONE),
             Err(_) => {
                 hub.stats().write_timeouts.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("zgld_ws_write_timeouts_total").increment(1);
                 tracing::info!(limit_ms = limit.as_millis() as u64, "ws write timed out: dropping the client");
                 Err(close::SLOW)
             }
@@ -192,6 +193,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
     let code = 'session: loop {
         for r in replies.drain(..) {
             let msg = WsMessage::Text(Utf8Bytes::from(r));
+            metrics::counter!("zgld_ws_frames_out_total", "via" => "reply").increment(1);
             if let Err(code) = write(&mut socket, msg, wt, &conn, &hub).await {
                 break 'session code;
             }
@@ -209,8 +211,10 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
                 last_heard = tokio::time::Instant::now();
                 match msg {
                     Some(Ok(WsMessage::Text(t))) => {
+                        metrics::counter!("zgld_ws_frames_in_total").increment(1);
                         if !bucket.take() {
                             hub.stats().rate_limited.fetch_add(1, Ordering::Relaxed);
+                            metrics::counter!("zgld_ws_rate_limited_total").increment(1);
                             replies.push(rate_limited(t.as_str()));
                             continue;
                         }
@@ -236,6 +240,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
             }
         }
     };
+    metrics::counter!("zgld_ws_closed_total", "code" => code.to_string()).increment(1);
     if code != GONE {
         let reason = match code {
             close::SLOW => "slow consumer",

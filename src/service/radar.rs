@@ -32,8 +32,22 @@ impl BatchStore for RadarStore {
         e.user_id as u64
     }
 
-    async fn write(&self, db: &mut Client, batch: &[NewEvent]) -> Result<Vec<Recorded>, ApiError> {
-        radar::store_events(db, batch).await
+    async fn write(
+        &self,
+        db: &mut Client,
+        batch: &[NewEvent],
+        keys: &[i64],
+    ) -> Result<Vec<Recorded>, ApiError> {
+        radar::store_events_keyed(db, batch, keys).await
+    }
+
+    async fn recover(
+        &self,
+        db: &mut Client,
+        batch: &[NewEvent],
+        keys: &[i64],
+    ) -> Result<Vec<Option<Recorded>>, ApiError> {
+        radar::recorded_by_key(db, batch, keys).await
     }
 }
 
@@ -50,6 +64,14 @@ impl Radar {
             Radar::Batched(Batcher::start(RadarStore, pool, lanes, MAX_BATCH))
         } else {
             Radar::Direct(pool)
+        }
+    }
+
+    /// Test hook: the next `n` batched writes commit, then report a failure.
+    #[doc(hidden)]
+    pub fn fail_after_commit(&self, n: usize) {
+        if let Radar::Batched(b) = self {
+            b.fail_after_commit(n);
         }
     }
 
@@ -96,6 +118,7 @@ pub async fn record(
         Some(ai::rate(rec.energy)),
         rec.new_relation,
     );
+    metrics::counter!("zgld_radar_events_total").increment(1);
     state
         .hub
         .publish(&[Target::User(uid)], Utf8Bytes::from(frame.encode(false)?));

@@ -123,6 +123,7 @@ pub async fn send(
         }
     };
     let stored = state.chat.submit(msg).await?;
+    metrics::counter!("zgld_chat_messages_in_total", "duplicate" => if stored.duplicate { "true" } else { "false" }).increment(1);
     let row = render::live(state, &stored.message).await?.to_string();
     if !stored.duplicate {
         let frame = format!(r#"{{"type":"message","message":{row}}}"#);
@@ -131,6 +132,7 @@ pub async fn send(
             &[Target::User(m.user_id), Target::Customer(m.customer_id)],
             Utf8Bytes::from(frame),
         );
+        metrics::counter!("zgld_chat_messages_out_total").increment(1);
     }
     Ok(Sent { stored, row })
 }

@@ -28,8 +28,22 @@ impl BatchStore for ChatStore {
         h.finish()
     }
 
-    async fn write(&self, db: &mut Client, batch: &[NewMessage]) -> Result<Vec<Stored>, ApiError> {
-        chat::store_batch(db, batch).await
+    async fn write(
+        &self,
+        db: &mut Client,
+        batch: &[NewMessage],
+        keys: &[i64],
+    ) -> Result<Vec<Stored>, ApiError> {
+        chat::store_batch_keyed(db, batch, keys).await
+    }
+
+    async fn recover(
+        &self,
+        db: &mut Client,
+        batch: &[NewMessage],
+        keys: &[i64],
+    ) -> Result<Vec<Option<Stored>>, ApiError> {
+        chat::stored_by_key(db, batch, keys).await
     }
 }
 

@@ -1,0 +1,357 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Things at once, on a multi-thread runtime (issue 9 item 7): two nodes sending into one
+//! conversation, the same `client_msg_id` from two devices on two nodes, the batching
+//! writers with many items, a failing item, and praise toggles inside one batch.
+mod common;
+
+use common::{customer, spawn_app, spawn_app_with, ws, TestApp};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const REP_WS: &str = "/zhugeleida/qiyeweixin/ws";
+const CUST_WS: &str = "/zhugeleida/xiaochengxu/ws";
+
+/// A second node of `a`'s installation (same database; no Redis needed for these tests).
+async fn second_node(a: &TestApp) -> TestApp {
+    let db = a.state.settings.database_url.clone();
+    spawn_app_with(|s| s.database_url = db.clone()).await
+}
+
+/// The reply (`sent` or `error`) to the send with `cid`, skipping pushed messages.
+async fn reply(s: &mut ws::Socket, cid: &str) -> Value {
+    loop {
+        let f = ws::next(s, Duration::from_secs(20)).await.expect("a reply");
+        if (f["type"] == "sent" || f["type"] == "error") && f["client_msg_id"] == cid {
+            return f;
+        }
+    }
+}
+
+/// Issue 8 defect 10: the loser of a concurrent retry gets `sent` + `duplicate: true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_client_msg_id_from_two_devices_on_two_nodes_is_never_an_error() {
+    let a = spawn_app().await;
+    let b = second_node(&a).await;
+    let (_, _, rep) = a.tenant("甲").await;
+    let cust = customer(&a, rep.user_id, "o_twice").await;
+    let (mut on_a, _) = ws::connect(&a, CUST_WS, &cust).await;
+    let (mut on_b, _) = ws::connect(&b, CUST_WS, &cust).await;
+    const ROUNDS: usize = 30;
+    for round in 0..ROUNDS {
+        let cid = format!("twice-{round}");
+        let frame = json!({"type": "send", "client_msg_id": cid, "u_id": rep.user_id, "msg": "hi"});
+        tokio::join!(
+            ws::send(&mut on_a, frame.clone()),
+            ws::send(&mut on_b, frame)
+        );
+        let (ra, rb) = tokio::join!(reply(&mut on_a, &cid), reply(&mut on_b, &cid));
+        assert_eq!(
+            (ra["type"].as_str(), rb["type"].as_str()),
+            (Some("sent"), Some("sent")),
+            "round {round}: {ra} / {rb}"
+        );
+        assert_eq!(ra["message"]["id"], rb["message"]["id"]);
+        let dups = [&ra, &rb].iter().filter(|r| r["duplicate"] == true).count();
+        assert_eq!(dups, 1, "exactly one was the copy: {ra} / {rb}");
+    }
+    let seqs: Vec<i64> = a
+        .db()
+        .await
+        .query("select seq from chat_message order by seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(seqs, (1..=ROUNDS as i64).collect::<Vec<_>>());
+}
+
+/// Two nodes, both sides sending at once into one conversation: one gap-free sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_sending_into_one_conversation_at_once_share_one_gap_free_sequence() {
+    let a = spawn_app().await;
+    let b = second_node(&a).await;
+    let (_, _, rep) = a.tenant("甲").await;
+    let cust = customer(&a, rep.user_id, "o_both").await;
+    let (rep_on_a, _) = ws::connect(&a, REP_WS, &rep).await;
+    let (cust_on_b, _) = ws::connect(&b, CUST_WS, &cust).await;
+    const N: usize = 60;
+    let side = |mut s: ws::Socket, to: Value, key: &'static str| {
+        tokio::spawn(async move {
+            for i in 0..N {
+                let mut f = json!({"type": "send", "client_msg_id": format!("{key}{i}"), "msg": format!("{key}{i}")});
+                f.as_object_mut().unwrap().insert(
+                    if key == "r" {
+                        "customer_id".into()
+                    } else {
+                        "u_id".into()
+                    },
+                    to.clone(),
+                );
+                ws::send(&mut s, f).await;
+            }
+            let mut seqs = vec![];
+            for i in 0..N {
+                let r = reply(&mut s, &format!("{key}{i}")).await;
+                assert_eq!(r["type"], "sent", "{r}");
+                seqs.push(r["message"]["seq"].as_i64().unwrap());
+            }
+            seqs
+        })
+    };
+    let ra = side(rep_on_a, json!(cust.user_id), "r");
+    let rb = side(cust_on_b, json!(rep.user_id), "c");
+    let (sa, sb) = (ra.await.unwrap(), rb.await.unwrap());
+    // each side's messages keep their order
+    assert!(sa.windows(2).all(|w| w[0] < w[1]) && sb.windows(2).all(|w| w[0] < w[1]));
+    let mut all: Vec<i64> = sa.into_iter().chain(sb).collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=2 * N as i64).collect::<Vec<_>>(),
+        "gap-free, no seq twice"
+    );
+    let row = a
+        .db()
+        .await
+        .query_one(
+            "select count(*), max(seq), (select last_seq from conversation) from chat_message",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, max, last): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((n, max, last), (2 * N as i64, 2 * N as i64, 2 * N as i64));
+}
+
+/// The chat writer: many items at once over several lanes (conversations) and one item that
+/// cannot be stored, which fails alone while the rest of its batch is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_chat_writer_stores_many_at_once_and_a_bad_item_fails_alone() {
+    use zhugeleida::db::chat::NewMessage;
+    let app = spawn_app_with(|s| s.chat_writers = 3).await;
+    let (company, _, rep) = app.tenant("批量").await;
+    let mut custs = vec![];
+    for i in 0..6 {
+        custs.push(
+            customer(&app, rep.user_id, &format!("o_w{i}"))
+                .await
+                .user_id,
+        );
+    }
+    let msg = |customer_id: i64, i: usize| NewMessage {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id,
+        send_type: 2,
+        info_type: 1,
+        content: json!({"info_type": 1, "msg": format!("m{i}")}),
+        client_msg_id: Some(format!("w{i}")),
+    };
+    let mut items: Vec<NewMessage> = (0..300).map(|i| msg(custs[i % custs.len()], i)).collect();
+    // no such customer: the conversation cannot be made
+    items[150].customer_id = 987_654_321;
+    let chat = app.state.chat.clone();
+    let results = futures_util::future::join_all(items.into_iter().map(|m| {
+        let chat = chat.clone();
+        async move { chat.submit(m).await }
+    }))
+    .await;
+    for (i, r) in results.iter().enumerate() {
+        if i == 150 {
+            assert!(r.is_err(), "the bad item fails");
+        } else {
+            let s = r.as_ref().unwrap_or_else(|e| panic!("item {i}: {e}"));
+            assert!(!s.duplicate);
+        }
+    }
+    let db = app.db().await;
+    let rows = db
+        .query(
+            "select customer_id, count(*), max(seq), min(seq) from chat_message group by 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), custs.len());
+    let total: i64 = rows.iter().map(|r| r.get::<_, i64>(1)).sum();
+    assert_eq!(total, 299, "every good item once");
+    for r in &rows {
+        let (n, max, min): (i64, i64, i64) = (r.get(1), r.get(2), r.get(3));
+        assert_eq!((min, max), (1, n), "gap-free per conversation");
+    }
+}
+
+/// The radar writer: many events of one salesperson in few batches, praise toggled within a
+/// batch in input order, ids in input order, the counters returned to each event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn radar_batches_of_many_events_toggle_praise_in_order_and_return_counters() {
+    use zhugeleida::db::radar::NewEvent;
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("雷达批").await;
+    let cust = customer(&app, rep.user_id, "o_praise").await;
+    let ev = |action: i16| NewEvent {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id: cust.user_id,
+        action,
+        source: 1,
+        customer_name: "客户".into(),
+    };
+    // 1 查看名片, 9 点赞 (toggle): 7 praises → on at the end
+    let actions: Vec<i16> = (0..40)
+        .map(|i| if i % 5 == 0 || i == 39 { 9 } else { 1 })
+        .collect();
+    let radar = app.state.radar.clone();
+    let results = futures_util::future::join_all(actions.iter().map(|&a| {
+        let radar = radar.clone();
+        async move { radar.store(ev(a)).await.unwrap() }
+    }))
+    .await;
+    let ids: Vec<i64> = results.iter().map(|r| r.log.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids in input order: {ids:?}"
+    );
+    let praises: Vec<bool> = results.iter().filter_map(|r| r.praise_on).collect();
+    assert_eq!(praises.len(), 9);
+    for (i, on) in praises.iter().enumerate() {
+        assert_eq!(*on, i % 2 == 0, "toggles in input order");
+    }
+    let last = results.last().unwrap();
+    assert!(last.is_up_down);
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "select popularity, praise, forward from card_counter where user_id = $1",
+            &[&rep.user_id],
+        )
+        .await
+        .unwrap();
+    let counters: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        last.counters, counters,
+        "the last event sees the counters as stored"
+    );
+    let n: i64 = db
+        .query_one("select count(*) from action_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 40);
+}
+
+/// Issue 9 item 11: a chat batch whose commit succeeded but whose reply was lost is not
+/// written again: messages without a client id are not doubled, those with one are not
+/// answered as duplicates, and every one is pushed live once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chat_batch_that_fails_after_its_commit_is_never_written_again() {
+    use zhugeleida::service::chat::{send, Party};
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("提交后").await;
+    let cust = customer(&app, rep.user_id, "o_lost").await;
+    let (mut rep_ws, _) = ws::connect(&app, REP_WS, &rep).await;
+    app.state.chat.fail_after_commit(1);
+    const N: usize = 20;
+    let from = Party::Customer {
+        id: cust.user_id,
+        company_id: company,
+    };
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let state = app.state.clone();
+        let cid = (i % 2 == 0).then(|| format!("lost-{i}"));
+        async move {
+            send(
+                &state,
+                from,
+                rep.user_id,
+                json!({"info_type": 1, "msg": format!("m{i}")}),
+                cid,
+            )
+            .await
+        }
+    }))
+    .await;
+    for (i, r) in results.iter().enumerate() {
+        let s = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("message {i} failed: {e}"));
+        assert!(!s.stored.duplicate, "message {i} reported as a duplicate");
+    }
+    let n: i64 = app
+        .db()
+        .await
+        .query_one("select count(*) from chat_message", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, N as i64, "nothing written twice");
+    let mut pushed = std::collections::BTreeSet::new();
+    while pushed.len() < N {
+        let m = ws::next_of(&mut rep_ws, "message").await;
+        pushed.insert(m["message"]["seq"].as_i64().unwrap());
+    }
+    assert_eq!(
+        pushed.into_iter().collect::<Vec<_>>(),
+        (1..=N as i64).collect::<Vec<_>>()
+    );
+}
+
+/// Issue 9 item 11: radar events of a batch that fails after its commit are not written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_radar_batch_that_fails_after_its_commit_is_never_written_again() {
+    use zhugeleida::db::radar::NewEvent;
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("雷达提交后").await;
+    let cust = customer(&app, rep.user_id, "o_lost_radar").await;
+    app.state.radar.fail_after_commit(1);
+    const N: usize = 20;
+    let radar = app.state.radar.clone();
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let radar = radar.clone();
+        async move {
+            radar
+                .store(NewEvent {
+                    company_id: company,
+                    user_id: rep.user_id,
+                    customer_id: cust.user_id,
+                    action: if i == 3 { 9 } else { 1 },
+                    source: 1,
+                    customer_name: "客户".into(),
+                })
+                .await
+        }
+    }))
+    .await;
+    let ids: Vec<i64> = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.as_ref()
+                .unwrap_or_else(|e| panic!("event {i} failed: {e}"))
+                .log
+                .id
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(results[3].as_ref().unwrap().praise_on, Some(true));
+    let n: i64 = app
+        .db()
+        .await
+        .query_one("select count(*) from action_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, N as i64, "no event written twice");
+    let popularity: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select popularity from card_counter where user_id = $1",
+            &[&rep.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(popularity, N as i64 - 1);
+}
