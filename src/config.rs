@@ -41,6 +41,9 @@ pub struct Settings {
     pub static_dir: PathBuf,
     /// Where stored files live (local directory or S3) and the upload limits (src/storage).
     pub storage: StorageSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (`ZGLD_TRUSTED_PROXIES`, comma-separated
+    /// addresses or CIDR networks; empty = the socket peer is the client).
+    pub trusted_proxies: Vec<crate::api::client_addr::TrustedNet>,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -129,8 +132,12 @@ pub struct AuthSettings {
     /// How long a node may reuse a caller's auth record (`ZGLD_AUTH_CACHE_SECS`, 0 = off);
     /// changes reach every node at once through PostgreSQL NOTIFY (src/auth/cache.rs).
     pub auth_cache_ttl: Duration,
-    /// Failed password logins allowed per login name inside `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
+    /// Failed password logins allowed per login name from one client address inside
+    /// `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
     pub login_max_failures: i64,
+    /// Failed password logins allowed from one client address over all login names inside
+    /// `login_lock` (`ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS`).
+    pub login_max_failures_per_address: i64,
     /// The sliding window of the login limit (`ZGLD_LOGIN_LOCK_SECS`).
     pub login_lock: Duration,
 }
@@ -156,6 +163,7 @@ impl Default for AuthSettings {
             signature_window: Duration::from_secs(15 * 60),
             replay_ttl: Duration::from_secs(86_400),
             login_max_failures: 5,
+            login_max_failures_per_address: 20,
             login_lock: Duration::from_secs(30 * 60),
             auth_cache_ttl: Duration::from_secs(30),
         }
@@ -196,6 +204,7 @@ impl Settings {
             },
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -253,6 +262,10 @@ impl Settings {
         if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
             s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
         }
+        if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS") {
+            s.auth.login_max_failures_per_address =
+                v.parse().context("ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS")?;
+        }
         if let Some(base) = env("ZGLD_WECHAT_SANDBOX") {
             s.wechat.hosts = WechatHosts::sandbox(&base);
         } else if env("ZGLD_WECHAT_API_BASE").is_some() || env("ZGLD_WECHAT_PRODUCTION").is_some() {
@@ -278,6 +291,11 @@ impl Settings {
             s.static_dir = PathBuf::from(v);
         }
         storage_from_env(&mut s.storage)?;
+        if let Some(v) = env("ZGLD_TRUSTED_PROXIES") {
+            s.trusted_proxies = crate::api::client_addr::parse_list(&v).map_err(|bad| {
+                anyhow::anyhow!("ZGLD_TRUSTED_PROXIES: {bad:?} is not an address or network")
+            })?;
+        }
         Ok(s)
     }
 }

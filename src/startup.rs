@@ -153,6 +153,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let auth_cache = crate::auth::cache::AuthCache::new(settings.auth.auth_cache_ttl);
     tokio::spawn(crate::auth::cache::listen(
         auth_cache.clone(),
+        hub.clone(),
         settings.database_url.clone(),
     ));
     let storage = crate::storage::Storage::open(&settings)?;

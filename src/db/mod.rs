@@ -10,7 +10,9 @@ pub mod follow;
 pub mod org;
 pub mod product;
 pub mod radar;
+pub mod session;
 pub mod tag;
+pub mod throttle;
 pub mod user;
 
 use std::str::FromStr;
@@ -42,6 +44,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         6,
         "006_auth_notify.sql",
         include_str!("../../sql/006_auth_notify.sql"),
+    ),
+    (
+        7,
+        "007_sessions_and_guards.sql",
+        include_str!("../../sql/007_sessions_and_guards.sql"),
     ),
     (
         10,
