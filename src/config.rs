@@ -44,6 +44,8 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` names the client (`ZGLD_TRUSTED_PROXIES`, comma-separated
     /// addresses or CIDR networks; empty = the socket peer is the client).
     pub trusted_proxies: Vec<crate::api::client_addr::TrustedNet>,
+    /// Read timeouts and the per-address connection cap of the accept loop (src/serve.rs).
+    pub edge: crate::serve::EdgeLimits,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -205,6 +207,7 @@ impl Settings {
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
             trusted_proxies: Vec::new(),
+            edge: crate::serve::EdgeLimits::default(),
         }
     }
 
@@ -259,6 +262,11 @@ impl Settings {
         secs("ZGLD_REPLAY_TTL_SECS", &mut s.auth.replay_ttl)?;
         secs("ZGLD_LOGIN_LOCK_SECS", &mut s.auth.login_lock)?;
         secs("ZGLD_AUTH_CACHE_SECS", &mut s.auth.auth_cache_ttl)?;
+        secs("ZGLD_HEADER_TIMEOUT_SECS", &mut s.edge.header_timeout)?;
+        secs("ZGLD_BODY_TIMEOUT_SECS", &mut s.edge.body_timeout)?;
+        if let Some(v) = env("ZGLD_MAX_CONNECTIONS_PER_ADDRESS") {
+            s.edge.per_address = v.parse().context("ZGLD_MAX_CONNECTIONS_PER_ADDRESS")?;
+        }
         if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
             s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
         }

@@ -237,22 +237,30 @@ fn verify<P>(
     Ok(session.clone())
 }
 
-/// Marks a state-changing request's `rand_str` as used; the second use is refused.
+/// Marks a state-changing request's `rand_str` as used; the second use, on any node, is
+/// refused with its own msg ([`ApiError::Replayed`]) and counted.
 pub async fn spend_signature(
     state: &AppState,
-    kind: &str,
+    kind: &'static str,
     user_id: i64,
     rand_str: &str,
 ) -> Result<(), ApiError> {
-    let key = format!("{kind}:{user_id}:{}", rand_str.trim().to_ascii_lowercase());
+    let signature = rand_str.trim().to_ascii_lowercase();
     if state
         .replay
-        .first_use(&key, state.settings.auth.replay_window())
-        .await
+        .first_use(
+            kind,
+            user_id,
+            &signature,
+            state.settings.auth.replay_window(),
+        )
+        .await?
     {
         Ok(())
     } else {
-        Err(ApiError::illegal("replayed rand_str"))
+        metrics::counter!("zgld_replay_refused_total").increment(1);
+        tracing::info!(kind, user_id, "replayed write signature refused");
+        Err(ApiError::Replayed)
     }
 }
 
