@@ -1,8 +1,8 @@
 //! The accept loop, in place of `axum::serve`, so the edge can defend itself (issue 8
 //! defect 6): `TCP_NODELAY` on every connection (small frames and acks go out at once); a cap
 //! on concurrent HTTP connections per client address (`ZGLD_MAX_CONNECTIONS_PER_ADDRESS`);
-//! a limit on the time to send a request's head (`ZGLD_HEADER_TIMEOUT_SECS`, which also ends
-//! idle keep-alive connections) and on the silence between the parts of its body
+//! a limit on the time to send a request's head (`ZGLD_HEADER_TIMEOUT_SECS`) and on the
+//! silence between the parts of its body
 //! (`ZGLD_BODY_TIMEOUT_SECS`); the socket peer handed to handlers as `ConnectInfo`; and a
 //! graceful shutdown that lets in-flight requests finish.
 //!
@@ -32,8 +32,7 @@ use crate::api::client_addr::TrustedNet;
 /// The edge's limits (README, configuration).
 #[derive(Clone, Debug)]
 pub struct EdgeLimits {
-    /// Longest time a client may take to send a request's head, and longest idle time of a
-    /// keep-alive connection between requests (`ZGLD_HEADER_TIMEOUT_SECS`).
+    /// Longest time a client may take to send a request's head (`ZGLD_HEADER_TIMEOUT_SECS`).
     pub header_timeout: Duration,
     /// Longest silence while a request's body is being read (`ZGLD_BODY_TIMEOUT_SECS`).
     pub body_timeout: Duration,
