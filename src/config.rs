@@ -43,6 +43,11 @@ pub struct Settings {
     pub signup: SignupSettings,
     /// Where stored files live (local directory or S3) and the upload limits (src/storage).
     pub storage: StorageSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (`ZGLD_TRUSTED_PROXIES`, comma-separated
+    /// addresses or CIDR networks; empty = the socket peer is the client).
+    pub trusted_proxies: Vec<crate::api::client_addr::TrustedNet>,
+    /// Read timeouts and the per-address connection cap of the accept loop (src/serve.rs).
+    pub edge: crate::serve::EdgeLimits,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -151,8 +156,12 @@ pub struct AuthSettings {
     /// How long a node may reuse a caller's auth record (`ZGLD_AUTH_CACHE_SECS`, 0 = off);
     /// changes reach every node at once through PostgreSQL NOTIFY (src/auth/cache.rs).
     pub auth_cache_ttl: Duration,
-    /// Failed password logins allowed per login name inside `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
+    /// Failed password logins allowed per login name from one client address inside
+    /// `login_lock` (`ZGLD_LOGIN_MAX_FAILURES`).
     pub login_max_failures: i64,
+    /// Failed password logins allowed from one client address over all login names inside
+    /// `login_lock` (`ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS`).
+    pub login_max_failures_per_address: i64,
     /// The sliding window of the login limit (`ZGLD_LOGIN_LOCK_SECS`).
     pub login_lock: Duration,
 }
@@ -178,6 +187,7 @@ impl Default for AuthSettings {
             signature_window: Duration::from_secs(15 * 60),
             replay_ttl: Duration::from_secs(86_400),
             login_max_failures: 5,
+            login_max_failures_per_address: 20,
             login_lock: Duration::from_secs(30 * 60),
             auth_cache_ttl: Duration::from_secs(30),
         }
@@ -219,6 +229,8 @@ impl Settings {
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
             signup: SignupSettings::default(),
+            trusted_proxies: Vec::new(),
+            edge: crate::serve::EdgeLimits::default(),
         }
     }
 
@@ -277,8 +289,17 @@ impl Settings {
         if let Some(v) = env("ZGLD_SIGNUP_PAGE_URL") {
             s.signup.page_url = v;
         }
+        secs("ZGLD_HEADER_TIMEOUT_SECS", &mut s.edge.header_timeout)?;
+        secs("ZGLD_BODY_TIMEOUT_SECS", &mut s.edge.body_timeout)?;
+        if let Some(v) = env("ZGLD_MAX_CONNECTIONS_PER_ADDRESS") {
+            s.edge.per_address = v.parse().context("ZGLD_MAX_CONNECTIONS_PER_ADDRESS")?;
+        }
         if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES") {
             s.auth.login_max_failures = v.parse().context("ZGLD_LOGIN_MAX_FAILURES")?;
+        }
+        if let Some(v) = env("ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS") {
+            s.auth.login_max_failures_per_address =
+                v.parse().context("ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS")?;
         }
         if let Some(base) = env("ZGLD_WECHAT_SANDBOX") {
             s.wechat.hosts = WechatHosts::sandbox(&base);
@@ -305,6 +326,11 @@ impl Settings {
             s.static_dir = PathBuf::from(v);
         }
         storage_from_env(&mut s.storage)?;
+        if let Some(v) = env("ZGLD_TRUSTED_PROXIES") {
+            s.trusted_proxies = crate::api::client_addr::parse_list(&v).map_err(|bad| {
+                anyhow::anyhow!("ZGLD_TRUSTED_PROXIES: {bad:?} is not an address or network")
+            })?;
+        }
         Ok(s)
     }
 }

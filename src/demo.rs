@@ -151,7 +151,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<Value> {
             .into_iter()
             .enumerate()
         {
-            let (cid, _, _) = db::customer::login(
+            let (cid, _) = db::customer::login(
                 &tx,
                 &WechatIdentity {
                     company_id: company,

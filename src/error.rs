@@ -39,6 +39,10 @@ pub enum ApiError {
     /// The reason is for the debug log only.
     #[error("illegal request: {0}")]
     Illegal(Cow<'static, str>),
+    /// 404 as well (API.md 1.5), for a write whose signature was already spent: a distinct
+    /// msg, so that a client does not take it for "sign in again" (docs/auth.md).
+    #[error("replayed signature")]
+    Replayed,
     /// A WeChat API error passed through: `code` = errcode (API.md 1.5).
     #[error("wechat {errcode}: {msg}")]
     Wechat { errcode: i64, msg: String },
@@ -52,6 +56,9 @@ pub enum ApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// The msg of [`ApiError::Replayed`].
+pub const REPLAYED_MSG: &str = "签名已使用，请为每次写请求使用新的 timestamp";
+
 impl ApiError {
     /// The wire `code`.
     pub fn code(&self) -> i64 {
@@ -64,7 +71,7 @@ impl ApiError {
             ApiError::Code305(_) => 305,
             ApiError::Disabled(_) => 306,
             ApiError::Credentials(_) => 401,
-            ApiError::Illegal(_) => 404,
+            ApiError::Illegal(_) | ApiError::Replayed => 404,
             ApiError::Wechat { errcode, .. } => *errcode,
             ApiError::Unexpected(_) | ApiError::Unavailable(_) => 500,
         }
@@ -82,6 +89,7 @@ impl ApiError {
             | ApiError::Disabled(m)
             | ApiError::Credentials(m) => Cow::Borrowed(m.as_ref()),
             ApiError::Illegal(_) => Cow::Borrowed("非法请求"),
+            ApiError::Replayed => Cow::Borrowed(REPLAYED_MSG),
             ApiError::Wechat { msg, .. } => Cow::Borrowed(msg),
             ApiError::Unexpected(_) => Cow::Borrowed("服务器内部错误"),
             ApiError::Unavailable(_) => Cow::Borrowed("服务暂时不可用,请稍后重试"),

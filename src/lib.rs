@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod hub;
 pub mod redis_keys;
+pub mod serve;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -66,11 +66,19 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let replay = self.state.replay.clone();
+        let (db, lock) = (self.state.db.clone(), self.state.settings.auth.login_lock);
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                replay.sweep();
+                if let Err(e) = replay.sweep().await {
+                    tracing::warn!(error = %e, "sweeping spent signatures");
+                }
+                if let Ok(c) = db.get().await {
+                    if let Err(e) = crate::db::throttle::sweep(&c, lock.as_secs_f64()).await {
+                        tracing::warn!(error = %e, "sweeping the login throttle");
+                    }
+                }
             }
         });
         let uploads = crate::service::upload::spawn_sweeper(
@@ -91,13 +99,15 @@ impl Application {
                 hub.begin_shutdown();
             }
         };
-        // TCP_NODELAY: small frames (a `sent` ack) must not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let res = axum::serve(listener, tower::make::Shared::new(service))
-            .with_graceful_shutdown(signal)
-            .await;
+        let res = crate::serve::serve(
+            self.listener,
+            service,
+            self.state.settings.edge.clone(),
+            self.state.settings.trusted_proxies.clone(),
+            signal,
+            Duration::from_secs(30),
+        )
+        .await;
         hub.wait_closed(Duration::from_secs(5)).await;
         sweeper.abort();
         uploads.abort();
@@ -153,6 +163,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let auth_cache = crate::auth::cache::AuthCache::new(settings.auth.auth_cache_ttl);
     tokio::spawn(crate::auth::cache::listen(
         auth_cache.clone(),
+        hub.clone(),
         settings.database_url.clone(),
     ));
     let storage = crate::storage::Storage::open(&settings)?;
@@ -168,9 +179,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         settings: Arc::new(settings),
-        db: pool,
+        db: pool.clone(),
         auth_cache,
-        replay: ReplayGuard::new(redis.clone()).namespaced(redis_ns.clone()),
+        replay: ReplayGuard::new(pool.clone()),
         redis,
         redis_ns,
         wechat,

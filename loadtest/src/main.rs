@@ -208,10 +208,12 @@ async fn prepare(env: &Env, reps: usize, customers: usize) -> anyhow::Result<()>
     let (r, c) = (reps as i64, customers as i64);
     db.batch_execute(&format!(
         "insert into company (id, name, mingpian_available_num) values (1, 'bench', 10000000);
-         insert into user_profile (company_id, role_id, userid, login_user, username, token, token_issued_at, token_last_used_at)
-           select 1, 3, 'u' || g, 'bench' || g, 'rep' || g, md5('bench-u' || g), now(), now() from generate_series(1, {r}) g;
-         insert into customer (company_id, openid, username, token, token_issued_at, token_last_used_at)
-           select 1, 'o' || g, 'cust' || g, md5('bench-c' || g), now(), now() from generate_series(1, {c}) g;
+         insert into user_profile (company_id, role_id, userid, login_user, username)
+           select 1, 3, 'u' || g, 'bench' || g, 'rep' || g from generate_series(1, {r}) g;
+         insert into customer (company_id, openid, username)
+           select 1, 'o' || g, 'cust' || g from generate_series(1, {c}) g;
+         insert into auth_session (user_id, token) select id, md5('bench-u' || id) from user_profile where company_id = 1;
+         insert into auth_session (customer_id, token) select id, md5('bench-c' || id) from customer where company_id = 1;
          insert into user_customer (company_id, user_id, customer_id, source)
            select 1, ((g - 1) % {r}) + 1, g, 1 from generate_series(1, {c}) g;
          analyze;"

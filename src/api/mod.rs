@@ -2,6 +2,7 @@
 //! resource, thin handlers. Every documented path answers GET and POST alike.
 
 pub mod admin;
+pub mod client_addr;
 pub mod gongzhonghao;
 pub mod params;
 pub mod public;

@@ -158,6 +158,24 @@ impl Params {
     }
 }
 
+impl Params {
+    /// 303 when a parameter holds a NUL (`%00`, or `\u0000` in JSON text): PostgreSQL cannot
+    /// store it, and it is never meaningful in this API (issue 8 defect 8).
+    fn refuse_nul(&self) -> Result<(), ApiError> {
+        match self
+            .pairs
+            .iter()
+            .find(|(k, v)| parse::has_nul(k) || parse::has_nul(v))
+        {
+            Some((k, _)) => Err(ApiError::Form(Cow::Owned(format!(
+                "{} 不能包含 NUL 字符 (%00)",
+                k.replace('\0', "")
+            )))),
+            None => Ok(()),
+        }
+    }
+}
+
 fn type_err(key: &str, what: &str) -> ApiError {
     ApiError::DataType(Cow::Owned(format!("{key} 不是有效的{what}")))
 }
@@ -194,12 +212,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     .map_err(|e| ApiError::form(format!("multipart 解析失败: {e}")))?;
                 params.pairs.push((name, text));
             }
+            params.refuse_nul()?;
             return Ok(params);
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::form(format!("请求体读取失败: {e}")))?;
         if body.is_empty() {
+            params.refuse_nul()?;
             return Ok(params);
         }
         if ctype.starts_with("application/json") {
@@ -211,6 +231,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::form("表单格式错误"))?;
             params.pairs.extend(pairs);
         }
+        params.refuse_nul()?;
         Ok(params)
     }
 }

@@ -66,6 +66,7 @@ pub async fn staff(
             id: a.id,
             company_id: a.company_id,
         },
+        session: a.session_id(),
     });
     upgrade(ws, state, peer)
 }
@@ -81,6 +82,7 @@ pub async fn customer(
             id: a.id,
             company_id: a.company_id,
         },
+        session: a.session_id(),
     });
     upgrade(ws, state, peer)
 }

@@ -4,6 +4,9 @@
 //! the entry. The cache is only trusted while that subscription is up: when it drops, the
 //! cache empties and requests read PostgreSQL until it is back. Entries also expire after
 //! `ZGLD_AUTH_CACHE_SECS` (0 turns the cache off).
+//!
+//! The same channel says when a session ends (`e:s:<user>:<session>`, `e:c:<customer>:<session>`,
+//! sql/007): every node then closes that session's WebSockets with 4003 (issue 9 item 12).
 
 use std::{
     sync::{
@@ -18,8 +21,10 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 
 use super::{AuthRecord, Customer, Principal, Staff};
+use crate::hub::{close, Hub, Target};
 
-/// The NOTIFY channel; payloads are `s:<staff id>`, `c:<customer id>`, `k:<company id>`.
+/// The NOTIFY channel; payloads are `s:<staff id>`, `c:<customer id>`, `k:<company id>`, and
+/// `e:s:<staff id>:<session id>` / `e:c:<customer id>:<session id>` when a session ends.
 pub const CHANNEL: &str = "zgld_auth";
 
 pub struct Cached<P> {
@@ -78,10 +83,12 @@ impl AuthCache {
         }
     }
 
-    /// Records a token use written to PostgreSQL by this node.
-    pub fn touched<P: Principal>(&self, id: i64, at: DateTime<Utc>) {
+    /// Records a session's use written to PostgreSQL by this node.
+    pub fn touched<P: Principal>(&self, id: i64, session_id: i64, at: DateTime<Utc>) {
         if let Some(mut e) = P::cached(self).get_mut(&id) {
-            e.rec.token_last_used_at = Some(at);
+            if let Some(s) = e.rec.sessions.iter_mut().find(|s| s.id == session_id) {
+                s.last_used_at = at;
+            }
         }
     }
 
@@ -122,8 +129,23 @@ impl AuthCache {
         self.customers.clear();
     }
 
-    /// Applies one NOTIFY payload.
-    pub fn apply(&self, payload: &str) {
+    /// Applies one NOTIFY payload; returns the session that ended, if it says one did.
+    pub fn apply(&self, payload: &str) -> Option<EndedSession> {
+        if let Some(rest) = payload.strip_prefix("e:") {
+            let ended = EndedSession::parse(rest);
+            match ended {
+                Some(EndedSession {
+                    who: Target::User(id),
+                    ..
+                }) => self.forget_staff(id),
+                Some(EndedSession {
+                    who: Target::Customer(id),
+                    ..
+                }) => self.forget_customer(id),
+                None => self.clear(),
+            }
+            return ended;
+        }
         let parsed = payload
             .split_once(':')
             .and_then(|(k, id)| id.parse::<i64>().ok().map(|id| (k, id)));
@@ -133,6 +155,7 @@ impl AuthCache {
             Some(("k", id)) => self.forget_company(id),
             _ => self.clear(),
         }
+        None
     }
 
     fn set_live(&self, live: bool) {
@@ -146,11 +169,32 @@ impl AuthCache {
     }
 }
 
-/// Keeps the LISTEN connection up for the life of the node.
-pub async fn listen(cache: Arc<AuthCache>, database_url: String) {
-    if cache.ttl.is_zero() {
-        return;
+/// A session that ended (deleted, or ended by disabling its user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedSession {
+    pub who: Target,
+    pub session_id: i64,
+}
+
+impl EndedSession {
+    /// `s:<user>:<session>` or `c:<customer>:<session>`.
+    fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.splitn(3, ':');
+        let kind = parts.next()?;
+        let id: i64 = parts.next()?.parse().ok()?;
+        let session_id: i64 = parts.next()?.parse().ok()?;
+        let who = match kind {
+            "s" => Target::User(id),
+            "c" => Target::Customer(id),
+            _ => return None,
+        };
+        Some(EndedSession { who, session_id })
     }
+}
+
+/// Keeps the LISTEN connection up for the life of the node: drops changed auth records from
+/// the cache and closes the WebSockets of ended sessions on this node.
+pub async fn listen(cache: Arc<AuthCache>, hub: Hub, database_url: String) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await {
@@ -177,7 +221,16 @@ pub async fn listen(cache: Arc<AuthCache>, database_url: String) {
                     while let Some(m) = messages.next().await {
                         match m {
                             Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                                cache.apply(n.payload())
+                                if let Some(e) = cache.apply(n.payload()) {
+                                    let closed = hub.close_session(
+                                        e.who,
+                                        Some(e.session_id),
+                                        close::AUTH_FAILED,
+                                    );
+                                    if closed > 0 {
+                                        tracing::info!(who = ?e.who, session = e.session_id, closed, "session ended: WebSockets closed");
+                                    }
+                                }
                             }
                             Ok(_) => {}
                             Err(e) => {
@@ -206,9 +259,7 @@ mod tests {
     fn rec(company_id: i64) -> AuthRecord<Customer> {
         AuthRecord {
             principal: Customer { id: 1, company_id },
-            token: Some("t".into()),
-            token_issued_at: None,
-            token_last_used_at: None,
+            sessions: vec![],
             disabled: false,
             company_expired: false,
         }
@@ -234,5 +285,29 @@ mod tests {
         c.put(1, rec(7), c.generation());
         c.set_live(false);
         assert!(c.get::<Customer>(1).is_none(), "down means empty");
+    }
+
+    #[test]
+    fn an_ended_session_payload_names_its_owner_and_drops_the_entry() {
+        let c = AuthCache::new(Duration::from_secs(30));
+        c.set_live(true);
+        c.put(9, rec(7), c.generation());
+        assert_eq!(
+            c.apply("e:c:9:41"),
+            Some(EndedSession {
+                who: Target::Customer(9),
+                session_id: 41
+            })
+        );
+        assert!(c.get::<Customer>(9).is_none());
+        assert_eq!(
+            c.apply("e:s:3:5"),
+            Some(EndedSession {
+                who: Target::User(3),
+                session_id: 5
+            })
+        );
+        assert_eq!(c.apply("s:3"), None);
+        assert_eq!(c.apply("e:x:1:2"), None);
     }
 }

@@ -1,5 +1,11 @@
-//! Logging staff in: password check with the per-name failure limit, legacy-hash upgrade,
-//! token replacement, and the login payload shared by ADM-01, QYW-01 and ADM-35.
+//! Logging staff in: password check behind the login throttle, legacy-hash upgrade, a new
+//! session per login, and the login payload shared by ADM-01 and QYW-01.
+//!
+//! Throttle (docs/auth.md): attempts are counted atomically before the password is checked,
+//! per account *from one client address* (`ZGLD_LOGIN_MAX_FAILURES`, 5) and per client
+//! address over all accounts (`ZGLD_LOGIN_MAX_FAILURES_PER_ADDRESS`, 20), in a window of
+//! `ZGLD_LOGIN_LOCK_SECS`. A stranger's failures therefore never lock the real user out
+//! from the user's own address.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -20,12 +26,34 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password task: {e}")))
 }
 
-/// ADM-01: checks `login`/`password` and logs the user in.
-pub async fn password_login(state: &AppState, login: &str, plain: &str) -> Result<Value, ApiError> {
+/// ADM-01: checks `login`/`password` from client address `addr` and logs the user in.
+pub async fn password_login(
+    state: &AppState,
+    login: &str,
+    plain: &str,
+    addr: &str,
+) -> Result<Value, ApiError> {
     let cfg = &state.settings.auth;
     let db = state.db.get().await?;
-    let failures = db::user::recent_failures(&db, login, cfg.login_lock.as_secs_f64()).await?;
-    if failures >= cfg.login_max_failures {
+    let account_key = format!("a:{}|{addr}", login.to_lowercase());
+    let address_key = format!("ip:{addr}");
+    let counts = db::throttle::reserve(
+        &db,
+        &[account_key.clone(), address_key.clone()],
+        cfg.login_lock.as_secs_f64(),
+    )
+    .await?;
+    let over = counts.iter().any(|(k, n)| {
+        let limit = if *k == account_key {
+            cfg.login_max_failures
+        } else {
+            cfg.login_max_failures_per_address
+        };
+        i64::from(*n) > limit
+    });
+    if over {
+        metrics::counter!("zgld_login_throttled_total").increment(1);
+        tracing::info!(login = %login, addr = %addr, "login throttled");
         let minutes = cfg.login_lock.as_secs().div_ceil(60);
         return Err(ApiError::Credentials(
             format!("登录失败次数过多,请{minutes}分钟后再试").into(),
@@ -46,8 +74,7 @@ pub async fn password_login(state: &AppState, login: &str, plain: &str) -> Resul
     let user = match (user, &verdict) {
         (Some(u), password::Verified::Yes | password::Verified::YesUpgrade) => u,
         _ => {
-            db::user::record_failure(&db, login).await?;
-            tracing::info!(login = %login, "failed login");
+            tracing::info!(login = %login, addr = %addr, "failed login");
             return Err(ApiError::Credentials("账号密码错误".into()));
         }
     };
@@ -57,18 +84,19 @@ pub async fn password_login(state: &AppState, login: &str, plain: &str) -> Resul
         db::user::upgrade_hash(&db, user.id, &h).await?;
         tracing::info!(user_id = user.id, "upgraded a legacy password hash");
     }
-    db::user::clear_failures(&db, login).await?;
-    complete(&db, &user).await
+    db::throttle::succeeded(&db, &account_key, &address_key).await?;
+    complete(&db, cfg, &user).await
 }
 
-/// Refuses disabled users and expired companies; otherwise issues a new token and returns
-/// the login payload.
+/// Refuses disabled users and expired companies; otherwise starts a new session (the
+/// user's other devices stay signed in) and returns the login payload.
 pub async fn complete(
     db: &impl deadpool_postgres::GenericClient,
+    cfg: &crate::config::AuthSettings,
     user: &StaffRow,
 ) -> Result<Value, ApiError> {
     check_usable(user)?;
-    let token = db::user::issue_token(db, user.id).await?;
+    let (_, token) = db::session::create(db, db::session::Owner::Staff(user.id), cfg).await?;
     let previous = db::user::record_login(db, user.id).await?;
     Ok(payload(user, &token, previous))
 }

@@ -1,15 +1,14 @@
 //! Legacy signed auth (API.md 1.2), hardened: one extractor per identity that handlers
 //! cannot bypass. A request carries `rand_str = md5(timestamp + token)`, `timestamp` (ms)
-//! and `user_id` in its query; the token lives server-side with its issue and last-use
-//! times. Every failure answers `404 非法请求`; the precise reason goes to the debug log.
+//! and `user_id` in its query; each token is one session (one device's login, sql/007)
+//! living server-side with its issue and last-use times. Every failure answers
+//! `404 非法请求`; the precise reason goes to the debug log.
 
 pub mod cache;
 pub mod login;
 pub mod registration;
 pub mod replay;
 pub mod token;
-
-use std::marker::PhantomData;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::{DateTime, Utc};
@@ -62,9 +61,8 @@ pub struct Customer {
 #[derive(Debug, Clone)]
 pub struct AuthRecord<P> {
     pub principal: P,
-    pub token: Option<String>,
-    pub token_issued_at: Option<DateTime<Utc>>,
-    pub token_last_used_at: Option<DateTime<Utc>>,
+    /// The caller's sessions (one per device), newest first.
+    pub sessions: Vec<crate::db::session::Session>,
     /// `status` 2 (staff only).
     pub disabled: bool,
     /// The company's account has expired.
@@ -79,10 +77,6 @@ pub trait Principal: Sized + Send + Sync + Clone + 'static {
         state: &AppState,
         id: i64,
     ) -> impl std::future::Future<Output = Result<Option<AuthRecord<Self>>, ApiError>> + Send;
-    fn touch(
-        state: &AppState,
-        id: i64,
-    ) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
     fn id(&self) -> i64;
     fn company_id(&self) -> i64;
     /// This kind's entries in the node's auth cache.
@@ -91,12 +85,23 @@ pub trait Principal: Sized + Send + Sync + Clone + 'static {
 
 /// A request signed by `P`. `WRITE` requests (state-changing) also spend their `rand_str`:
 /// the same signature is refused the second time.
-pub struct Authed<P, const WRITE: bool>(pub P, PhantomData<()>);
+pub struct Authed<P, const WRITE: bool> {
+    principal: P,
+    /// The session (`auth_session.id`) whose token signed the request.
+    session_id: i64,
+}
+
+impl<P, const W: bool> Authed<P, W> {
+    /// The session whose token signed this request.
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+}
 
 impl<P, const W: bool> std::ops::Deref for Authed<P, W> {
     type Target = P;
     fn deref(&self) -> &P {
-        &self.0
+        &self.principal
     }
 }
 
@@ -159,17 +164,20 @@ impl<P: Principal, const W: bool> FromRequestParts<AppState> for Authed<P, W> {
                 )));
             }
         }
-        // A cached record that does not verify may just be older than a new token: read again.
-        let rec = match state.auth_cache.get::<P>(user_id) {
-            Some(rec) if verify(auth, &rec, timestamp, rand_str, now).is_ok() => rec,
-            _ => {
+        // A cached record that does not verify may just be older than a new session: read again.
+        let cached = state
+            .auth_cache
+            .get::<P>(user_id)
+            .and_then(|rec| Some((verify(auth, &rec, timestamp, rand_str, now).ok()?, rec)));
+        let (session, rec) = match cached {
+            Some(hit) => hit,
+            None => {
                 let generation = state.auth_cache.generation();
                 let rec = P::load(state, user_id)
                     .await?
                     .ok_or_else(|| ApiError::illegal(format!("{} {user_id} not found", P::KIND)))?;
                 state.auth_cache.put(user_id, rec.clone(), generation);
-                verify(auth, &rec, timestamp, rand_str, now)?;
-                rec
+                (verify(auth, &rec, timestamp, rand_str, now)?, rec)
             }
         };
         if rec.disabled {
@@ -182,57 +190,78 @@ impl<P: Principal, const W: bool> FromRequestParts<AppState> for Authed<P, W> {
             spend_signature(state, P::KIND, user_id, rand_str).await?;
         }
         // Record use at most once a minute: cheap on hot polling paths.
-        let stale = rec
-            .token_last_used_at
-            .is_none_or(|t| (now - t).num_seconds() >= 60);
-        if stale {
-            P::touch(state, user_id).await?;
-            state.auth_cache.touched::<P>(user_id, now);
+        if (now - session.last_used_at).num_seconds() >= 60 {
+            let db = state.db.get().await?;
+            crate::db::session::touch(&db, session.id).await?;
+            state.auth_cache.touched::<P>(user_id, session.id, now);
         }
         tracing::Span::current()
             .record("user_id", user_id)
             .record("company_id", rec.principal.company_id());
-        Ok(Authed(rec.principal, PhantomData))
+        Ok(Authed {
+            principal: rec.principal,
+            session_id: session.id,
+        })
     }
 }
 
-/// The token exists, is within its lifetimes, and signed this request.
+/// One of the caller's sessions signed this request, and it is live and within its
+/// lifetimes. Returns that session.
 fn verify<P>(
     auth: &crate::config::AuthSettings,
     rec: &AuthRecord<P>,
     timestamp: &str,
     rand_str: &str,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let token = rec
-        .token
-        .as_deref()
-        .ok_or_else(|| ApiError::illegal("no token issued"))?;
-    if let Some(reason) = token::expired(auth, rec.token_issued_at, rec.token_last_used_at, now) {
+) -> Result<crate::db::session::Session, ApiError> {
+    let session = rec
+        .sessions
+        .iter()
+        .find(|s| signature_matches(timestamp, &s.token, rand_str))
+        .ok_or_else(|| ApiError::illegal("signature matches no session"))?;
+    if session.ended {
+        // Ended by disabling the user (sql/007): say so while the user stays disabled.
+        return Err(if rec.disabled {
+            ApiError::Disabled("账户未启用".into())
+        } else {
+            ApiError::illegal("session ended")
+        });
+    }
+    if let Some(reason) = token::expired(
+        auth,
+        Some(session.issued_at),
+        Some(session.last_used_at),
+        now,
+    ) {
         return Err(ApiError::illegal(reason));
     }
-    if !signature_matches(timestamp, token, rand_str) {
-        return Err(ApiError::illegal("signature mismatch"));
-    }
-    Ok(())
+    Ok(session.clone())
 }
 
-/// Marks a state-changing request's `rand_str` as used; the second use is refused.
+/// Marks a state-changing request's `rand_str` as used; the second use, on any node, is
+/// refused with its own msg ([`ApiError::Replayed`]) and counted.
 pub async fn spend_signature(
     state: &AppState,
-    kind: &str,
+    kind: &'static str,
     user_id: i64,
     rand_str: &str,
 ) -> Result<(), ApiError> {
-    let key = format!("{kind}:{user_id}:{}", rand_str.trim().to_ascii_lowercase());
+    let signature = rand_str.trim().to_ascii_lowercase();
     if state
         .replay
-        .first_use(&key, state.settings.auth.replay_window())
-        .await
+        .first_use(
+            kind,
+            user_id,
+            &signature,
+            state.settings.auth.replay_window(),
+        )
+        .await?
     {
         Ok(())
     } else {
-        Err(ApiError::illegal("replayed rand_str"))
+        metrics::counter!("zgld_replay_refused_total").increment(1);
+        tracing::info!(kind, user_id, "replayed write signature refused");
+        Err(ApiError::Replayed)
     }
 }
 
@@ -240,11 +269,11 @@ impl Principal for Staff {
     const KIND: &'static str = "staff";
     async fn load(state: &AppState, id: i64) -> Result<Option<AuthRecord<Self>>, ApiError> {
         let db = state.db.get().await?;
-        Ok(crate::db::user::get(&db, id).await?.map(|r| r.auth()))
-    }
-    async fn touch(state: &AppState, id: i64) -> Result<(), ApiError> {
-        let db = state.db.get().await?;
-        crate::db::user::touch_token(&db, id).await
+        let Some(row) = crate::db::user::get(&db, id).await? else {
+            return Ok(None);
+        };
+        let sessions = crate::db::session::of(&db, crate::db::session::Owner::Staff(id)).await?;
+        Ok(Some(row.auth(sessions)))
     }
     fn id(&self) -> i64 {
         self.id
@@ -262,10 +291,6 @@ impl Principal for Customer {
     async fn load(state: &AppState, id: i64) -> Result<Option<AuthRecord<Self>>, ApiError> {
         let db = state.db.get().await?;
         crate::db::customer::load_auth(&db, id).await
-    }
-    async fn touch(state: &AppState, id: i64) -> Result<(), ApiError> {
-        let db = state.db.get().await?;
-        crate::db::customer::touch_token(&db, id).await
     }
     fn id(&self) -> i64 {
         self.id

@@ -10,8 +10,10 @@ pub mod follow;
 pub mod org;
 pub mod product;
 pub mod radar;
+pub mod session;
 pub mod signup;
 pub mod tag;
+pub mod throttle;
 pub mod tongxunlu;
 pub mod user;
 
@@ -44,6 +46,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         6,
         "006_auth_notify.sql",
         include_str!("../../sql/006_auth_notify.sql"),
+    ),
+    (
+        7,
+        "007_sessions_and_guards.sql",
+        include_str!("../../sql/007_sessions_and_guards.sql"),
     ),
     (
         8,

@@ -34,9 +34,6 @@ pub struct StaffRow {
     pub mingpian_phone: Option<String>,
     pub qr_code: Option<String>,
     pub is_reset_password: bool,
-    pub token: Option<String>,
-    pub token_issued_at: Option<DateTime<Utc>>,
-    pub token_last_used_at: Option<DateTime<Utc>>,
     pub last_login_date: Option<DateTime<Utc>>,
     pub create_date: DateTime<Utc>,
     pub password_hash: Option<String>,
@@ -45,8 +42,7 @@ pub struct StaffRow {
 
 const SELECT: &str = "select u.id, u.company_id, c.name as company_name, u.role_id, r.name as role_name, r.level,
     u.userid, u.login_user, u.username, u.status, u.avatar, u.set_avatar, u.position, u.gender, u.phone,
-    u.mingpian_phone, u.qr_code, u.is_reset_password, u.token, u.token_issued_at, u.token_last_used_at,
-    u.last_login_date, u.create_date, u.password_hash, c.account_expired_time
+    u.mingpian_phone, u.qr_code, u.is_reset_password, u.last_login_date, u.create_date, u.password_hash, c.account_expired_time
     from user_profile u join company c on c.id = u.company_id join role r on r.id = u.role_id";
 
 fn row(r: &Row) -> StaffRow {
@@ -69,13 +65,10 @@ fn row(r: &Row) -> StaffRow {
         mingpian_phone: r.get(15),
         qr_code: r.get(16),
         is_reset_password: r.get(17),
-        token: r.get(18),
-        token_issued_at: r.get(19),
-        token_last_used_at: r.get(20),
-        last_login_date: r.get(21),
-        create_date: r.get(22),
-        password_hash: r.get(23),
-        company_expired_on: r.get(24),
+        last_login_date: r.get(18),
+        create_date: r.get(19),
+        password_hash: r.get(20),
+        company_expired_on: r.get(21),
     }
 }
 
@@ -88,7 +81,8 @@ impl StaffRow {
         self.level() != Level::Operator
             && billing::is_expired(self.company_expired_on, time::today())
     }
-    pub fn auth(self) -> AuthRecord<Staff> {
+    /// The auth record, with the sessions read separately (`db::session::of`).
+    pub fn auth(self, sessions: Vec<super::session::Session>) -> AuthRecord<Staff> {
         let company_expired = self.company_expired();
         AuthRecord {
             principal: Staff {
@@ -97,9 +91,7 @@ impl StaffRow {
                 role_id: self.role_id,
                 level: self.level(),
             },
-            token: self.token,
-            token_issued_at: self.token_issued_at,
-            token_last_used_at: self.token_last_used_at,
+            sessions,
             disabled: self.status != 1,
             company_expired,
         }
@@ -173,26 +165,6 @@ pub async fn find_wecom(
         .map(row))
 }
 
-/// Replaces the token (login, password change); returns the new one.
-pub async fn issue_token(db: &impl GenericClient, id: i64) -> Result<String, ApiError> {
-    let token = crate::auth::token::generate();
-    db.execute(
-        "update user_profile set token = $2, token_issued_at = now(), token_last_used_at = now() where id = $1",
-        &[&id, &token],
-    )
-    .await?;
-    Ok(token)
-}
-
-pub async fn touch_token(db: &impl GenericClient, id: i64) -> Result<(), ApiError> {
-    db.execute(
-        "update user_profile set token_last_used_at = now() where id = $1",
-        &[&id],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Records a successful login; returns the previous login time (A-17).
 pub async fn record_login(
     db: &impl GenericClient,
@@ -208,8 +180,8 @@ pub async fn record_login(
     Ok(r.get(0))
 }
 
-/// Stores a new password hash; `reset_done` is ADM-02's `is_reset_password`.
-/// The token is revoked (`None`) or replaced by the caller.
+/// Stores a new password hash; `reset_done` is ADM-02's `is_reset_password`. The caller
+/// ends the sessions that must go (`db::session`).
 pub async fn set_password(
     db: &impl GenericClient,
     id: i64,
@@ -217,57 +189,18 @@ pub async fn set_password(
     reset_done: bool,
 ) -> Result<(), ApiError> {
     db.execute(
-        "update user_profile set password_hash = $2, is_reset_password = $3, token = null where id = $1",
+        "update user_profile set password_hash = $2, is_reset_password = $3 where id = $1",
         &[&id, &hash, &reset_done],
     )
     .await?;
     Ok(())
 }
 
-/// Upgrades a legacy hash in place without touching the token.
+/// Upgrades a legacy hash in place without touching the sessions.
 pub async fn upgrade_hash(db: &impl GenericClient, id: i64, hash: &str) -> Result<(), ApiError> {
     db.execute(
         "update user_profile set password_hash = $2 where id = $1",
         &[&id, &hash],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Failed logins of `login` inside the window.
-pub async fn recent_failures(
-    db: &impl GenericClient,
-    login: &str,
-    window_secs: f64,
-) -> Result<i64, ApiError> {
-    let r = db
-        .query_one(
-            "select count(*) from login_failure where login_name = $1
-             and failed_at > now() - make_interval(secs => $2)",
-            &[&login.to_lowercase(), &window_secs],
-        )
-        .await?;
-    Ok(r.get(0))
-}
-
-pub async fn record_failure(db: &impl GenericClient, login: &str) -> Result<(), ApiError> {
-    db.execute(
-        "insert into login_failure (login_name) values ($1)",
-        &[&login.to_lowercase()],
-    )
-    .await?;
-    db.execute(
-        "delete from login_failure where failed_at < now() - interval '1 day'",
-        &[],
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn clear_failures(db: &impl GenericClient, login: &str) -> Result<(), ApiError> {
-    db.execute(
-        "delete from login_failure where login_name = $1",
-        &[&login.to_lowercase()],
     )
     .await?;
     Ok(())
@@ -494,8 +427,7 @@ pub async fn update(tx: &impl GenericClient, id: i64, c: &StaffChanges) -> Resul
             login_user = coalesce($4, login_user), username = coalesce($5, username),
             password_hash = coalesce($6, password_hash), position = coalesce($7, position),
             userid = coalesce($8, userid),
-            is_reset_password = case when $9 then false else is_reset_password end,
-            token = case when $9 then null else token end
+            is_reset_password = case when $9 then false else is_reset_password end
          where id = $1",
         &[
             &id,
@@ -513,7 +445,8 @@ pub async fn update(tx: &impl GenericClient, id: i64, c: &StaffChanges) -> Resul
     Ok(())
 }
 
-/// Enables (quota-checked) or disables a user; disabling also revokes the token.
+/// Enables (quota-checked) or disables a user; disabling ends all of the user's sessions
+/// (a trigger, sql/007, so that every path that disables does it).
 pub async fn set_status(
     tx: &impl GenericClient,
     user: &StaffRow,
@@ -523,7 +456,7 @@ pub async fn set_status(
         check_quota(tx, user.company_id, Some(user.id)).await?;
     }
     tx.execute(
-        "update user_profile set status = $2, token = case when $2::smallint = 1 then token else null end where id = $1",
+        "update user_profile set status = $2 where id = $1",
         &[&user.id, &status],
     )
     .await?;

@@ -89,3 +89,35 @@ mod tests {
         assert_eq!(percent("-1%"), None);
     }
 }
+
+/// Whether text holds a NUL character, raw (`%00`) or as the JSON escape `\u0000` of a
+/// JSON-in-text field (API.md 1.3). PostgreSQL text and jsonb cannot store it, so every
+/// text input is refused with 303 before it reaches a query (issue 8 defect 8).
+pub fn has_nul(s: &str) -> bool {
+    s.contains('\0') || s.contains("\\u0000")
+}
+
+/// [`has_nul`] over every string and key of a JSON value.
+pub fn json_has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(json_has_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_found_raw_escaped_and_inside_json() {
+        assert!(has_nul("a\0b"));
+        assert!(has_nul(r#"{"msg":"a\u0000b"}"#));
+        assert!(!has_nul("plain 文本"));
+        let v: serde_json::Value = serde_json::from_str(r#"{"a":["x","y\u0000"]}"#).unwrap();
+        assert!(json_has_nul(&v));
+        assert!(!json_has_nul(&serde_json::json!({"a": [1, "b"]})));
+    }
+}

@@ -12,7 +12,7 @@ pub mod session;
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::Duration,
@@ -101,6 +101,9 @@ pub struct Conn {
     /// Frames waiting to be written; bounded so a slow client cannot grow memory.
     pub tx: mpsc::Sender<Utf8Bytes>,
     pub close: Arc<CloseSignal>,
+    /// The auth session (`auth_session.id`) that opened it, 0 until set: its end closes the
+    /// connection ([`Hub::close_session`]).
+    pub session: AtomicI64,
 }
 
 /// Counters for metrics and the load test.
@@ -200,6 +203,7 @@ impl Hub {
             id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
             tx,
             close: Arc::new(CloseSignal::default()),
+            session: AtomicI64::new(0),
         });
         if self.0.shutting_down.load(Ordering::Acquire) {
             conn.close.close(close::RECONNECT);
@@ -349,6 +353,21 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Closes `who`'s connections on this node opened by `session` (all of them for `None`)
+    /// with `code`; returns how many.
+    pub fn close_session(&self, who: Target, session: Option<i64>, code: u16) -> usize {
+        let (map, id) = self.index(who);
+        let Some(list) = map.get(&id) else { return 0 };
+        let mut n = 0;
+        for c in list.iter() {
+            if session.is_none_or(|s| c.session.load(Ordering::Acquire) == s) {
+                c.close.close(code);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Asks every connection to close with [`close::RECONNECT`] and refuses new ones.

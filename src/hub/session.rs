@@ -26,6 +26,8 @@ pub const RESUME_LIMIT: i64 = 500;
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
     pub party: Party,
+    /// The auth session that signed the upgrade; when it ends the socket closes with 4003.
+    pub session: i64,
 }
 
 impl Peer {
@@ -183,6 +185,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
     let limits = state.settings.ws_limits.clone();
     let wt = limits.write_timeout.max(Duration::from_millis(1));
     let (conn, mut rx) = hub.register(who);
+    conn.session
+        .store(peer.session, std::sync::atomic::Ordering::Release);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
     let mut bucket = Bucket::new(limits.rate, limits.burst);
@@ -246,6 +250,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
             close::SLOW => "slow consumer",
             close::RECONNECT => "reconnect",
             close::REPLACED => "too many connections",
+            close::AUTH_FAILED => "session ended",
             _ => "",
         };
         let frame = WsMessage::Close(Some(CloseFrame {

@@ -91,7 +91,7 @@ pub async fn wecom(state: &AppState, company_id: i64, code: &str) -> Result<Valu
     let user = db::user::get(&tx, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let payload = auth::login::complete(&tx, &user).await;
+    let payload = auth::login::complete(&tx, &state.settings.auth, &user).await;
     // The provisioned row and profile refresh are kept even when the login itself is refused (306).
     tx.commit().await?;
     payload
@@ -144,7 +144,7 @@ pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, 
         .await
         .map_err(|e| ApiError::wechat("小程序登录", e))?;
     let tx = client.transaction().await?;
-    let (customer_id, token, created) = db::customer::login(
+    let (customer_id, created) = db::customer::login(
         &tx,
         &WechatIdentity {
             company_id,
@@ -161,6 +161,13 @@ pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, 
     if let Some(uid) = req.uid {
         db::customer::relate(&tx, company_id, uid, customer_id, req.source).await?;
     }
+    // A session of its own: the customer's other devices stay signed in.
+    let (_, token) = db::session::create(
+        &tx,
+        db::session::Owner::Customer(customer_id),
+        &state.settings.auth,
+    )
+    .await?;
     tx.commit().await?;
     state.auth_cache.forget_customer(customer_id);
     tracing::info!(customer_id, created, company_id, "mini-program login");

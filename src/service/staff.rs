@@ -125,7 +125,7 @@ pub async fn create(
     Ok(id)
 }
 
-/// Changes a staff member. A new password revokes the user's token and asks for a reset.
+/// Changes a staff member. A new password ends all of the user's sessions and asks for a reset.
 pub async fn update(
     state: &AppState,
     caller: &Staff,
@@ -155,6 +155,7 @@ pub async fn update(
         Some(p) => Some(hash(p).await?),
         None => None,
     };
+    let password_changed = password_hash.is_some();
     let tx = client.transaction().await?;
     if company_id != target.company_id && target.status == 1 {
         db::user::check_quota(&tx, company_id, Some(id)).await?;
@@ -173,6 +174,9 @@ pub async fn update(
         },
     )
     .await?;
+    if password_changed {
+        db::session::end_all(&tx, db::session::Owner::Staff(id)).await?;
+    }
     tx.commit().await?;
     state.auth_cache.forget_staff(id);
     Ok(())

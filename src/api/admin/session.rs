@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::{
     api::{
+        client_addr::ClientAddr,
         params::Params,
         reply::{ApiResult, Reply},
     },
@@ -18,17 +19,18 @@ use crate::{
 };
 use axum::extract::State;
 
-/// ADM-01. No signature: this is where the token comes from.
-pub async fn login(State(state): State<AppState>, p: Params) -> ApiResult {
+/// ADM-01. No signature: this is where the token comes from (a new session per login).
+pub async fn login(State(state): State<AppState>, addr: ClientAddr, p: Params) -> ApiResult {
     let username = p.req_str("username")?;
     let pass = p
         .str("password")
         .ok_or_else(|| ApiError::form("password 不能为空"))?;
-    let data = login::password_login(&state, username, pass).await?;
+    let data = login::password_login(&state, username, pass, &addr.0).await?;
     Ok(Reply::ok("登录成功", data))
 }
 
-/// ADM-02. The token is replaced (the new one is returned in `data`).
+/// ADM-02. The caller's session stays signed in and every other session of the user ends
+/// (their WebSockets close with 4003 on every node); `data` is `{}` as API.md documents.
 pub async fn modify_password(
     State(state): State<AppState>,
     caller: StaffWrite,
@@ -49,13 +51,20 @@ pub async fn modify_password(
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     db::user::set_password(&tx, caller.id, &hash, true).await?;
-    let token = db::user::issue_token(&tx, caller.id).await?;
+    let ended = db::session::end_others(
+        &tx,
+        db::session::Owner::Staff(caller.id),
+        caller.session_id(),
+    )
+    .await?;
     tx.commit().await?;
     state.auth_cache.forget_staff(caller.id);
-    Ok(Reply::ok(
-        "修改密码成功",
-        json!({"token": token, "user_id": caller.id}),
-    ))
+    tracing::info!(
+        user_id = caller.id,
+        ended,
+        "password changed: other sessions ended"
+    );
+    Ok(Reply::ok("修改密码成功", json!({})))
 }
 
 /// ADM-03: url_paths of the rules granted to the caller's role.

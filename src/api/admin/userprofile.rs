@@ -92,8 +92,8 @@ pub async fn update_status(
     Ok(Reply::done("修改成功"))
 }
 
-/// ADM-35: the operator takes over another user's session (that user's token is kept when
-/// still valid, so the user is not logged out; otherwise a new one is issued).
+/// ADM-35: the operator gets a session of its own as another user (a new token; the user's
+/// own sessions are untouched).
 pub async fn switch_user(
     State(state): State<AppState>,
     caller: StaffWrite,
@@ -103,19 +103,12 @@ pub async fn switch_user(
     let target = service::staff::visible(&state, &caller, id, true).await?;
     login::check_usable(&target)?;
     let db = state.db.get().await?;
-    let live = target.token.clone().filter(|_| {
-        crate::auth::token::expired(
-            &state.settings.auth,
-            target.token_issued_at,
-            target.token_last_used_at,
-            chrono::Utc::now(),
-        )
-        .is_none()
-    });
-    let token = match live {
-        Some(t) => t,
-        None => db::user::issue_token(&db, target.id).await?,
-    };
+    let (_, token) = db::session::create(
+        &db,
+        db::session::Owner::Staff(target.id),
+        &state.settings.auth,
+    )
+    .await?;
     tracing::info!(operator = caller.id, target = target.id, "switched user");
     let data: Value = json!({
         "token": token,

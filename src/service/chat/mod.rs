@@ -31,6 +31,9 @@ const MAX_CONTENT: usize = 16 * 1024;
 
 /// Checks a content object (GZH-01, 1.11) and returns its `info_type`.
 pub fn check_content(content: &Value) -> Result<i16, ApiError> {
+    if crate::domain::parse::json_has_nul(content) {
+        return Err(ApiError::form("content 不能包含 NUL 字符 (\\u0000)"));
+    }
     let obj = content
         .as_object()
         .ok_or_else(|| ApiError::form("content 必须是 JSON 对象"))?;
@@ -87,6 +90,12 @@ pub async fn send(
     let client_msg_id = client_msg_id
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
+    if client_msg_id
+        .as_ref()
+        .is_some_and(|c| crate::domain::parse::has_nul(c))
+    {
+        return Err(ApiError::form("client_msg_id 不能包含 NUL 字符"));
+    }
     if client_msg_id.as_ref().is_some_and(|c| c.len() > 128) {
         return Err(ApiError::form("client_msg_id 过长"));
     }

@@ -1,0 +1,186 @@
+//! The accept loop, in place of `axum::serve`, so the edge can defend itself (issue 8
+//! defect 6): `TCP_NODELAY` on every connection (small frames and acks go out at once); a cap
+//! on concurrent HTTP connections per client address (`ZGLD_MAX_CONNECTIONS_PER_ADDRESS`);
+//! a limit on the time to send a request's head (`ZGLD_HEADER_TIMEOUT_SECS`) and on the
+//! silence between the parts of its body
+//! (`ZGLD_BODY_TIMEOUT_SECS`); the socket peer handed to handlers as `ConnectInfo`; and a
+//! graceful shutdown that lets in-flight requests finish.
+//!
+//! A connection upgraded to a WebSocket leaves the per-address count: sockets are capped per
+//! identity by the hub (docs/realtime.md), and one office behind one NAT address holds many.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{body::Body, extract::ConnectInfo, http::Request, response::Response};
+use dashmap::DashMap;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+};
+use tokio::net::TcpListener;
+use tower::{Service, ServiceExt as _};
+
+use crate::api::client_addr::TrustedNet;
+
+/// The edge's limits (README, configuration).
+#[derive(Clone, Debug)]
+pub struct EdgeLimits {
+    /// Longest time a client may take to send a request's head (`ZGLD_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
+    /// Longest silence while a request's body is being read (`ZGLD_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
+    /// Concurrent HTTP connections one client address may hold; 0 = no cap
+    /// (`ZGLD_MAX_CONNECTIONS_PER_ADDRESS`). Trusted proxies are not capped.
+    pub per_address: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(15),
+            per_address: 512,
+        }
+    }
+}
+
+/// Open HTTP connections per client address.
+#[derive(Default)]
+struct PerAddress(DashMap<IpAddr, usize>);
+
+/// One counted connection; dropping it gives the place back.
+struct Slot {
+    map: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn acquire(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<Slot> {
+        let mut n = self.0.entry(ip).or_insert(0);
+        if cap > 0 && *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            map: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(mut n) = self.map.0.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+        }
+        self.map.0.remove_if(&self.ip, |_, n| *n == 0);
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then waits (at most
+/// `drain`) for in-flight requests.
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    limits: EdgeLimits,
+    trusted: Vec<TrustedNet>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let counts = Arc::new(PerAddress::default());
+    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let ip = peer.ip();
+        let proxy = trusted.iter().any(|t| t.contains(ip));
+        let slot = if proxy {
+            None
+        } else {
+            match counts.acquire(ip, limits.per_address) {
+                Some(s) => Some(s),
+                None => {
+                    metrics::counter!("zgld_connections_refused_total", "reason" => "per_address")
+                        .increment(1);
+                    tracing::debug!(%ip, "connection refused: per-address cap");
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
+        let svc = service.clone();
+        let body_timeout = limits.body_timeout;
+        let hyper_service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            let req =
+                req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
+            svc.clone().oneshot(req)
+        });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still running after {drain:?}; stopping anyway");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_per_address_cap_counts_open_connections() {
+        let counts = Arc::new(PerAddress::default());
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let a = counts.acquire(ip, 2);
+        let b = counts.acquire(ip, 2);
+        assert!(a.is_some() && b.is_some());
+        assert!(counts.acquire(ip, 2).is_none());
+        assert!(counts.acquire([10, 0, 0, 2].into(), 2).is_some());
+        drop(a);
+        assert!(counts.acquire(ip, 2).is_some());
+        drop(b);
+        assert!(counts.acquire(ip, 0).is_some(), "0 = no cap");
+    }
+}
