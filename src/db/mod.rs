@@ -8,10 +8,12 @@ pub mod customer;
 pub mod dashboard;
 pub mod follow;
 pub mod org;
+pub mod plugin;
 pub mod product;
 pub mod radar;
 pub mod tag;
 pub mod user;
+pub mod website;
 
 use std::str::FromStr;
 
