@@ -8,6 +8,7 @@
 //! drives the legacy polling endpoint against a hello-world route of the same binary, and a
 //! bare in-process WebSocket relay as the baseline for latency.
 
+mod content;
 mod radar;
 mod relay;
 
@@ -72,6 +73,11 @@ enum Cmd {
     /// Dashboards (ADM-07/08) over 10M action-log rows against a scan of the log, and the
     /// 通讯录 first page (QYW-41) per sort order for one salesperson with 100k customers.
     RadarData(radar::DataArgs),
+    /// ADM-11 (the admin product list) over 10,000 products, p50/p99 per filter.
+    ProductList(content::ListArgs),
+    /// Customer product and website views offered open-loop at a fixed rate (each stamped at
+    /// its scheduled send time), salespeople on WebSockets: delivered rate, request and push p99.
+    ContentViews(content::ViewArgs),
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -151,6 +157,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::RadarData(a) => {
             let r = radar::data(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::ProductList(a) => {
+            let r = content::product_list(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::ContentViews(a) => {
+            let r = content::views(&env, &a).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::ServeRelay { port } => relay::serve(port).await?,

@@ -8,6 +8,7 @@ pub mod customer;
 pub mod dashboard;
 pub mod follow;
 pub mod org;
+pub mod plugin;
 pub mod product;
 pub mod radar;
 pub mod session;
@@ -16,6 +17,7 @@ pub mod tag;
 pub mod throttle;
 pub mod tongxunlu;
 pub mod user;
+pub mod website;
 
 use std::str::FromStr;
 

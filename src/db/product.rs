@@ -327,3 +327,42 @@ pub async fn set_feedback_status(
         .await?;
     touched(n)
 }
+
+/// What a customer of salesperson `uid` sees: the company's products and `uid`'s personal
+/// products, on the shelf, in ADM-11's order.
+pub async fn showcase(
+    db: &impl GenericClient,
+    company_id: i64,
+    uid: i64,
+    paging: Option<(i64, i64)>,
+) -> Result<(Vec<ProductRow>, i64), ApiError> {
+    const WHERE: &str = " where p.company_id = $1 and p.on_shelf
+        and (p.product_type = 1 or (p.product_type = 2 and p.user_id = $2))";
+    let total: i64 = db
+        .query_one(
+            &format!("select count(*) from product p{WHERE}"),
+            &[&company_id, &uid],
+        )
+        .await?
+        .get(0);
+    let mut q = Query::new(&format!(
+        "{LIST_COLUMNS}{WHERE} order by p.recommend_index desc, p.id desc"
+    ));
+    q.arg(company_id);
+    q.arg(uid);
+    q.page(paging);
+    let rows = db.query(&q.sql, &q.params()).await?;
+    Ok((rows.iter().map(product_row).collect(), total))
+}
+
+/// One product a customer of `uid` may see (on the shelf; company, or `uid`'s personal).
+pub async fn showcase_one(
+    db: &impl GenericClient,
+    company_id: i64,
+    uid: i64,
+    id: i64,
+) -> Result<Option<ProductRow>, ApiError> {
+    Ok(get(db, company_id, id, false)
+        .await?
+        .filter(|p| p.status != 2 && (p.product_type == 1 || p.user_id == Some(uid))))
+}

@@ -3,13 +3,15 @@
 mod access_rules;
 mod company;
 mod home_page;
-mod product;
+pub(crate) mod plugin;
+pub(crate) mod product;
 mod role;
 mod session;
 mod signup;
 mod tongxunlu;
 mod user;
 mod userprofile;
+pub(crate) mod website;
 
 use axum::{routing::any, Router};
 
@@ -125,7 +127,7 @@ pub fn router() -> Router<AppState> {
         .merge(content_routes(P))
 }
 
-/// ADM-11..19 (products, feedback).
+/// ADM-11..19 (products, feedback), ADM-39..44 (website), ADM-51..63 (plugins).
 fn content_routes(p: &str) -> Router<AppState> {
     Router::new()
         .route(&format!("{p}/product/product_list"), any(product::list))
@@ -154,5 +156,63 @@ fn content_routes(p: &str) -> Router<AppState> {
         .route(
             &format!("{p}/product/recommend_index/{{o_id}}"),
             any(product::recommend_index),
+        )
+        .route(&format!("{p}/website"), any(website::show))
+        .route(&format!("{p}/website/edit/{{o_id}}"), any(website::edit))
+        .route(&format!("{p}/website_template"), any(website::templates))
+        .route(
+            &format!("{p}/website_template/add/{{o_id}}"),
+            any(website::add_template),
+        )
+        .route(
+            &format!("{p}/website_template/update/{{o_id}}"),
+            any(website::update_template),
+        )
+        .route(
+            &format!("{p}/website_template/delete/{{o_id}}"),
+            any(website::delete_template),
+        )
+        .route(&format!("{p}/plugin_mingpian"), any(plugin::cards))
+        .route(
+            &format!("{p}/plugin_mingpian/add/{{o_id}}"),
+            any(plugin::add_card),
+        )
+        .route(
+            &format!("{p}/plugin_mingpian/update/{{o_id}}"),
+            any(plugin::update_card),
+        )
+        .route(
+            &format!("{p}/plugin_mingpian/delete/{{o_id}}"),
+            any(plugin::delete_card),
+        )
+        .route(&format!("{p}/plugin_report"), any(plugin::activities))
+        .route(
+            &format!("{p}/plugin_report/add/{{o_id}}"),
+            any(plugin::add_activity),
+        )
+        .route(
+            &format!("{p}/plugin_report/update/{{o_id}}"),
+            any(plugin::update_activity),
+        )
+        .route(
+            &format!("{p}/plugin_report/delete/{{o_id}}"),
+            any(plugin::delete_activity),
+        )
+        .route(
+            &format!("{p}/plugin_report/sign_up_activity/{{o_id}}"),
+            any(plugin::sign_up),
+        )
+        .route(&format!("{p}/plugin_goods"), any(plugin::goods))
+        .route(
+            &format!("{p}/plugin_goods/add/{{o_id}}"),
+            any(plugin::add_goods),
+        )
+        .route(
+            &format!("{p}/plugin_goods/update/{{o_id}}"),
+            any(plugin::update_goods),
+        )
+        .route(
+            &format!("{p}/plugin_goods/delete/{{o_id}}"),
+            any(plugin::delete_goods),
         )
 }

@@ -1,5 +1,6 @@
 //! Surface `xiaochengxu`: the customer inside the WeChat mini program.
 
+mod content;
 mod feedback;
 mod login;
 mod mingpian;
@@ -26,8 +27,30 @@ pub fn router() -> Router<AppState> {
 /// The customer-facing content routes under `prefix` (mini program and official account):
 /// feedback, and the product, website, activity and goods pages (docs/content.md).
 pub(crate) fn customer_routes(prefix: &str) -> Router<AppState> {
-    Router::new().route(
-        &format!("{prefix}/feedback/add/{{o_id}}"),
-        any(feedback::add),
-    )
+    Router::new()
+        .route(
+            &format!("{prefix}/feedback/add/{{o_id}}"),
+            any(feedback::add),
+        )
+        .route(&format!("{prefix}/product"), any(content::products))
+        .route(
+            &format!("{prefix}/product/product_single"),
+            any(content::product),
+        )
+        .route(&format!("{prefix}/website"), any(content::website))
+        .route(&format!("{prefix}/company_news"), any(content::activities))
+        .route(&format!("{prefix}/plugin_report"), any(content::activities))
+        .route(
+            &format!("{prefix}/plugin_report/activity_single"),
+            any(content::activity),
+        )
+        .route(
+            &format!("{prefix}/plugin_report/sign_up_activity/{{o_id}}"),
+            any(crate::api::admin::plugin::sign_up),
+        )
+        .route(&format!("{prefix}/plugin_goods"), any(content::goods))
+        .route(
+            &format!("{prefix}/plugin_goods/goods_single"),
+            any(content::one_goods),
+        )
 }
