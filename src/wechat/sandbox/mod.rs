@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod browser;
+mod component;
 mod config;
 mod qyapi;
 mod state;
