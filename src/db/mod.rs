@@ -12,6 +12,7 @@ pub mod product;
 pub mod radar;
 pub mod tag;
 pub mod user;
+pub mod wx_platform;
 
 use std::str::FromStr;
 
@@ -52,6 +53,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         11,
         "011_content.sql",
         include_str!("../../sql/011_content.sql"),
+    ),
+    (
+        13,
+        "013_wechat_platform.sql",
+        include_str!("../../sql/013_wechat_platform.sql"),
     ),
 ];
 

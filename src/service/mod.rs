@@ -10,6 +10,7 @@ pub mod company;
 pub mod customer;
 pub mod login;
 pub mod org;
+pub mod platform;
 pub mod product;
 pub mod radar;
 pub mod staff;

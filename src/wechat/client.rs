@@ -128,6 +128,12 @@ pub(crate) struct Inner {
     /// slots like the WeCom ones. Each fetch supersedes the previous token (G.3), so sharing
     /// one per app matters even more here.
     pub(crate) app_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    /// This node's copy of the shared `component_access_token` (the store of record is the
+    /// `wx_component` row; see [`super::component::access_token`]). The async lock makes this
+    /// node's requests wait for one renewal.
+    pub(crate) component_token: TokenSlot,
+    /// This node's copies of authorizer tokens, keyed by (authorizer appid, "").
+    pub(crate) authorizer_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
 }
 
 pub(crate) type TokenSlot = tokio::sync::Mutex<Option<CachedToken>>;
@@ -156,6 +162,8 @@ impl WechatClient {
                 http,
                 wecom_tokens: Mutex::new(HashMap::new()),
                 app_tokens: Mutex::new(HashMap::new()),
+                component_token: TokenSlot::default(),
+                authorizer_tokens: Mutex::new(HashMap::new()),
             }),
         }
     }

@@ -1,8 +1,10 @@
 //! Surface `admin` (后台管理): the company admins' and the platform operator's web backend.
 
 mod access_rules;
+mod auth_process;
 mod company;
 mod home_page;
+mod open_weixin;
 mod product;
 mod role;
 mod session;
@@ -99,6 +101,7 @@ pub fn router() -> Router<AppState> {
             any(company::update_agent),
         )
         .merge(content_routes(P))
+        .merge(platform_router())
 }
 
 /// ADM-11..19 (products, feedback).
@@ -130,5 +133,51 @@ fn content_routes(p: &str) -> Router<AppState> {
         .route(
             &format!("{p}/product/recommend_index/{{o_id}}"),
             any(product::recommend_index),
+        )
+}
+
+/// The third-party platform: authorization flows, grant links, WeChat's pushes and callback.
+fn platform_router() -> Router<AppState> {
+    const P: &str = "/zhugeleida/admin";
+    Router::new()
+        .route(
+            &format!("{P}/xcx_auth_process"),
+            any(auth_process::xcx_state),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/app_id"),
+            any(auth_process::xcx_set_appid),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/xcx_get_authorizer_info"),
+            any(auth_process::xcx_refresh_info),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/info"),
+            any(auth_process::xcx_customise),
+        )
+        .route(
+            &format!("{P}/gzh_auth_process"),
+            any(auth_process::gzh_state),
+        )
+        .route(
+            &format!("{P}/gzh_auth_process/update/app_id"),
+            any(auth_process::gzh_set_appid),
+        )
+        .route(
+            &format!("{P}/open_weixin/create_grant_url"),
+            any(open_weixin::xcx_grant_url),
+        )
+        .route(
+            &format!("{P}/open_weixin_gongzhonghao/create_grant_url"),
+            any(open_weixin::gzh_grant_url),
+        )
+        .route(
+            &format!("{P}/open_weixin/auth_code"),
+            any(open_weixin::auth_code),
+        )
+        .route(
+            &format!("{P}/open_weixin/component_event"),
+            any(open_weixin::component_event),
         )
 }

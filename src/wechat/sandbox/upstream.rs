@@ -330,31 +330,37 @@ pub(crate) async fn handle(
     if let Some(ms) = fault.as_ref().and_then(|f| f.delay_ms) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let mut st = shared.lock();
-    let (reply, fault_name) = match fault.as_ref().and_then(|f| fault_reply(f, inbound.seq)) {
-        Some((reply, name)) => (reply, Some(name.to_owned())),
-        None => (
-            dispatch(&mut st, &inbound),
-            fault.map(|_| "delay_ms".to_owned()),
-        ),
+    let (reply, has_pushes) = {
+        let mut st = shared.lock();
+        let (reply, fault_name) = match fault.as_ref().and_then(|f| fault_reply(f, inbound.seq)) {
+            Some((reply, name)) => (reply, Some(name.to_owned())),
+            None => (
+                dispatch(&mut st, &inbound),
+                fault.map(|_| "delay_ms".to_owned()),
+            ),
+        };
+        tracing::debug!(host = host.as_str(), path = %inbound.path, seq = inbound.seq, "sandbox call");
+        let record = CallRecord {
+            seq: inbound.seq,
+            time: st.clock.now(),
+            real_time_ms: real_now_ms(),
+            host: host.as_str().to_owned(),
+            method: inbound.method.to_string(),
+            path: inbound.path.clone(),
+            query: inbound.query.clone(),
+            body_raw: String::from_utf8_lossy(&inbound.body).into_owned(),
+            body_json: serde_json::from_slice(&inbound.body).ok(),
+            identity,
+            fault: fault_name,
+            response: reply.record(),
+        };
+        st.calls.push(record);
+        let has_pushes = !st.outbox.is_empty();
+        (reply, has_pushes)
     };
-    tracing::debug!(host = host.as_str(), path = %inbound.path, seq = inbound.seq, "sandbox call");
-    let record = CallRecord {
-        seq: inbound.seq,
-        time: st.clock.now(),
-        real_time_ms: real_now_ms(),
-        host: host.as_str().to_owned(),
-        method: inbound.method.to_string(),
-        path: inbound.path.clone(),
-        query: inbound.query.clone(),
-        body_raw: String::from_utf8_lossy(&inbound.body).into_owned(),
-        body_json: serde_json::from_slice(&inbound.body).ok(),
-        identity,
-        fault: fault_name,
-        response: reply.record(),
-    };
-    st.calls.push(record);
-    drop(st);
+    if has_pushes {
+        super::push::deliver(&shared).await;
+    }
     reply.into_response()
 }
 
@@ -436,7 +442,10 @@ fn identity(st: &SandboxState, inbound: &Inbound) -> Vec<String> {
             ids.push(corpid.clone());
             ids.push(agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string()));
         }
-        Some(TokenOwner::App { appid }) => ids.push(appid.clone()),
+        Some(TokenOwner::App { appid } | TokenOwner::Authorizer { appid }) => {
+            ids.push(appid.clone())
+        }
+        Some(TokenOwner::Component) => ids.push("component".to_owned()),
         None => {}
     }
     ids.dedup();

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::api::{app_token, check_minted, code_subject, find_app, session_key};
 use super::config::AppKind;
-use super::state::SandboxState;
+use super::state::{SandboxState, TokenOwner};
 use super::upstream::{Host, Inbound, Outcome, Reply, Route};
 
 /// Endpoints of this module.
@@ -142,13 +142,31 @@ fn parse_request(body: &[u8]) -> Result<CodeRequest, i64> {
 /// program; `check_path` (default on) with a release page outside the app's
 /// `released_pages` → 41030 (only when the seed lists pages). Success: `image/png` bytes.
 pub(crate) fn getwxacodeunlimit(st: &mut SandboxState, req: &Inbound) -> Outcome {
-    let app = app_token(st, req)?;
-    if app.kind != AppKind::Miniprogram {
-        return Err(48001);
-    }
+    let is_authorizer = req
+        .param("access_token")
+        .and_then(|t| st.tokens.get(t))
+        .is_some_and(|r| matches!(r.owner, TokenOwner::Authorizer { .. }));
+    let released: Vec<String> = if is_authorizer {
+        let a = super::component::authorizer(st, req)?;
+        if a.kind != AppKind::Miniprogram {
+            return Err(48001);
+        }
+        let live = st
+            .code
+            .get(&a.appid)
+            .and_then(|c| c.released.as_ref())
+            .map(|v| v.pages.clone());
+        live.unwrap_or_else(|| a.released_pages.clone())
+    } else {
+        let app = app_token(st, req)?;
+        if app.kind != AppKind::Miniprogram {
+            return Err(48001);
+        }
+        app.released_pages.clone()
+    };
     let code = parse_request(&req.body)?;
     if let Some(page) = &code.page {
-        let released = &app.released_pages;
+        let released = &released;
         if code.check_path
             && code.env_version == "release"
             && !released.is_empty()
