@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::Resp;
 use common::*;
 use serde_json::{json, Value};
 use zhugeleida::wechat::component;
@@ -206,4 +207,242 @@ async fn two_nodes_never_renew_one_token_at_the_same_time() {
         .filter(|c| c["response"]["errcode"] == 42001)
         .collect();
     assert!(!refused.is_empty(), "the expiry was really seen");
+}
+
+/// Follows a grant link like the admin's browser: the sandbox's authorization page answers
+/// 302 to our callback with `auth_code`; returns the callback's answer.
+async fn authorize_via(app: &TestApp, grant_url: &str) -> Resp {
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = grant_url.split('#').next().unwrap();
+    let r = no_redirect.get(url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302, "{}", r.text().await.unwrap());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let location = url::Url::parse(&location).unwrap();
+    assert_eq!(location.path(), "/zhugeleida/admin/open_weixin/auth_code");
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "auth_code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    app.get("/zhugeleida/admin/open_weixin/auth_code")
+        .query(&[("auth_code", code.as_str()), ("expires_in", "600")])
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_company_authorizes_its_mini_program_and_official_account_and_customers_sign_in_with_only_a_code(
+) {
+    let app = spawn_app().await;
+    app.platform_ready().await;
+    let (company, admin, sales) = app.tenant("甲公司").await;
+    let (_other, other_admin, _) = app.tenant("乙公司").await;
+
+    let r = app
+        .get("/zhugeleida/admin/xcx_auth_process")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.data()["step"], 1);
+
+    // Step 1.
+    app.post("/zhugeleida/admin/xcx_auth_process/update/app_id")
+        .signed(&admin)
+        .form(&[("authorization_appid", "wxsbxma0000000001")])
+        .send()
+        .await
+        .ok();
+    let r = app
+        .get("/zhugeleida/admin/xcx_auth_process")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.msg(), "请求成功.请先进行步骤2");
+    assert_eq!(
+        r.data(),
+        &json!({"step": 2, "ret_data": {"authorization_appid": "wxsbxma0000000001"}})
+    );
+    // Another company cannot take the same mini program, and sees nothing of it.
+    app.post("/zhugeleida/admin/xcx_auth_process/update/app_id")
+        .signed(&other_admin)
+        .form(&[("authorization_appid", "wxsbxma0000000001")])
+        .send()
+        .await
+        .expect_code(300);
+    let r = app
+        .get("/zhugeleida/admin/xcx_auth_process")
+        .signed(&other_admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.data()["step"], 1);
+    // A salesperson may not run the flow.
+    app.post("/zhugeleida/admin/open_weixin/create_grant_url")
+        .signed(&sales)
+        .send()
+        .await
+        .expect_code(404);
+
+    // Step 2: the grant link, then the browser round trip to the callback.
+    let r = app
+        .post("/zhugeleida/admin/open_weixin/create_grant_url")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.msg(), "生成【授权链接】成功");
+    let url = r.data().as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("{}/mp/safe/bindcomponent?", app.sandbox)),
+        "{url}"
+    );
+    assert!(url.contains("auth_type=2") && url.contains("biz_appid=wxsbxma0000000001"));
+    assert!(
+        url.contains("redirect_uri=http%3A%2F%2F")
+            && url.contains("%2Fzhugeleida%2Fadmin%2Fopen_weixin%2Fauth_code")
+    );
+    let done = authorize_via(&app, &url).await.ok();
+    assert_eq!(done.data()["authorization_appid"], "wxsbxma0000000001");
+    assert_eq!(done.data()["step"], 3);
+
+    // Step 3, then the details.
+    app.post("/zhugeleida/admin/xcx_auth_process/update/info")
+        .signed(&admin)
+        .form(&[("name", "甲的名片"), ("introduce", "介绍")])
+        .send()
+        .await
+        .ok();
+    let r = app
+        .get("/zhugeleida/admin/xcx_auth_process")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.msg(), "请求成功");
+    let d = r.data();
+    assert_eq!(d["step"], "");
+    assert_eq!(d["ret_data"]["name"], "甲的名片");
+    assert_eq!(d["ret_data"]["principal_name"], "沙盒公司1");
+    assert_eq!(d["ret_data"]["verify_type_info"], true);
+    assert_eq!(d["ret_data"]["service_category"], "工具\\效率");
+    assert!(d["ret_data"].get("version_num").is_some());
+    app.get("/zhugeleida/admin/xcx_auth_process/update/xcx_get_authorizer_info")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+
+    // The official account, through its own grant link (auth_type=1).
+    app.post("/zhugeleida/admin/gzh_auth_process/update/app_id")
+        .signed(&admin)
+        .form(&[("authorization_appid", "wxsbxoa0000000001")])
+        .send()
+        .await
+        .ok();
+    let r = app
+        .post("/zhugeleida/admin/open_weixin_gongzhonghao/create_grant_url")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    let url = r.data().as_str().unwrap().to_owned();
+    assert!(url.contains("auth_type=1"));
+    let done = authorize_via(&app, &url).await.ok();
+    assert_eq!(done.data()["step"], "");
+    let r = app
+        .get("/zhugeleida/admin/gzh_auth_process")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.data()["ret_data"]["principal_name"], "沙盒公司1");
+    assert!(r.data()["ret_data"].get("version_num").is_none());
+
+    // A customer signs in with only code, user_type and source: the company comes from the
+    // mini program's appid in the Referer WeChat sends.
+    let r = app
+        .http
+        .get(format!("{}/zhugeleida/xiaochengxu/login", app.addr))
+        .query(&[
+            ("code", "sandbox-o_alice.1"),
+            ("user_type", "2"),
+            ("source", "1"),
+        ])
+        .header(
+            "referer",
+            "https://servicewechat.com/wxsbxma0000000001/7/page-frame.html",
+        )
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 200, "{v}");
+    let customer_id = v["data"]["user_id"].as_i64().unwrap();
+    let db = app.db().await;
+    let owner: i64 = db
+        .query_one(
+            "select company_id from customer where id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, company);
+    let login_calls = app.sandbox_calls("/sns/component/jscode2session").await;
+    assert_eq!(login_calls.len(), 1);
+    assert_eq!(login_calls[0]["query"]["appid"], "wxsbxma0000000001");
+    // The explicit appid parameter works too.
+    app.get("/zhugeleida/xiaochengxu/login")
+        .query(&[
+            ("code", "sandbox-o_bob.1"),
+            ("user_type", "2"),
+            ("source", "2"),
+            ("appid", "wxsbxma0000000001"),
+        ])
+        .send()
+        .await
+        .ok();
+
+    // The salesperson's card code is made with the company's authorizer token.
+    app.get("/zhugeleida/qiyeweixin/qr_code_auth")
+        .signed(&sales)
+        .send()
+        .await
+        .ok();
+    let codes = app.sandbox_calls("/wxa/getwxacodeunlimit").await;
+    assert!(codes[0]["query"]["access_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("sbx_aat_wxsbxma0000000001_"));
+
+    // The mini program withdraws its authorization: the app is marked, logins through it stop.
+    let r = app
+        .sandbox_admin(
+            "component/unauthorize",
+            json!({"authorizer_appid": "wxsbxma0000000001"}),
+        )
+        .await;
+    assert_eq!(r["unauthorized"], true);
+    let r = app
+        .get("/zhugeleida/admin/xcx_auth_process")
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.data()["step"], 2);
+    app.get("/zhugeleida/xiaochengxu/login")
+        .query(&[
+            ("code", "sandbox-o_carol.1"),
+            ("user_type", "2"),
+            ("source", "1"),
+            ("appid", "wxsbxma0000000001"),
+        ])
+        .send()
+        .await
+        .expect_code(302);
 }

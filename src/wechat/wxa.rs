@@ -88,6 +88,23 @@ impl WechatClient {
         Ok(token)
     }
 
+    /// `wxa/getwxacodeunlimit` with a token the caller manages (an authorizer token, see
+    /// [`super::component::call_as`]): no caching or retry here.
+    pub async fn wxacode_unlimit_as(
+        &self,
+        token: &str,
+        scene: &str,
+        page: Option<&str>,
+    ) -> Result<Vec<u8>, WechatError> {
+        let mut body = serde_json::Map::new();
+        body.insert("scene".into(), Value::String(scene.to_owned()));
+        if let Some(page) = page {
+            body.insert("page".into(), Value::String(page.to_owned()));
+        }
+        self.post_for_image(WXACODE_PATH, token, &Value::Object(body))
+            .await
+    }
+
     /// An unlimited mini-program code (`wxa/getwxacodeunlimit`, WECHAT.md §B.3) for `scene`
     /// (at most 32 chars of `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]`), opening `page` (`None` = the
     /// home page; WeChat then checks the page exists in the released version). Returns the

@@ -35,6 +35,7 @@ pub struct AppRow {
     pub id: i64,
     pub company_id: i64,
     pub appid: String,
+    pub kind: i16,
     pub step: i16,
     pub authorized: bool,
     pub name: Option<String>,
@@ -46,7 +47,7 @@ pub struct AppRow {
 }
 
 const APP_COLUMNS: &str = "id, company_id, appid, step, authorized, name, principal_name, head_img,
-     introduce, service_category, verify_type_info";
+     introduce, service_category, verify_type_info, kind";
 
 fn app_row(r: &tokio_postgres::Row) -> AppRow {
     AppRow {
@@ -61,6 +62,7 @@ fn app_row(r: &tokio_postgres::Row) -> AppRow {
         introduce: r.get(8),
         service_category: r.get(9),
         verify_type_info: r.get(10),
+        kind: r.get(11),
     }
 }
 
@@ -320,7 +322,7 @@ pub async fn finish(state: &AppState, auth_code: &str) -> Result<Finished, ApiEr
     tx.execute(
         "update wx_authorizer
          set authorized = true, authorized_at = now(), unauthorized_at = null,
-             step = case when step = 0 then 0 else $2 end, func_ids = $3, last_auth_code = $4,
+             step = case when step = 0 then 0::smallint else $2::smallint end, func_ids = $3, last_auth_code = $4,
              name = $5, head_img = $6, principal_name = $7, verify_type_info = $8,
              service_category = $9, qrcode_url = $10
          where id = $1",
