@@ -177,6 +177,38 @@ pub struct WechatSettings {
     pub xcx_appid: Option<String>,
     /// Its secret (`ZGLD_XCX_SECRET`). Never logged.
     pub xcx_secret: Option<crate::domain::secret::Secret>,
+    /// The open platform third-party platform (第三方平台) this installation runs as; `None`
+    /// when `ZGLD_COMPONENT_APPID` is set empty (then the single mini program above is used).
+    pub component: Option<ComponentSettings>,
+    /// Public base URL of this server (`ZGLD_PUBLIC_BASE_URL`), for the authorization
+    /// callback `redirect_uri` of the grant links (ADM-76/88).
+    pub public_base_url: String,
+}
+
+/// Credentials of the third-party platform (WECHAT.md §D; docs/wechat-platform.md).
+#[derive(Clone, Debug)]
+pub struct ComponentSettings {
+    /// `component_appid` (`ZGLD_COMPONENT_APPID`).
+    pub appid: String,
+    /// `component_appsecret` (`ZGLD_COMPONENT_SECRET`).
+    pub secret: crate::domain::secret::Secret,
+    /// The message-check token (`ZGLD_COMPONENT_TOKEN`).
+    pub token: crate::domain::secret::Secret,
+    /// The 43-character EncodingAESKey (`ZGLD_COMPONENT_AES_KEY`).
+    pub aes_key: crate::domain::secret::Secret,
+}
+
+impl ComponentSettings {
+    /// The sandbox's demo platform (WECHAT.md §G.1, worked example 3).
+    pub fn sandbox() -> Self {
+        use crate::domain::secret::Secret;
+        Self {
+            appid: "wx0000000000c0ffee".into(),
+            secret: Secret::new("sandbox-component-secret"),
+            token: Secret::new("sandbox-token"),
+            aes_key: Secret::new("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"),
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -225,6 +257,8 @@ impl Settings {
                 hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
                 xcx_appid: Some("wxsandboxminiapp".into()),
                 xcx_secret: Some(crate::domain::secret::Secret::new("sandbox-miniapp-secret")),
+                component: Some(ComponentSettings::sandbox()),
+                public_base_url: "http://127.0.0.1:8000".into(),
             },
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
@@ -322,6 +356,7 @@ impl Settings {
         if let Some(v) = env("ZGLD_XCX_SECRET") {
             s.wechat.xcx_secret = Some(crate::domain::secret::Secret::new(v));
         }
+        crate::config::component_from_env(&mut s.wechat)?;
         if let Some(v) = env("ZGLD_STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
         }
@@ -365,6 +400,39 @@ fn storage_from_env(st: &mut StorageSettings) -> anyhow::Result<()> {
                 .context("ZGLD_UPLOAD_ABANDON_SECS is not seconds")?,
         );
     }
+    Ok(())
+}
+
+/// `ZGLD_COMPONENT_*` and `ZGLD_PUBLIC_BASE_URL`. An empty `ZGLD_COMPONENT_APPID` turns the
+/// platform off; otherwise each variable overrides the sandbox default.
+fn component_from_env(w: &mut WechatSettings) -> anyhow::Result<()> {
+    use crate::domain::secret::Secret;
+    if let Some(v) = env("ZGLD_PUBLIC_BASE_URL") {
+        w.public_base_url = v.trim_end_matches('/').to_owned();
+    }
+    if std::env::var("ZGLD_COMPONENT_APPID").is_ok_and(|v| v.trim().is_empty()) {
+        w.component = None;
+        return Ok(());
+    }
+    let mut c = w
+        .component
+        .take()
+        .unwrap_or_else(ComponentSettings::sandbox);
+    if let Some(v) = env("ZGLD_COMPONENT_APPID") {
+        c.appid = v;
+    }
+    if let Some(v) = env("ZGLD_COMPONENT_SECRET") {
+        c.secret = Secret::new(v);
+    }
+    if let Some(v) = env("ZGLD_COMPONENT_TOKEN") {
+        c.token = Secret::new(v);
+    }
+    if let Some(v) = env("ZGLD_COMPONENT_AES_KEY") {
+        crate::wechat::crypt::MsgCrypt::new("", &v, "")
+            .context("ZGLD_COMPONENT_AES_KEY is not a 43-character EncodingAESKey")?;
+        c.aes_key = Secret::new(v);
+    }
+    w.component = Some(c);
     Ok(())
 }
 

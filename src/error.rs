@@ -192,6 +192,7 @@ fn duplicate_msg(constraint: &str) -> &'static str {
         "user_profile_userid_key" => "用户ID已存在",
         "access_rule_name_key" => "权限名已存在",
         "customer_tag_name_key" => "标签名已存在",
+        "wx_authorizer_appid_key" => "该 appid 已由其他公司登记",
         _ => "数据已存在",
     }
 }

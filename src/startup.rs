@@ -177,7 +177,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings.chat_writers,
         settings.radar_batching,
     );
-    Ok(AppState {
+    let state = AppState {
         settings: Arc::new(settings),
         db: pool.clone(),
         auth_cache,
@@ -190,7 +190,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         radar,
         people,
         storage,
-    })
+    };
+    // Third-party platform tokens renewed ahead of expiry, one node at a time (row locks).
+    tokio::spawn(crate::service::platform::token::run_renewer(state.clone()));
+    Ok(state)
 }
 
 /// The whole HTTP surface.

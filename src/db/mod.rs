@@ -18,6 +18,7 @@ pub mod throttle;
 pub mod tongxunlu;
 pub mod user;
 pub mod website;
+pub mod wx_platform;
 
 use std::str::FromStr;
 
@@ -68,6 +69,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         11,
         "011_content.sql",
         include_str!("../../sql/011_content.sql"),
+    ),
+    (
+        13,
+        "013_wechat_platform.sql",
+        include_str!("../../sql/013_wechat_platform.sql"),
     ),
     (
         14,

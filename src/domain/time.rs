@@ -34,6 +34,11 @@ pub fn ymd_hms(t: DateTime<Utc>) -> String {
     local(t).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// `YYYY-MM-DD HH:MM` (ADM-55 `create_date`, ADM-79 `status_time`).
+pub fn ymd_hm(t: DateTime<Utc>) -> String {
+    local(t).format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// `YYYY-MM-DD` of a timestamp.
 pub fn ymd_of(t: DateTime<Utc>) -> String {
     local(t).format("%Y-%m-%d").to_string()

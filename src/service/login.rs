@@ -105,25 +105,56 @@ pub struct MiniLogin<'a> {
     pub source: i16,
     pub company_id: Option<i64>,
     pub uid: Option<i64>,
+    /// The company's mini program (explicit `appid`, or the `Referer` WeChat sends): with a
+    /// third-party platform, the company is the one that authorized it.
+    pub appid: Option<String>,
 }
 
 /// XCX-01: `js_code` → openid; finds or creates the customer of the company and, when the
 /// card of salesperson `uid` was opened, the relation to that salesperson.
 pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, ApiError> {
-    let mut client = state.db.get().await?;
-    let company_id = match req.uid {
-        Some(uid) => {
+    let client = state.db.get().await?;
+    // The company's own mini program, authorized to the platform (docs/wechat-platform.md).
+    let hosted = match (
+        req.appid.as_deref(),
+        state.settings.wechat.component.as_ref(),
+    ) {
+        (Some(appid), Some(_)) => Some(
+            crate::service::platform::authorize::app_by_appid(&client, appid)
+                .await?
+                .filter(|a| a.kind == crate::service::platform::authorize::XCX && a.authorized)
+                .ok_or_else(|| ApiError::NotFound("该小程序未授权给本平台".into()))?,
+        ),
+        _ => None,
+    };
+    let company_id = match (req.uid, &hosted) {
+        (Some(uid), Some(app)) => {
             let rep = db::user::get(&client, uid)
                 .await?
+                .filter(|r| r.company_id == app.company_id)
                 .ok_or_else(ApiError::not_found)?;
-            if req.company_id.is_some_and(|c| c != rep.company_id) {
-                return Err(ApiError::not_found());
-            }
             rep.company_id
         }
-        None => req
-            .company_id
-            .ok_or_else(|| ApiError::form("company_id 或 uid 不能为空"))?,
+        (None, Some(app)) => {
+            if req.company_id.is_some_and(|c| c != app.company_id) {
+                return Err(ApiError::not_found());
+            }
+            app.company_id
+        }
+        (uid, None) => match uid {
+            Some(uid) => {
+                let rep = db::user::get(&client, uid)
+                    .await?
+                    .ok_or_else(ApiError::not_found)?;
+                if req.company_id.is_some_and(|c| c != rep.company_id) {
+                    return Err(ApiError::not_found());
+                }
+                rep.company_id
+            }
+            None => req
+                .company_id
+                .ok_or_else(|| ApiError::form("company_id 或 uid 不能为空"))?,
+        },
     };
     let company = db::company::get(&client, company_id)
         .await?
@@ -131,18 +162,38 @@ pub async fn miniprogram(state: &AppState, req: MiniLogin<'_>) -> Result<Value, 
     if billing::is_expired(company.account_expired_time, time::today()) {
         return Err(ApiError::Disabled("公司账户已过期,请联系管理员续费".into()));
     }
-    let wx = &state.settings.wechat;
-    let (Some(appid), Some(secret)) = (wx.xcx_appid.as_deref(), wx.xcx_secret.as_ref()) else {
-        return Err(ApiError::Unexpected(anyhow::anyhow!(
-            "ZGLD_XCX_APPID / ZGLD_XCX_SECRET are not configured"
-        )));
-    };
     let code = req.code.trim().trim_matches(|c| c == '"' || c == '\'');
-    let session = state
-        .wechat
-        .jscode2session(appid, secret.expose(), code)
-        .await
-        .map_err(|e| ApiError::wechat("小程序登录", e))?;
+    drop(client);
+    let session = match (&hosted, state.settings.wechat.component.as_ref()) {
+        (Some(app), Some(cfg)) => {
+            let (wechat, component_appid) = (state.wechat.clone(), cfg.appid.clone());
+            crate::wechat::component::call(state, |token| {
+                let (wechat, component_appid) = (wechat.clone(), component_appid.clone());
+                let appid = app.appid.clone();
+                async move {
+                    wechat
+                        .component_jscode2session(&token, &component_appid, &appid, code)
+                        .await
+                }
+            })
+            .await
+        }
+        _ => {
+            let wx = &state.settings.wechat;
+            let (Some(appid), Some(secret)) = (wx.xcx_appid.as_deref(), wx.xcx_secret.as_ref())
+            else {
+                return Err(ApiError::Unexpected(anyhow::anyhow!(
+                    "ZGLD_XCX_APPID / ZGLD_XCX_SECRET are not configured"
+                )));
+            };
+            state
+                .wechat
+                .jscode2session(appid, secret.expose(), code)
+                .await
+        }
+    }
+    .map_err(|e| ApiError::wechat("小程序登录", e))?;
+    let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let (customer_id, created) = db::customer::login(
         &tx,

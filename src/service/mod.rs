@@ -11,6 +11,7 @@ pub mod customer;
 pub mod login;
 pub mod org;
 pub mod plugin;
+pub mod platform;
 pub mod product;
 pub mod radar;
 pub mod signup;

@@ -1,7 +1,10 @@
-//! HTTP client for the WeChat APIs the server uses: WeCom (企业微信) address book and OAuth,
-//! mini-program `code2Session` and mini-program codes (`wxa/getwxacodeunlimit`).
+//! The WeChat HTTP client's core, shared by every product module: hosts, the error type, the
+//! cheap-clone [`WechatClient`] with its HTTP client and in-process token caches, and the
+//! request helpers. The calls themselves live with their product: WeCom in
+//! [`super::qyapi`], mini program in [`super::wxa`], the open platform (第三方平台) in
+//! [`super::component`] (official account: `super::mp`).
 //!
-//! Owns the WeCom and mini-program `access_token` caches and the error rules of WECHAT.md
+//! Owns the error rules of WECHAT.md
 //! §0.3 / §F: every body is parsed as JSON first (image APIs branch on `Content-Type`), a
 //! non-zero `errcode` becomes [`WechatError::Api`], and a call that fails with a token error
 //! is retried exactly once with a fresh token. Secrets, tokens and
@@ -14,21 +17,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Per-request timeout. WeChat answers in well under a second; 10 s only guards against a
 /// hung connection holding a request handler forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refresh a cached token once less than this much of its lifetime remains (WECHAT.md §F).
-const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+pub(crate) const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Lifetime assumed when `gettoken` omits `expires_in` (WECHAT.md §0.5).
-const DEFAULT_TOKEN_TTL_SECS: u64 = 7200;
+pub(crate) const DEFAULT_TOKEN_TTL_SECS: u64 = 7200;
 
 /// Errcodes meaning "this access_token is bad": invalidate, refresh and retry once (§0.3).
-const TOKEN_ERRCODES: [i64; 3] = [40001, 40014, 42001];
+pub(crate) const TOKEN_ERRCODES: [i64; 3] = [40001, 40014, 42001];
 
 /// Base URLs of the four WeChat hosts (WECHAT.md §0.2). All configuration, so the same client
 /// can talk to the real WeChat or to the sandbox.
@@ -100,88 +103,11 @@ impl WechatError {
     }
 }
 
-/// Identity behind a WeCom OAuth code (WECHAT.md §C.3). Exactly one field is set in practice:
-/// `userid` for a member of the corp, `openid` for anyone else.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct WecomIdentity {
-    /// Member id (`userid` in `auth/getuserinfo`, `UserId` in the legacy API).
-    #[serde(default, alias = "UserId")]
-    pub userid: Option<String>,
-    /// Non-member openid (`openid`, legacy `OpenId`).
-    #[serde(default, alias = "OpenId")]
-    pub openid: Option<String>,
-}
-
-/// A WeCom member as returned by `user/get` (WECHAT.md §C.4). Fields other than `userid` may be
-/// withheld by WeCom depending on the app's permissions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct WecomUser {
-    /// Member id, unique within the corp.
-    pub userid: String,
-    /// Display name.
-    #[serde(default)]
-    pub name: String,
-    /// Ids of the departments the member belongs to.
-    #[serde(default)]
-    pub department: Vec<i64>,
-    /// Job title.
-    #[serde(default)]
-    pub position: Option<String>,
-    /// Mobile number.
-    #[serde(default)]
-    pub mobile: Option<String>,
-    /// 0 unknown, 1 male, 2 female. WeCom sends it as a string.
-    #[serde(default, deserialize_with = "num_or_str::opt_i32")]
-    pub gender: Option<i32>,
-    /// E-mail address.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Avatar URL.
-    #[serde(default)]
-    pub avatar: Option<String>,
-}
-
-/// A WeCom department (WECHAT.md §C.5).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct WecomDepartment {
-    /// Department id; the root is 1.
-    #[serde(deserialize_with = "num_or_str::i64")]
-    pub id: i64,
-    /// Name (may be withheld for restricted apps).
-    #[serde(default)]
-    pub name: String,
-    /// Parent id; 0 for the root.
-    #[serde(default, deserialize_with = "num_or_str::i64")]
-    pub parentid: i64,
-}
-
-/// Result of mini-program `sns/jscode2session` (WECHAT.md §B.1).
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct CodeSession {
-    /// The user's openid within this mini program.
-    pub openid: String,
-    /// AES key for decrypting user data. Never send it to the front end or a log.
-    pub session_key: String,
-    /// Present only when the mini program is bound to an open platform account.
-    #[serde(default)]
-    pub unionid: Option<String>,
-}
-
-impl fmt::Debug for CodeSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CodeSession")
-            .field("openid", &self.openid)
-            .field("session_key", &"<redacted>")
-            .field("unionid", &self.unionid)
-            .finish()
-    }
-}
-
 /// Client for the WeChat APIs. Cheap to clone: all clones share the HTTP client and the token
 /// cache.
 #[derive(Clone)]
 pub struct WechatClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for WechatClient {
@@ -192,38 +118,38 @@ impl fmt::Debug for WechatClient {
     }
 }
 
-struct Inner {
-    hosts: WechatHosts,
-    http: reqwest::Client,
+pub(crate) struct Inner {
+    pub(crate) hosts: WechatHosts,
+    pub(crate) http: reqwest::Client,
     /// WeCom tokens keyed by (corpid, secret). Each slot has its own async lock so that
     /// concurrent callers wait for one `gettoken` instead of all fetching at once.
-    wecom_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    pub(crate) wecom_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
     /// Mini-program / official-account `cgi-bin/token` tokens keyed by (appid, secret), in
     /// slots like the WeCom ones. Each fetch supersedes the previous token (G.3), so sharing
     /// one per app matters even more here.
-    app_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    pub(crate) app_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
+    /// This node's copy of the shared `component_access_token` (the store of record is the
+    /// `wx_component` row; see [`super::component::access_token`]). The async lock makes this
+    /// node's requests wait for one renewal.
+    pub(crate) component_token: TokenSlot,
+    /// This node's copies of authorizer tokens, keyed by (authorizer appid, "").
+    pub(crate) authorizer_tokens: Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
 }
 
-type TokenSlot = tokio::sync::Mutex<Option<CachedToken>>;
+pub(crate) type TokenSlot = tokio::sync::Mutex<Option<CachedToken>>;
 
 #[derive(Clone)]
-struct CachedToken {
-    token: String,
+pub(crate) struct CachedToken {
+    pub(crate) token: String,
     /// When to stop using the token: its expiry minus [`TOKEN_REFRESH_MARGIN`].
-    refresh_at: Instant,
+    pub(crate) refresh_at: Instant,
 }
 
 #[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
     #[serde(default, deserialize_with = "num_or_str::opt_i64")]
-    expires_in: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct DepartmentListResponse {
-    #[serde(default)]
-    department: Vec<WecomDepartment>,
+    pub(crate) expires_in: Option<i64>,
 }
 
 impl WechatClient {
@@ -236,6 +162,8 @@ impl WechatClient {
                 http,
                 wecom_tokens: Mutex::new(HashMap::new()),
                 app_tokens: Mutex::new(HashMap::new()),
+                component_token: TokenSlot::default(),
+                authorizer_tokens: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -245,228 +173,33 @@ impl WechatClient {
         &self.inner.hosts
     }
 
-    /// WeCom token cached per (corpid, secret) until <5 min remain.
-    pub async fn wecom_token(&self, corpid: &str, secret: &str) -> Result<String, WechatError> {
-        let slot = self.token_slot(corpid, secret);
-        let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref() {
-            if Instant::now() < token.refresh_at {
-                return Ok(token.token.clone());
-            }
-        }
-        let fresh = self.fetch_wecom_token(corpid, secret).await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
-    }
-
-    /// Validates credentials with a fresh gettoken call (bypasses and refreshes the cache).
-    pub async fn wecom_check_credentials(
-        &self,
-        corpid: &str,
-        secret: &str,
-    ) -> Result<(), WechatError> {
-        let slot = self.token_slot(corpid, secret);
-        let mut cached = slot.lock().await;
-        match self.fetch_wecom_token(corpid, secret).await {
-            Ok(fresh) => {
-                *cached = Some(fresh);
-                Ok(())
-            }
-            Err(err) => {
-                if matches!(err, WechatError::Api { .. }) {
-                    *cached = None;
-                }
-                Err(err)
-            }
-        }
-    }
-
-    /// OAuth code -> identity via cgi-bin/auth/getuserinfo (accept legacy UserId/OpenId casing too).
-    pub async fn wecom_code_to_user(
-        &self,
-        corpid: &str,
-        secret: &str,
-        code: &str,
-    ) -> Result<WecomIdentity, WechatError> {
-        let path = "/cgi-bin/auth/getuserinfo";
-        let body = self
-            .wecom_get(corpid, secret, path, &[("code", code)])
-            .await?;
-        let mut identity: WecomIdentity = parse(path, body)?;
-        identity.userid = identity.userid.filter(|s| !s.is_empty());
-        identity.openid = identity.openid.filter(|s| !s.is_empty());
-        if identity.userid.is_none() && identity.openid.is_none() {
-            return Err(WechatError::Transport(anyhow!(
-                "{path}: answer carries neither userid nor openid"
-            )));
-        }
-        Ok(identity)
-    }
-
-    /// One member's profile (`cgi-bin/user/get`).
-    pub async fn wecom_user_get(
-        &self,
-        corpid: &str,
-        secret: &str,
-        userid: &str,
-    ) -> Result<WecomUser, WechatError> {
-        let path = "/cgi-bin/user/get";
-        let body = self
-            .wecom_get(corpid, secret, path, &[("userid", userid)])
-            .await?;
-        parse(path, body)
-    }
-
-    /// Every department visible to the secret's app (`cgi-bin/department/list` without `id`).
-    pub async fn wecom_department_list(
-        &self,
-        corpid: &str,
-        secret: &str,
-    ) -> Result<Vec<WecomDepartment>, WechatError> {
-        let path = "/cgi-bin/department/list";
-        let body = self.wecom_get(corpid, secret, path, &[]).await?;
-        let list: DepartmentListResponse = parse(path, body)?;
-        Ok(list.department)
-    }
-
-    /// Members of a department with details (`cgi-bin/user/list`); `fetch_child` includes
-    /// the members of its sub-departments.
-    pub async fn wecom_user_list(
-        &self,
-        corpid: &str,
-        secret: &str,
-        department_id: i64,
-        fetch_child: bool,
-    ) -> Result<Vec<WecomUser>, WechatError> {
-        #[derive(Deserialize)]
-        struct UserListResponse {
-            #[serde(default)]
-            userlist: Vec<WecomUser>,
-        }
-        let path = "/cgi-bin/user/list";
-        let department_id = department_id.to_string();
-        let fetch_child = if fetch_child { "1" } else { "0" };
-        let body = self
-            .wecom_get(
-                corpid,
-                secret,
-                path,
-                &[
-                    ("department_id", department_id.as_str()),
-                    ("fetch_child", fetch_child),
-                ],
-            )
-            .await?;
-        let list: UserListResponse = parse(path, body)?;
-        Ok(list.userlist)
-    }
-
-    /// mini program code2Session (plain sns/jscode2session with appid+secret)
-    pub async fn jscode2session(
-        &self,
-        appid: &str,
-        secret: &str,
-        js_code: &str,
-    ) -> Result<CodeSession, WechatError> {
-        let path = "/sns/jscode2session";
-        let url = format!("{}{path}", self.inner.hosts.api);
-        let query = [
-            ("appid", appid),
-            ("secret", secret),
-            ("js_code", js_code),
-            ("grant_type", "authorization_code"),
-        ];
-        let body = self.get_json(path, &url, &query).await?;
-        parse(path, body)
-    }
-
-    /// Mini-program (or official-account) token from `cgi-bin/token`, cached per
-    /// (appid, secret) until <5 min remain (WECHAT.md §A.1, §F).
-    pub async fn miniapp_token(&self, appid: &str, secret: &str) -> Result<String, WechatError> {
-        let slot = self.app_token_slot(appid, secret);
-        let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref() {
-            if Instant::now() < token.refresh_at {
-                return Ok(token.token.clone());
-            }
-        }
-        let path = "/cgi-bin/token";
-        let url = format!("{}{path}", self.inner.hosts.api);
-        let fetched_at = Instant::now();
-        let body = self
-            .get_json(
-                path,
-                &url,
-                &[
-                    ("grant_type", "client_credential"),
-                    ("appid", appid),
-                    ("secret", secret),
-                ],
-            )
-            .await?;
-        let fresh = cached_token(parse(path, body)?, fetched_at);
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
-    }
-
-    /// An unlimited mini-program code (`wxa/getwxacodeunlimit`, WECHAT.md §B.3) for `scene`
-    /// (at most 32 chars of `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]`), opening `page` (`None` = the
-    /// home page; WeChat then checks the page exists in the released version). Returns the
-    /// image bytes as WeChat sent them (PNG or JPEG). A token error drops the cached token and
-    /// repeats the call once; 45009 and every other errcode are returned as they are.
-    pub async fn wxacode_unlimit(
-        &self,
-        appid: &str,
-        secret: &str,
-        scene: &str,
-        page: Option<&str>,
-    ) -> Result<Vec<u8>, WechatError> {
-        let mut body = serde_json::Map::new();
-        body.insert("scene".into(), Value::String(scene.to_owned()));
-        if let Some(page) = page {
-            body.insert("page".into(), Value::String(page.to_owned()));
-        }
-        let body = Value::Object(body);
-        let token = self.miniapp_token(appid, secret).await?;
-        match self.post_for_image(WXACODE_PATH, &token, &body).await {
-            Err(err) if err.is_token_error() => {
-                tracing::debug!(
-                    path = WXACODE_PATH,
-                    errcode = err.errcode(),
-                    "mini-program token rejected, refreshing"
-                );
-                self.invalidate_app_token(appid, secret, &token).await;
-                let token = self.miniapp_token(appid, secret).await?;
-                self.post_for_image(WXACODE_PATH, &token, &body).await
-            }
-            other => other,
-        }
-    }
-
-    fn token_slot(&self, corpid: &str, secret: &str) -> Arc<TokenSlot> {
-        slot_in(&self.inner.wecom_tokens, corpid, secret)
-    }
-
-    fn app_token_slot(&self, appid: &str, secret: &str) -> Arc<TokenSlot> {
-        slot_in(&self.inner.app_tokens, appid, secret)
-    }
-
-    /// Drops the cached app token for (appid, secret) if it is still `stale`.
-    async fn invalidate_app_token(&self, appid: &str, secret: &str, stale: &str) {
-        drop_if_stale(&self.app_token_slot(appid, secret), stale).await;
-    }
-
     /// One POST of a JSON body to an image-returning `api` endpoint (WECHAT.md §0.3):
     /// `Content-Type: image/*` is the image; otherwise the body must be a JSON error. A body
     /// with neither an image type nor JSON is taken as an image only when the type is absent
     /// or `application/octet-stream`.
-    async fn post_for_image(
+    pub(crate) async fn post_for_image(
         &self,
         path: &str,
         token: &str,
         body: &Value,
+    ) -> Result<Vec<u8>, WechatError> {
+        self.image_call(
+            reqwest::Method::POST,
+            path,
+            &[("access_token", token)],
+            Some(body),
+        )
+        .await
+    }
+
+    /// One call to an image-returning `api` endpoint with `query` (and a JSON `body` for POST);
+    /// the answer is read as in [`Self::post_for_image`].
+    pub(crate) async fn image_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
     ) -> Result<Vec<u8>, WechatError> {
         let transport = |e: reqwest::Error, what: &str| {
             WechatError::Transport(
@@ -474,16 +207,16 @@ impl WechatClient {
             )
         };
         let url = format!("{}{path}", self.inner.hosts.api);
-        let response = self
+        let mut request = self
             .inner
             .http
-            .post(url)
-            .query(&[("access_token", token)])
-            .json(body)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| transport(e, "sending"))?;
+            .request(method, url)
+            .query(query)
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| transport(e, "sending"))?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -520,54 +253,50 @@ impl WechatClient {
         }
     }
 
-    /// Drops the cached token for (corpid, secret) if it is still `stale`.
-    async fn invalidate_wecom_token(&self, corpid: &str, secret: &str, stale: &str) {
-        drop_if_stale(&self.token_slot(corpid, secret), stale).await;
-    }
-
-    async fn fetch_wecom_token(
+    /// One POST of a JSON `body` to `url` with `query`; the answer must be JSON and carry no
+    /// non-zero errcode. Like [`Self::get_json`], `url` and `query` are never printed.
+    pub(crate) async fn post_json(
         &self,
-        corpid: &str,
-        secret: &str,
-    ) -> Result<CachedToken, WechatError> {
-        let path = "/cgi-bin/gettoken";
-        let url = format!("{}{path}", self.inner.hosts.qyapi);
-        let fetched_at = Instant::now();
-        let body = self
-            .get_json(path, &url, &[("corpid", corpid), ("corpsecret", secret)])
-            .await?;
-        Ok(cached_token(parse(path, body)?, fetched_at))
-    }
-
-    /// GET on the WeCom host with the cached token; on a token error the token is dropped,
-    /// a new one fetched and the call repeated exactly once.
-    async fn wecom_get(
-        &self,
-        corpid: &str,
-        secret: &str,
         path: &str,
-        params: &[(&str, &str)],
+        url: &str,
+        query: &[(&str, &str)],
+        body: &Value,
     ) -> Result<Value, WechatError> {
-        let url = format!("{}{path}", self.inner.hosts.qyapi);
-        let token = self.wecom_token(corpid, secret).await?;
-        match self.get_json(path, &url, &with_token(&token, params)).await {
-            Err(err) if err.is_token_error() => {
-                tracing::debug!(
-                    path,
-                    errcode = err.errcode(),
-                    "wecom token rejected, refreshing"
-                );
-                self.invalidate_wecom_token(corpid, secret, &token).await;
-                let token = self.wecom_token(corpid, secret).await?;
-                self.get_json(path, &url, &with_token(&token, params)).await
-            }
-            other => other,
+        let transport = |e: reqwest::Error, what: &str| {
+            WechatError::Transport(
+                anyhow::Error::new(e.without_url()).context(format!("{what} {path}")),
+            )
+        };
+        let response = self
+            .inner
+            .http
+            .post(url)
+            .query(query)
+            .json(body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport(e, "sending"))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e, "reading answer of"))?;
+        if !status.is_success() {
+            tracing::debug!(path, %status, "wechat answered with an HTTP error");
+            return Err(WechatError::Transport(anyhow!("{path}: HTTP {status}")));
         }
+        let answer: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{path}: answer is not JSON"))
+            .map_err(WechatError::Transport)?;
+        check_errcode(&answer)?;
+        tracing::debug!(path, "wechat call ok");
+        Ok(answer)
     }
 
     /// One GET; the body must be JSON and carry no non-zero errcode. `path` is only for logs
     /// and error messages: `url` and `query` may hold secrets and are never printed.
-    async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         path: &str,
         url: &str,
@@ -605,11 +334,8 @@ impl WechatClient {
     }
 }
 
-/// Path of the unlimited mini-program code API (WECHAT.md §B.3).
-const WXACODE_PATH: &str = "/wxa/getwxacodeunlimit";
-
 /// A token answer as cached: usable until [`TOKEN_REFRESH_MARGIN`] before its expiry.
-fn cached_token(answer: TokenResponse, fetched_at: Instant) -> CachedToken {
+pub(crate) fn cached_token(answer: TokenResponse, fetched_at: Instant) -> CachedToken {
     let ttl = answer
         .expires_in
         .and_then(|s| u64::try_from(s).ok())
@@ -623,14 +349,14 @@ fn cached_token(answer: TokenResponse, fetched_at: Instant) -> CachedToken {
 
 /// Empties `slot` if it still holds `stale`; a concurrent caller may already have replaced it
 /// with a fresh token, which must survive.
-async fn drop_if_stale(slot: &TokenSlot, stale: &str) {
+pub(crate) async fn drop_if_stale(slot: &TokenSlot, stale: &str) {
     let mut cached = slot.lock().await;
     if cached.as_ref().is_some_and(|t| t.token == stale) {
         *cached = None;
     }
 }
 
-fn slot_in(
+pub(crate) fn slot_in(
     map: &Mutex<HashMap<(String, String), Arc<TokenSlot>>>,
     id: &str,
     secret: &str,
@@ -667,7 +393,10 @@ fn image_or_json(content_type: &str, body: &[u8]) -> Answer {
     }
 }
 
-fn with_token<'a>(token: &'a str, params: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn with_token<'a>(
+    token: &'a str,
+    params: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut query = Vec::with_capacity(params.len() + 1);
     query.push(("access_token", token));
     query.extend_from_slice(params);
@@ -700,7 +429,7 @@ pub fn check_errcode(body: &Value) -> Result<(), WechatError> {
     }
 }
 
-fn parse<T: DeserializeOwned>(path: &str, body: Value) -> Result<T, WechatError> {
+pub(crate) fn parse<T: DeserializeOwned>(path: &str, body: Value) -> Result<T, WechatError> {
     serde_json::from_value(body)
         .with_context(|| format!("{path}: unexpected answer shape"))
         .map_err(WechatError::Transport)
@@ -774,35 +503,6 @@ mod tests {
             .err()
             .map(|e| e.errcode());
         assert_eq!(err, Some(Some(40029)));
-    }
-
-    #[test]
-    fn gender_is_read_from_a_string_or_a_number() {
-        let a: WecomUser = serde_json::from_value(json!({"userid": "a", "gender": "2"})).unwrap();
-        let b: WecomUser = serde_json::from_value(json!({"userid": "b", "gender": 1})).unwrap();
-        let c: WecomUser = serde_json::from_value(json!({"userid": "c", "gender": ""})).unwrap();
-        assert_eq!((a.gender, b.gender, c.gender), (Some(2), Some(1), None));
-    }
-
-    #[test]
-    fn legacy_and_current_identity_casings_both_parse() {
-        let legacy: WecomIdentity =
-            serde_json::from_value(json!({"UserId": "rep01", "DeviceId": "d"})).unwrap();
-        let current: WecomIdentity = serde_json::from_value(json!({"openid": "o1"})).unwrap();
-        assert_eq!(legacy.userid.as_deref(), Some("rep01"));
-        assert_eq!(current.openid.as_deref(), Some("o1"));
-    }
-
-    #[test]
-    fn code_session_debug_hides_the_session_key() {
-        let s = CodeSession {
-            openid: "o_alice".into(),
-            session_key: "c2VjcmV0LWtleQ==".into(),
-            unionid: None,
-        };
-        let printed = format!("{s:?}");
-        assert!(printed.contains("o_alice"));
-        assert!(!printed.contains("c2VjcmV0LWtleQ=="));
     }
 
     #[test]

@@ -1,10 +1,18 @@
-//! WeChat integration: the HTTP client for WeCom and mini-program APIs ([`client`]) and the
-//! offline sandbox that imitates them ([`sandbox`]).
+//! WeChat integration, one module per WeChat product on both sides:
+//! the client core ([`client`]: hosts, errors, caches, request helpers), WeCom
+//! ([`qyapi`]), mini program ([`wxa`]), the open-platform third-party platform
+//! ([`component`], with its message crypto in [`crypt`]); and the offline sandbox that
+//! imitates them ([`sandbox`], split the same way). The official account (`mp`) joins as
+//! `mp.rs` / `sandbox/mp.rs`.
 
 pub mod client;
+pub mod component;
+pub mod crypt;
+pub mod qyapi;
 pub mod sandbox;
+pub mod wxa;
 
-pub use client::{
-    CodeSession, WechatClient, WechatError, WechatHosts, WecomDepartment, WecomIdentity, WecomUser,
-};
+pub use client::{WechatClient, WechatError, WechatHosts};
+pub use qyapi::{WecomDepartment, WecomIdentity, WecomUser};
 pub use sandbox::SandboxConfig;
+pub use wxa::CodeSession;

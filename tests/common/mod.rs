@@ -435,6 +435,64 @@ impl TestApp {
         (c, a, s)
     }
 
+    /// Points the sandbox's pushes at this server's receiver and pushes a verify ticket, as
+    /// WeChat does every 10 minutes (docs/wechat-platform.md); the platform can then get its
+    /// `component_access_token`.
+    pub async fn platform_ready(&self) {
+        let target = serde_json::json!({
+            "event_url": format!("{}/zhugeleida/admin/open_weixin/component_event", self.addr),
+            "message_url_template": format!("{}/zhugeleida/admin/open_weixin/message/$APPID$", self.addr),
+        });
+        self.http
+            .post(format!("{}/__sandbox/component/target", self.sandbox))
+            .json(&target)
+            .send()
+            .await
+            .expect("sandbox target");
+        let push: Value = self
+            .http
+            .post(format!("{}/__sandbox/component/push_ticket", self.sandbox))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("push ticket")
+            .json()
+            .await
+            .expect("push json");
+        assert_eq!(
+            push["push"]["reply"], "success",
+            "ticket push refused: {push}"
+        );
+    }
+
+    /// POSTs JSON to the sandbox admin API (`/__sandbox/<path>`) and returns its answer.
+    pub async fn sandbox_admin(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}/__sandbox/{path}", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox admin")
+            .json()
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    /// The sandbox's recorded calls to `path`.
+    pub async fn sandbox_calls(&self, path: &str) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/__sandbox/calls", self.sandbox))
+            .query(&[("path", path)])
+            .send()
+            .await
+            .expect("sandbox calls")
+            .json()
+            .await
+            .expect("calls json");
+        v["calls"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The platform operator (role 1) in its own company.
     pub async fn operator(&self) -> Signer {
         let c = self.company("平台", 5).await;

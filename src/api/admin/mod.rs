@@ -1,10 +1,12 @@
 //! Surface `admin` (后台管理): the company admins' and the platform operator's web backend.
 
 mod access_rules;
+mod auth_process;
 mod company;
 mod home_page;
 pub(crate) mod plugin;
 pub(crate) mod product;
+mod open_weixin;
 mod role;
 mod session;
 mod signup;
@@ -125,6 +127,7 @@ pub fn router() -> Router<AppState> {
             any(company::update_agent),
         )
         .merge(content_routes(P))
+        .merge(platform_router())
 }
 
 /// ADM-11..19 (products, feedback), ADM-39..44 (website), ADM-51..63 (plugins).
@@ -214,5 +217,51 @@ fn content_routes(p: &str) -> Router<AppState> {
         .route(
             &format!("{p}/plugin_goods/delete/{{o_id}}"),
             any(plugin::delete_goods),
+        )
+}
+
+/// The third-party platform: authorization flows, grant links, WeChat's pushes and callback.
+fn platform_router() -> Router<AppState> {
+    const P: &str = "/zhugeleida/admin";
+    Router::new()
+        .route(
+            &format!("{P}/xcx_auth_process"),
+            any(auth_process::xcx_state),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/app_id"),
+            any(auth_process::xcx_set_appid),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/xcx_get_authorizer_info"),
+            any(auth_process::xcx_refresh_info),
+        )
+        .route(
+            &format!("{P}/xcx_auth_process/update/info"),
+            any(auth_process::xcx_customise),
+        )
+        .route(
+            &format!("{P}/gzh_auth_process"),
+            any(auth_process::gzh_state),
+        )
+        .route(
+            &format!("{P}/gzh_auth_process/update/app_id"),
+            any(auth_process::gzh_set_appid),
+        )
+        .route(
+            &format!("{P}/open_weixin/create_grant_url"),
+            any(open_weixin::xcx_grant_url),
+        )
+        .route(
+            &format!("{P}/open_weixin_gongzhonghao/create_grant_url"),
+            any(open_weixin::gzh_grant_url),
+        )
+        .route(
+            &format!("{P}/open_weixin/auth_code"),
+            any(open_weixin::auth_code),
+        )
+        .route(
+            &format!("{P}/open_weixin/component_event"),
+            any(open_weixin::component_event),
         )
 }

@@ -1,6 +1,7 @@
 //! QYW-46: the salesperson's mini-program code (小程序二维码), printed on the card.
 //!
-//! The code comes from `wxa/getwxacodeunlimit` of the configured mini program
+//! The code comes from `wxa/getwxacodeunlimit` of the company's mini program authorized to the
+//! third-party platform (its authorizer token), else of the configured mini program
 //! (`ZGLD_XCX_APPID` / `ZGLD_XCX_SECRET`, the app of XCX-01) with `scene = "uid=<user id>"` and
 //! the home page. The image is written under the static root (`ZGLD_STATIC_DIR`) at the
 //! documented path `statics/zhugeleida/imgs/xiaochengxu/qr_code/<uid>_<YYYYMMDD>_<HHMMSS>_qrcode.jpg`
@@ -42,16 +43,45 @@ pub(crate) async fn generate(
     user_id: i64,
 ) -> Result<String, ApiError> {
     let wx = &state.settings.wechat;
-    let (Some(appid), Some(secret)) = (wx.xcx_appid.as_deref(), wx.xcx_secret.as_ref()) else {
-        return Err(ApiError::Unexpected(anyhow::anyhow!(
-            "ZGLD_XCX_APPID / ZGLD_XCX_SECRET are not configured"
-        )));
+    // The company's own mini program when it authorized the platform; otherwise the
+    // installation's configured one (docs/wechat-platform.md).
+    let hosted = match wx.component {
+        Some(_) => {
+            let db = state.db.get().await?;
+            crate::service::platform::authorize::app_of(
+                &db,
+                company_id,
+                crate::service::platform::authorize::XCX,
+            )
+            .await?
+            .filter(|a| a.authorized)
+        }
+        None => None,
     };
-    let image = state
-        .wechat
-        .wxacode_unlimit(appid, secret.expose(), &scene_of(user_id), None)
-        .await
-        .map_err(|e| ApiError::wechat("生成小程序二维码", e))?;
+    let scene = scene_of(user_id);
+    let image = match hosted {
+        Some(app) => {
+            let wechat = state.wechat.clone();
+            crate::wechat::component::call_as(state, &app.appid, |token| {
+                let (wechat, scene) = (wechat.clone(), scene.clone());
+                async move { wechat.wxacode_unlimit_as(&token, &scene, None).await }
+            })
+            .await
+        }
+        None => {
+            let (Some(appid), Some(secret)) = (wx.xcx_appid.as_deref(), wx.xcx_secret.as_ref())
+            else {
+                return Err(ApiError::Unexpected(anyhow::anyhow!(
+                    "ZGLD_XCX_APPID / ZGLD_XCX_SECRET are not configured"
+                )));
+            };
+            state
+                .wechat
+                .wxacode_unlimit(appid, secret.expose(), &scene, None)
+                .await
+        }
+    }
+    .map_err(|e| ApiError::wechat("生成小程序二维码", e))?;
     let stamp = time::local(Utc::now()).format("%Y%m%d_%H%M%S");
     let relative = format!("{QR_DIR}/{user_id}_{stamp}_qrcode.jpg");
     let key = object_store::path::Path::from(relative.as_str());

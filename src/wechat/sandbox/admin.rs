@@ -26,6 +26,11 @@ pub(crate) fn router() -> Router<Shared> {
         )
         .route("/calls", get(list_calls).delete(clear_calls))
         .route("/config", get(get_config))
+        .route("/component/target", post(component_target))
+        .route("/component/push_ticket", post(push_ticket))
+        .route("/component/authorize", post(component_authorize))
+        .route("/component/unauthorize", post(component_unauthorize))
+        .route("/pushes", get(list_pushes))
         .route("/reset", post(reset))
         .route(
             "/wecom/directory",
@@ -90,7 +95,10 @@ struct TokenSelector {
 
 impl TokenSelector {
     fn kind_known(&self) -> bool {
-        matches!(self.kind.as_str(), "wecom" | "access_token")
+        matches!(
+            self.kind.as_str(),
+            "wecom" | "access_token" | "component" | "authorizer"
+        )
     }
 
     fn matches(&self, owner: &TokenOwner) -> bool {
@@ -100,7 +108,9 @@ impl TokenSelector {
                 let label = agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string());
                 id.is_none_or(|id| id == corpid || id == label)
             }
-            ("access_token", TokenOwner::App { appid }) => id.is_none_or(|id| id == appid),
+            ("access_token", TokenOwner::App { appid })
+            | ("authorizer", TokenOwner::Authorizer { appid }) => id.is_none_or(|id| id == appid),
+            ("component", TokenOwner::Component) => true,
             _ => false,
         }
     }
@@ -130,7 +140,7 @@ fn change_tokens(
     if !selector.kind_known() {
         return bad(
             StatusCode::BAD_REQUEST,
-            "kind must be wecom or access_token",
+            "kind must be wecom, access_token, component or authorizer",
         );
     }
     let mut st = shared.lock();
@@ -218,4 +228,109 @@ async fn reset(State(shared): State<Shared>, bytes: Bytes) -> Response {
     let seed = replacement.unwrap_or_else(|| st.seed.clone());
     *st = SandboxState::new(seed);
     Json(json!({"reset": true})).into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct Target {
+    event_url: Option<String>,
+    message_url_template: Option<String>,
+}
+
+/// `POST /__sandbox/component/target {"event_url","message_url_template"}`: where pushes go.
+async fn component_target(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let t: Target = match body(&bytes) {
+        Ok(t) => t,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let mut st = shared.lock();
+    if t.event_url.is_some() {
+        st.component.event_url = t.event_url;
+    }
+    if t.message_url_template.is_some() {
+        st.component.message_url_template = t.message_url_template;
+    }
+    Json(json!({
+        "event_url": st.component.event_url,
+        "message_url_template": st.component.message_url_template,
+    }))
+    .into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct TicketPush {
+    ticket: Option<String>,
+    url: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    random16: Option<String>,
+}
+
+/// `POST /__sandbox/component/push_ticket {…}` (G.5): pushes a new verify ticket now and
+/// answers the push record (`failed` unless our server said `success`).
+async fn push_ticket(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let req: TicketPush = match body(&bytes) {
+        Ok(t) => t,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let random16 = match req
+        .random16
+        .as_deref()
+        .map(|r| <[u8; 16]>::try_from(r.as_bytes()))
+    {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => return bad(StatusCode::BAD_REQUEST, "random16 must be 16 bytes"),
+    };
+    let fixed = super::push::Fixed {
+        timestamp: req.timestamp,
+        nonce: req.nonce,
+        random16,
+    };
+    let made = super::component::ticket_push(&mut shared.lock(), req.ticket, req.url, &fixed);
+    let push = match made {
+        Ok(p) => p,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let record = super::push::send(&shared.1, push).await;
+    shared.lock().pushes.push(record.clone());
+    Json(json!({"push": record})).into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct AuthorizerRef {
+    authorizer_appid: String,
+}
+
+/// `POST /__sandbox/component/authorize {"authorizer_appid"}`: the headless grant (G.4); pushes
+/// `authorized` and answers `{"auth_code"}`.
+async fn component_authorize(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let r: AuthorizerRef = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let granted = super::component::grant(&mut shared.lock(), &r.authorizer_appid, "");
+    match granted {
+        Ok(code) => {
+            super::push::deliver(&shared).await;
+            Json(json!({"auth_code": code})).into_response()
+        }
+        Err(_) => bad(StatusCode::BAD_REQUEST, "unknown authorizer"),
+    }
+}
+
+/// `POST /__sandbox/component/unauthorize {"authorizer_appid"}`: revokes and pushes
+/// `unauthorized`.
+async fn component_unauthorize(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let r: AuthorizerRef = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let done = super::component::ungrant(&mut shared.lock(), &r.authorizer_appid);
+    super::push::deliver(&shared).await;
+    Json(json!({"unauthorized": done})).into_response()
+}
+
+/// `GET /__sandbox/pushes`: every push with our server's reply.
+async fn list_pushes(State(shared): State<Shared>) -> Json<Value> {
+    Json(json!({"pushes": shared.lock().pushes}))
 }

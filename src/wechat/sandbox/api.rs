@@ -1,49 +1,17 @@
-//! `api` host endpoints: mini-program `sns/jscode2session` (G.2) and the app
-//! `cgi-bin/token` (G.3), plus the token check of the other `api` endpoints.
+//! `api` host basics shared by the official account and the mini program: the app
+//! `cgi-bin/token` (G.3), the token check of the other `api` endpoints, the `sandbox-<id>`
+//! codes (G.2) and the session key. Product endpoints live in `wxa`, `component` (and `mp`).
 
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::config::AppSeed;
 use super::state::{SandboxState, TokenOwner, TokenRecord};
-use super::upstream::{Inbound, Outcome, Reply};
+use super::upstream::{Host, Inbound, Outcome, Reply, Route};
 
-/// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`.
-pub(crate) fn jscode2session(st: &mut SandboxState, req: &Inbound) -> Outcome {
-    let appid = req.param("appid").ok_or(41002)?;
-    let secret = req.param("secret").ok_or(41004)?;
-    let code = req.param("js_code").ok_or(41008)?;
-    if req.param("grant_type") != Some("authorization_code") {
-        return Err(40002);
-    }
-    let app = find_app(st, appid)?;
-    if app.secret != secret {
-        return Err(40125);
-    }
-    let unionid_enabled = app.unionid;
-    if st.used_js_codes.contains(code) {
-        return Err(40163);
-    }
-    let openid = code_subject(code).ok_or(40029)?.to_owned();
-    check_minted(st, code)?;
-    let user = st.seed.users.iter().find(|u| u.openid == openid);
-    if user.is_none() && !st.seed.allow_unknown_openid {
-        return Err(40029);
-    }
-    let unionid = user
-        .and_then(|u| u.unionid.clone())
-        .filter(|_| unionid_enabled);
-    st.used_js_codes.insert(code.to_owned());
-
-    let mut body = Map::new();
-    body.insert("openid".into(), json!(openid));
-    body.insert("session_key".into(), json!(session_key(appid, &openid)));
-    if let Some(unionid) = unionid {
-        body.insert("unionid".into(), json!(unionid));
-    }
-    Ok(Reply::ok(Value::Object(body)))
-}
+/// Endpoints of this module.
+pub(crate) const ROUTES: &[Route] = &[Route::get(Host::Api, "/cgi-bin/token", token)];
 
 /// `GET /cgi-bin/token?grant_type=client_credential&appid&secret`: a new token per call; the
 /// previous one keeps working for `oa_old_token_grace_secs`.
@@ -96,7 +64,7 @@ pub(crate) fn app_token<'a>(st: &'a SandboxState, req: &Inbound) -> Result<&'a A
     find_app(st, appid).map_err(|_| 40001)
 }
 
-fn find_app<'a>(st: &'a SandboxState, appid: &str) -> Result<&'a AppSeed, i64> {
+pub(crate) fn find_app<'a>(st: &'a SandboxState, appid: &str) -> Result<&'a AppSeed, i64> {
     st.seed.apps.iter().find(|a| a.appid == appid).ok_or(40013)
 }
 

@@ -4,7 +4,14 @@
 use url::Url;
 
 use super::state::SandboxState;
-use super::upstream::{Inbound, Outcome, Reply};
+use super::upstream::{Host, Inbound, Outcome, Reply, Route};
+
+/// Endpoints of this module (the component authorization pages are in `component`).
+pub(crate) const ROUTES: &[Route] = &[Route::get(
+    Host::Open,
+    "/connect/oauth2/authorize",
+    authorize,
+)];
 
 /// `GET /connect/oauth2/authorize?appid&redirect_uri&response_type=code&scope&state[&agentid]`.
 ///

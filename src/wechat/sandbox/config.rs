@@ -25,6 +25,133 @@ pub struct SandboxConfig {
     pub users: Vec<UserSeed>,
     /// The WeCom corp; `None` disables the `qyapi` endpoints (every call → 40013).
     pub wecom: Option<WecomSeed>,
+    /// The third-party platform; `None` disables the component endpoints (→ 61011).
+    pub component: Option<ComponentSeed>,
+    /// Accounts that may authorize the platform (mini programs and official accounts).
+    pub authorizers: Vec<AuthorizerSeed>,
+    /// The platform's code templates (`wxa/gettemplatelist`).
+    pub templates: Vec<TemplateSeed>,
+    /// Categories every mini program may choose in `submit_audit` (`wxa/get_category`).
+    pub categories: Vec<CategorySeed>,
+    /// How code audits end (G.6).
+    pub audit: AuditConfig,
+}
+
+/// `[component]`: the third-party platform (G.1, G.5).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ComponentSeed {
+    /// component_appid.
+    pub appid: String,
+    /// component_appsecret.
+    pub appsecret: String,
+    /// Message-check token.
+    pub token: String,
+    /// 43-character EncodingAESKey.
+    pub encoding_aes_key: String,
+    /// The server's authorization event URL (also settable at run time:
+    /// `POST /__sandbox/component/target`).
+    pub event_url: Option<String>,
+    /// The server's message URL, `$APPID$` replaced by the authorizer.
+    pub message_url_template: Option<String>,
+    /// How long a pushed ticket buys tokens (12 h).
+    pub ticket_ttl_secs: i64,
+}
+
+impl Default for ComponentSeed {
+    fn default() -> Self {
+        Self {
+            appid: "wx0000000000c0ffee".into(),
+            appsecret: "sandbox-component-secret".into(),
+            token: "sandbox-token".into(),
+            encoding_aes_key: "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR".into(),
+            event_url: None,
+            message_url_template: None,
+            ticket_ttl_secs: 43_200,
+        }
+    }
+}
+
+/// `[[authorizers]]`: an account that can authorize the platform.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AuthorizerSeed {
+    /// Its appid.
+    pub appid: String,
+    /// `miniprogram` or `mp`.
+    #[serde(default)]
+    pub kind: AppKind,
+    /// nick_name.
+    #[serde(default)]
+    pub nick_name: String,
+    /// principal_name (主体).
+    #[serde(default)]
+    pub principal_name: String,
+    /// `service_type_info.id`.
+    #[serde(default)]
+    pub service_type: i64,
+    /// `verify_type_info.id` (-1 unverified).
+    #[serde(default)]
+    pub verify_type: i64,
+    /// Permission sets granted on authorization (18 = code management, 17 = codes).
+    #[serde(default)]
+    pub func_ids: Vec<i64>,
+    /// Pages of the released version before any release through the platform.
+    #[serde(default)]
+    pub released_pages: Vec<String>,
+}
+
+/// `[[templates]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TemplateSeed {
+    pub template_id: i64,
+    pub user_version: String,
+    #[serde(default)]
+    pub user_desc: String,
+    #[serde(default)]
+    pub create_time: i64,
+    #[serde(default)]
+    pub source_miniprogram_appid: String,
+    #[serde(default)]
+    pub source_miniprogram: String,
+    #[serde(default)]
+    pub developer: String,
+    /// Pages of the code; `get_page` returns them after a commit.
+    #[serde(default)]
+    pub pages: Vec<String>,
+}
+
+/// `[[categories]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CategorySeed {
+    pub first_class: String,
+    pub first_id: i64,
+    pub second_class: String,
+    pub second_id: i64,
+}
+
+/// `[audit]` (G.6).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// `auto` (decided `auto_delay_secs` after submission) or `manual`.
+    pub mode: String,
+    /// Sandbox seconds until an automatic decision.
+    pub auto_delay_secs: i64,
+    /// 0 approve, 1 reject, 4 delay.
+    pub auto_outcome: i64,
+    /// Push `weapp_audit_*` events to the message URL when an audit is decided.
+    pub push_events: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            mode: "auto".into(),
+            auto_delay_secs: 60,
+            auto_outcome: 0,
+            push_events: false,
+        }
+    }
 }
 
 /// `[clock]`.
@@ -207,6 +334,22 @@ pub struct WecomUserSeed {
     pub avatar: Option<String>,
 }
 
+impl AuthorizerSeed {
+    /// Sandbox mini program number `n`: appid `wxsbxma<n, 10 digits>`, code management granted.
+    pub fn mini_program(n: usize) -> Self {
+        Self {
+            appid: format!("wxsbxma{n:010}"),
+            kind: AppKind::Miniprogram,
+            nick_name: format!("沙盒小程序{n}"),
+            principal_name: format!("沙盒公司{n}"),
+            service_type: 0,
+            verify_type: 0,
+            func_ids: vec![17, 18],
+            released_pages: Vec::new(),
+        }
+    }
+}
+
 impl SandboxConfig {
     /// Reads a JSON seed file.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
@@ -283,6 +426,36 @@ impl SandboxConfig {
                     rep("rep03", "销售三", "13800000003", 1),
                 ],
             }),
+            component: Some(ComponentSeed::default()),
+            authorizers: (1..=3)
+                .map(AuthorizerSeed::mini_program)
+                .chain((1..=3).map(|n| AuthorizerSeed {
+                    appid: format!("wxsbxoa{n:010}"),
+                    kind: AppKind::Mp,
+                    nick_name: format!("沙盒公众号{n}"),
+                    principal_name: format!("沙盒公司{n}"),
+                    service_type: 2,
+                    verify_type: 0,
+                    func_ids: vec![1, 2, 3],
+                    released_pages: Vec::new(),
+                }))
+                .collect(),
+            templates: vec![TemplateSeed {
+                template_id: 1,
+                user_version: "1.0.1".into(),
+                user_desc: "增加获取 ext 中的数据，登录时提交公司id".into(),
+                create_time: 1_533_469_940,
+                source_miniprogram_appid: "wxsbxtemplate0001".into(),
+                source_miniprogram: "诸葛雷达".into(),
+                developer: "sandbox".into(),
+                pages: vec!["pages/index/index".into(), "pages/card/index".into()],
+            }],
+            categories: vec![CategorySeed {
+                first_class: "工具".into(),
+                first_id: 1,
+                second_class: "效率".into(),
+                second_id: 2,
+            }],
             ..Self::default()
         }
     }

@@ -9,8 +9,11 @@
 mod admin;
 mod api;
 mod browser;
+mod code;
+mod component;
 mod config;
 mod directory;
+mod push;
 mod qyapi;
 mod state;
 mod upstream;
@@ -22,14 +25,15 @@ use axum::Router;
 
 pub use api::session_key;
 pub use config::{
-    AgentSeed, AppKind, AppSeed, ClockConfig, ClockMode, CodeConfig, DepartmentSeed, SandboxConfig,
-    TokenConfig, UserSeed, WecomSeed, WecomUserSeed,
+    AgentSeed, AppKind, AppSeed, AuditConfig, AuthorizerSeed, CategorySeed, ClockConfig, ClockMode,
+    CodeConfig, ComponentSeed, DepartmentSeed, SandboxConfig, TemplateSeed, TokenConfig, UserSeed,
+    WecomSeed, WecomUserSeed,
 };
 use state::SandboxState;
 
 /// Handle on the sandbox state shared by every request; cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Shared(Arc<Mutex<SandboxState>>);
+pub(crate) struct Shared(Arc<Mutex<SandboxState>>, reqwest::Client);
 
 impl Shared {
     /// Locks the state. A panic in another request cannot leave it half-written in a way that
@@ -41,7 +45,10 @@ impl Shared {
 
 /// The whole sandbox as one router, its state inside.
 pub fn router(config: SandboxConfig) -> Router {
-    let shared = Shared(Arc::new(Mutex::new(SandboxState::new(config))));
+    let shared = Shared(
+        Arc::new(Mutex::new(SandboxState::new(config))),
+        reqwest::Client::new(),
+    );
     Router::new()
         .nest("/__sandbox", admin::router())
         .fallback(upstream::handle)

@@ -8,7 +8,18 @@ use serde_json::{json, Map, Value};
 use super::api::{check_minted, code_subject};
 use super::config::{WecomSeed, WecomUserSeed};
 use super::state::{SandboxState, TokenOwner, TokenRecord};
-use super::upstream::{Inbound, Outcome, Reply};
+use super::upstream::{Host, Inbound, Outcome, Reply, Route};
+
+/// Endpoints of this module.
+pub(crate) const ROUTES: &[Route] = &[
+    Route::get(Host::Qyapi, "/cgi-bin/gettoken", gettoken),
+    Route::get(Host::Qyapi, "/cgi-bin/user/getuserinfo", getuserinfo_legacy),
+    Route::get(Host::Qyapi, "/cgi-bin/auth/getuserinfo", getuserinfo),
+    Route::get(Host::Qyapi, "/cgi-bin/user/get", user_get),
+    Route::get(Host::Qyapi, "/cgi-bin/user/list", user_list),
+    Route::get(Host::Qyapi, "/cgi-bin/user/simplelist", user_simplelist),
+    Route::get(Host::Qyapi, "/cgi-bin/department/list", department_list),
+];
 
 /// `GET /cgi-bin/gettoken?corpid&corpsecret`: the same token while it is alive (C.1).
 pub(crate) fn gettoken(st: &mut SandboxState, req: &Inbound) -> Outcome {

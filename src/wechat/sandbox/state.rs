@@ -30,6 +30,68 @@ pub(crate) struct SandboxState {
     pub counters: Counters,
     pub faults: Vec<FaultRule>,
     pub calls: Vec<CallRecord>,
+    /// Third-party platform state (tickets, codes, grants; G.3–G.5).
+    pub component: ComponentState,
+    /// Code management state per authorizer appid (G.6).
+    pub code: HashMap<String, super::code::CodeState>,
+    /// Encrypted pushes waiting to be sent after the current call.
+    pub outbox: Vec<Push>,
+    /// Every push sent, with our server's reply (G.9).
+    pub pushes: Vec<PushRecord>,
+}
+
+/// Third-party platform state.
+#[derive(Default)]
+pub(crate) struct ComponentState {
+    /// Pushed verify tickets → pushed at.
+    pub tickets: HashMap<String, i64>,
+    /// Run-time override of the seed's event URL.
+    pub event_url: Option<String>,
+    /// Run-time override of the seed's message URL template.
+    pub message_url_template: Option<String>,
+    /// Pre-auth codes → expiry.
+    pub pre_auth_codes: HashMap<String, i64>,
+    /// Authorization codes → (authorizer appid, expiry, used).
+    pub auth_codes: HashMap<String, (String, i64, bool)>,
+    /// Live authorizations by authorizer appid: the refresh token and granted sets.
+    pub grants: HashMap<String, Grant>,
+    pub n_ticket: u64,
+    pub n_token: u64,
+    pub n_pre_auth: u64,
+    pub n_auth_code: u64,
+    pub n_authorizer_token: u64,
+    pub n_nonce: u64,
+}
+
+/// One live authorization.
+#[derive(Clone, Debug)]
+pub(crate) struct Grant {
+    pub refresh_token: String,
+    pub func_ids: Vec<i64>,
+}
+
+/// A push to make: URL with its query and the XML body, with the plaintext for the record.
+#[derive(Clone, Debug)]
+pub(crate) struct Push {
+    pub url: String,
+    pub query: Vec<(String, String)>,
+    pub body: String,
+    pub plaintext: String,
+    pub ciphertext: String,
+}
+
+/// A push made (G.9).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct PushRecord {
+    pub url: String,
+    pub query: BTreeMap<String, String>,
+    pub plaintext: String,
+    pub ciphertext: String,
+    /// Our server's HTTP status (0: unreachable).
+    pub status: u16,
+    pub reply: String,
+    /// Anything but HTTP 200 `success`.
+    pub failed: bool,
 }
 
 /// Per-kind counters behind the deterministic identifiers of G.1.
@@ -57,6 +119,10 @@ impl SandboxState {
             counters: Counters::default(),
             faults: Vec::new(),
             calls: Vec::new(),
+            component: ComponentState::default(),
+            code: HashMap::new(),
+            outbox: Vec::new(),
+            pushes: Vec::new(),
         }
     }
 
@@ -136,6 +202,10 @@ pub(crate) enum TokenOwner {
     },
     /// `cgi-bin/token` of an official account or mini program.
     App { appid: String },
+    /// `component_access_token`.
+    Component,
+    /// `authorizer_access_token` of an authorized account.
+    Authorizer { appid: String },
 }
 
 /// One issued token.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::state::{real_now_ms, CallRecord, FaultRule, ResponseRecord, SandboxState, TokenOwner};
-use super::{api, browser, qyapi, wxa, Shared};
+use super::{api, browser, component, qyapi, wxa, Shared};
 
 /// The four upstream hosts, told apart by path prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,89 +209,51 @@ const JSON_TYPE: &str = "application/json; charset=utf-8";
 /// What an endpoint function returns: a reply, or a WeChat errcode to wrap in the error shape.
 pub(crate) type Outcome = Result<Reply, i64>;
 
-type Handler = fn(&mut SandboxState, &Inbound) -> Outcome;
+pub(crate) type Handler = fn(&mut SandboxState, &Inbound) -> Outcome;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Verb {
+pub(crate) enum Verb {
     Get,
     Post,
 }
 
-struct Route {
+/// One imitated endpoint: host, exact upstream path, method and handler.
+pub(crate) struct Route {
     host: Host,
     path: &'static str,
     verb: Verb,
     handler: Handler,
 }
 
-/// Every endpoint the sandbox imitates.
-const ROUTES: &[Route] = &[
-    Route {
-        host: Host::Api,
-        path: "/sns/jscode2session",
-        verb: Verb::Get,
-        handler: api::jscode2session,
-    },
-    Route {
-        host: Host::Api,
-        path: "/cgi-bin/token",
-        verb: Verb::Get,
-        handler: api::token,
-    },
-    Route {
-        host: Host::Api,
-        path: "/wxa/getwxacodeunlimit",
-        verb: Verb::Post,
-        handler: wxa::getwxacodeunlimit,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/gettoken",
-        verb: Verb::Get,
-        handler: qyapi::gettoken,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/user/getuserinfo",
-        verb: Verb::Get,
-        handler: qyapi::getuserinfo_legacy,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/auth/getuserinfo",
-        verb: Verb::Get,
-        handler: qyapi::getuserinfo,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/user/get",
-        verb: Verb::Get,
-        handler: qyapi::user_get,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/user/list",
-        verb: Verb::Get,
-        handler: qyapi::user_list,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/user/simplelist",
-        verb: Verb::Get,
-        handler: qyapi::user_simplelist,
-    },
-    Route {
-        host: Host::Qyapi,
-        path: "/cgi-bin/department/list",
-        verb: Verb::Get,
-        handler: qyapi::department_list,
-    },
-    Route {
-        host: Host::Open,
-        path: "/connect/oauth2/authorize",
-        verb: Verb::Get,
-        handler: browser::authorize,
-    },
+impl Route {
+    /// A `GET` endpoint.
+    pub(crate) const fn get(host: Host, path: &'static str, handler: Handler) -> Self {
+        Self {
+            host,
+            path,
+            verb: Verb::Get,
+            handler,
+        }
+    }
+
+    /// A `POST` endpoint.
+    pub(crate) const fn post(host: Host, path: &'static str, handler: Handler) -> Self {
+        Self {
+            host,
+            path,
+            verb: Verb::Post,
+            handler,
+        }
+    }
+}
+
+/// Every endpoint the sandbox imitates: one table per WeChat product module.
+const TABLES: &[&[Route]] = &[
+    api::ROUTES,
+    wxa::ROUTES,
+    qyapi::ROUTES,
+    browser::ROUTES,
+    component::ROUTES,
 ];
 
 /// The WeChat error shape: HTTP 200, English `errmsg` plus a request id (G.1).
@@ -368,38 +330,45 @@ pub(crate) async fn handle(
     if let Some(ms) = fault.as_ref().and_then(|f| f.delay_ms) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let mut st = shared.lock();
-    let (reply, fault_name) = match fault.as_ref().and_then(|f| fault_reply(f, inbound.seq)) {
-        Some((reply, name)) => (reply, Some(name.to_owned())),
-        None => (
-            dispatch(&mut st, &inbound),
-            fault.map(|_| "delay_ms".to_owned()),
-        ),
+    let (reply, has_pushes) = {
+        let mut st = shared.lock();
+        let (reply, fault_name) = match fault.as_ref().and_then(|f| fault_reply(f, inbound.seq)) {
+            Some((reply, name)) => (reply, Some(name.to_owned())),
+            None => (
+                dispatch(&mut st, &inbound),
+                fault.map(|_| "delay_ms".to_owned()),
+            ),
+        };
+        tracing::debug!(host = host.as_str(), path = %inbound.path, seq = inbound.seq, "sandbox call");
+        let record = CallRecord {
+            seq: inbound.seq,
+            time: st.clock.now(),
+            real_time_ms: real_now_ms(),
+            host: host.as_str().to_owned(),
+            method: inbound.method.to_string(),
+            path: inbound.path.clone(),
+            query: inbound.query.clone(),
+            body_raw: String::from_utf8_lossy(&inbound.body).into_owned(),
+            body_json: serde_json::from_slice(&inbound.body).ok(),
+            identity,
+            fault: fault_name,
+            response: reply.record(),
+        };
+        st.calls.push(record);
+        let has_pushes = !st.outbox.is_empty();
+        (reply, has_pushes)
     };
-    tracing::debug!(host = host.as_str(), path = %inbound.path, seq = inbound.seq, "sandbox call");
-    let record = CallRecord {
-        seq: inbound.seq,
-        time: st.clock.now(),
-        real_time_ms: real_now_ms(),
-        host: host.as_str().to_owned(),
-        method: inbound.method.to_string(),
-        path: inbound.path.clone(),
-        query: inbound.query.clone(),
-        body_raw: String::from_utf8_lossy(&inbound.body).into_owned(),
-        body_json: serde_json::from_slice(&inbound.body).ok(),
-        identity,
-        fault: fault_name,
-        response: reply.record(),
-    };
-    st.calls.push(record);
-    drop(st);
+    if has_pushes {
+        super::push::deliver(&shared).await;
+    }
     reply.into_response()
 }
 
 fn dispatch(st: &mut SandboxState, inbound: &Inbound) -> Reply {
     let mut known_path = None;
-    for route in ROUTES
+    for route in TABLES
         .iter()
+        .flat_map(|t| t.iter())
         .filter(|r| r.host == inbound.host && r.path == inbound.path)
     {
         let verb_ok = match route.verb {
@@ -473,7 +442,10 @@ fn identity(st: &SandboxState, inbound: &Inbound) -> Vec<String> {
             ids.push(corpid.clone());
             ids.push(agentid.map_or_else(|| "contacts".to_owned(), |a| a.to_string()));
         }
-        Some(TokenOwner::App { appid }) => ids.push(appid.clone()),
+        Some(TokenOwner::App { appid } | TokenOwner::Authorizer { appid }) => {
+            ids.push(appid.clone())
+        }
+        Some(TokenOwner::Component) => ids.push("component".to_owned()),
         None => {}
     }
     ids.dedup();

@@ -1,4 +1,5 @@
-//! `api` host, mini-program codes: `POST /wxa/getwxacodeunlimit` (WECHAT.md §B.3, §G.6).
+//! `api` host, mini program: login (`sns/jscode2session`, WECHAT.md §B.1, §G.2) and
+//! mini-program codes (`POST /wxa/getwxacodeunlimit`, §B.3, §G.6).
 //!
 //! The answer is a real PNG drawn deterministically from the scene (the same scene and width
 //! always give the same bytes), so a client can store it, serve it and have it decoded.
@@ -6,10 +7,18 @@
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
-use super::api::app_token;
+use serde_json::json;
+
+use super::api::{app_token, check_minted, code_subject, find_app, session_key};
 use super::config::AppKind;
-use super::state::SandboxState;
-use super::upstream::{Inbound, Outcome, Reply};
+use super::state::{SandboxState, TokenOwner};
+use super::upstream::{Host, Inbound, Outcome, Reply, Route};
+
+/// Endpoints of this module.
+pub(crate) const ROUTES: &[Route] = &[
+    Route::get(Host::Api, "/sns/jscode2session", jscode2session),
+    Route::post(Host::Api, "/wxa/getwxacodeunlimit", getwxacodeunlimit),
+];
 
 /// Longest accepted `scene` (B.3).
 const SCENE_MAX: usize = 32;
@@ -17,6 +26,42 @@ const SCENE_MAX: usize = 32;
 const WIDTH_MIN: i64 = 280;
 const WIDTH_MAX: i64 = 1280;
 const WIDTH_DEFAULT: i64 = 430;
+
+/// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`.
+pub(crate) fn jscode2session(st: &mut SandboxState, req: &Inbound) -> Outcome {
+    let appid = req.param("appid").ok_or(41002)?;
+    let secret = req.param("secret").ok_or(41004)?;
+    let code = req.param("js_code").ok_or(41008)?;
+    if req.param("grant_type") != Some("authorization_code") {
+        return Err(40002);
+    }
+    let app = find_app(st, appid)?;
+    if app.secret != secret {
+        return Err(40125);
+    }
+    let unionid_enabled = app.unionid;
+    if st.used_js_codes.contains(code) {
+        return Err(40163);
+    }
+    let openid = code_subject(code).ok_or(40029)?.to_owned();
+    check_minted(st, code)?;
+    let user = st.seed.users.iter().find(|u| u.openid == openid);
+    if user.is_none() && !st.seed.allow_unknown_openid {
+        return Err(40029);
+    }
+    let unionid = user
+        .and_then(|u| u.unionid.clone())
+        .filter(|_| unionid_enabled);
+    st.used_js_codes.insert(code.to_owned());
+
+    let mut body = Map::new();
+    body.insert("openid".into(), json!(openid));
+    body.insert("session_key".into(), json!(session_key(appid, &openid)));
+    if let Some(unionid) = unionid {
+        body.insert("unionid".into(), json!(unionid));
+    }
+    Ok(Reply::ok(Value::Object(body)))
+}
 
 /// `scene`: 1..=32 visible characters from `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]` (B.3; no `%`).
 pub(crate) fn valid_scene(scene: &str) -> bool {
@@ -97,13 +142,31 @@ fn parse_request(body: &[u8]) -> Result<CodeRequest, i64> {
 /// program; `check_path` (default on) with a release page outside the app's
 /// `released_pages` → 41030 (only when the seed lists pages). Success: `image/png` bytes.
 pub(crate) fn getwxacodeunlimit(st: &mut SandboxState, req: &Inbound) -> Outcome {
-    let app = app_token(st, req)?;
-    if app.kind != AppKind::Miniprogram {
-        return Err(48001);
-    }
+    let is_authorizer = req
+        .param("access_token")
+        .and_then(|t| st.tokens.get(t))
+        .is_some_and(|r| matches!(r.owner, TokenOwner::Authorizer { .. }));
+    let released: Vec<String> = if is_authorizer {
+        let a = super::component::authorizer(st, req)?;
+        if a.kind != AppKind::Miniprogram {
+            return Err(48001);
+        }
+        let live = st
+            .code
+            .get(&a.appid)
+            .and_then(|c| c.released.as_ref())
+            .map(|v| v.pages.clone());
+        live.unwrap_or_else(|| a.released_pages.clone())
+    } else {
+        let app = app_token(st, req)?;
+        if app.kind != AppKind::Miniprogram {
+            return Err(48001);
+        }
+        app.released_pages.clone()
+    };
     let code = parse_request(&req.body)?;
     if let Some(page) = &code.page {
-        let released = &app.released_pages;
+        let released = &released;
         if code.check_path
             && code.env_version == "release"
             && !released.is_empty()
