@@ -11,6 +11,7 @@
 mod content;
 mod radar;
 mod relay;
+mod upload;
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
@@ -78,6 +79,9 @@ enum Cmd {
     /// Customer product and website views offered open-loop at a fixed rate (each stamped at
     /// its scheduled send time), salespeople on WebSockets: delivered rate, request and push p99.
     ContentViews(content::ViewArgs),
+    /// Image upload (PUB-01/02): one 10 MB image in 1 MB chunks until servable, and 100 at
+    /// once with the server's memory sampled.
+    Upload(upload::UploadArgs),
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -165,6 +169,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::ContentViews(a) => {
             let r = content::views(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::Upload(a) => {
+            let r = upload::run(&env, &a).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::ServeRelay { port } => relay::serve(port).await?,
@@ -295,16 +303,24 @@ impl Node {
 
     /// Resident memory of the node, KiB.
     fn rss_kib(&self) -> u64 {
-        let Some(pid) = self.child.id() else { return 0 };
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            })
-            .unwrap_or(0)
+        self.pid().map(rss_kib_of).unwrap_or(0)
     }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// Resident memory of process `pid`, KiB (0 when unknown).
+fn rss_kib_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 /// Connects from 127.0.0.(2 + n % 250): distinct source addresses, distinct port ranges.
