@@ -3,21 +3,18 @@
 //! stamped with its scheduled send time, with the salespeople on WebSockets.
 
 use std::{
-    collections::VecDeque,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-use super::{loadavg, prepare, round, signed, ws_connect, Env, Node, DB};
+use super::{loadavg, prepare, round, signed, Env, Node, DB};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ListArgs {
@@ -172,52 +169,17 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
     let node = Node::start(env, 18_601, false, &[]).await?;
     let port = node.port;
     let start = Instant::now();
-    // Scheduled send times (µs since start) of each customer's views whose frame has not come.
-    let sent: Arc<Vec<Mutex<VecDeque<u64>>>> =
-        Arc::new((0..=customers).map(|_| Default::default()).collect());
-    let push = Arc::new(Mutex::new(hist()?));
+    // Scheduled send times of each customer's views whose frame has not come, and the pushes.
+    let crate::radar::Pushes {
+        sent,
+        push,
+        pushed,
+        measuring,
+        ..
+    } = crate::radar::listen_reps(port, reps, customers, start).await?;
     let req = Arc::new(Mutex::new(hist()?));
-    let pushed = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
-    let measuring = Arc::new(AtomicBool::new(false));
-    for r in 1..=reps {
-        let mut ws = ws_connect(
-            port,
-            &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', r)),
-            r,
-        )
-        .await?;
-        let (sent, push, pushed, measuring) = (
-            sent.clone(),
-            push.clone(),
-            pushed.clone(),
-            measuring.clone(),
-        );
-        tokio::spawn(async move {
-            while let Some(Ok(m)) = ws.next().await {
-                let Message::Text(t) = m else { continue };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
-                    continue;
-                };
-                if v["type"] != "radar" {
-                    continue;
-                }
-                let now = start.elapsed().as_micros() as u64;
-                let c = v["event"]["customer_id"].as_u64().unwrap_or(0) as usize;
-                let at = sent
-                    .get(c)
-                    .and_then(|s| s.lock().ok().and_then(|mut q| q.pop_front()))
-                    .unwrap_or(0);
-                if measuring.load(Ordering::Relaxed) && at > 0 {
-                    pushed.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut h) = push.lock() {
-                        let _ = h.record(now.saturating_sub(at).max(1));
-                    }
-                }
-            }
-        });
-    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .build()?;
@@ -246,7 +208,7 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
         }
         let c = (k % customers) + 1;
         let rep = ((c - 1) % reps) + 1;
-        let path = if k % 2 == 0 {
+        let path = if k.is_multiple_of(2) {
             "product/product_single?product_id=1&"
         } else {
             "website?"
@@ -302,8 +264,8 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
     measuring.store(false, Ordering::Relaxed);
     let loadavg_after = loadavg();
     let measured = (total - measure_from) as f64;
+    let push = push.lock().await;
     let req = req.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    let push = push.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let logged: i64 = db
         .query_one(
             "select count(*) from action_log where action in (2, 4)",

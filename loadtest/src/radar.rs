@@ -71,21 +71,21 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 /// The salespeople's side of an ingest run: send times per customer and the push latencies.
-struct Pushes {
+pub(crate) struct Pushes {
     /// sent[c]: times (µs since start) of customer c's events whose radar frame has not arrived
     /// yet, oldest first. One salesperson lane keeps each customer's events in order, so the
     /// n-th frame about customer c answers c's n-th event.
-    sent: Arc<Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>>,
-    push: Arc<tokio::sync::Mutex<Histogram<u64>>>,
-    pushed: Arc<AtomicU64>,
-    measuring: Arc<AtomicBool>,
+    pub(crate) sent: Arc<Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>>,
+    pub(crate) push: Arc<tokio::sync::Mutex<Histogram<u64>>>,
+    pub(crate) pushed: Arc<AtomicU64>,
+    pub(crate) measuring: Arc<AtomicBool>,
     /// Only events sent (or scheduled) from this time on (µs since start) are counted.
-    from_us: Arc<AtomicU64>,
+    pub(crate) from_us: Arc<AtomicU64>,
 }
 
 /// Connects every salesperson's WebSocket and records, per `radar` frame, the time since its
 /// event was sent (or scheduled).
-async fn listen_reps(
+pub(crate) async fn listen_reps(
     port: u16,
     reps: usize,
     customers: usize,
