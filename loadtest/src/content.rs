@@ -264,8 +264,6 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
     measuring.store(false, Ordering::Relaxed);
     let loadavg_after = loadavg();
     let measured = (total - measure_from) as f64;
-    let push = push.lock().await;
-    let req = req.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let logged: i64 = db
         .query_one(
             "select count(*) from action_log where action in (2, 4)",
@@ -273,6 +271,8 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
         )
         .await?
         .get(0);
+    let push = push.lock().await;
+    let req = req.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let result = json!({
         "offered_per_s": a.rate,
         "offered_window_s": round(offered_window),
