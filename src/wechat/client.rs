@@ -262,36 +262,8 @@ impl WechatClient {
         query: &[(&str, &str)],
         body: &Value,
     ) -> Result<Value, WechatError> {
-        let transport = |e: reqwest::Error, what: &str| {
-            WechatError::Transport(
-                anyhow::Error::new(e.without_url()).context(format!("{what} {path}")),
-            )
-        };
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .query(query)
-            .json(body)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| transport(e, "sending"))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport(e, "reading answer of"))?;
-        if !status.is_success() {
-            tracing::debug!(path, %status, "wechat answered with an HTTP error");
-            return Err(WechatError::Transport(anyhow!("{path}: HTTP {status}")));
-        }
-        let answer: Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{path}: answer is not JSON"))
-            .map_err(WechatError::Transport)?;
-        check_errcode(&answer)?;
-        tracing::debug!(path, "wechat call ok");
-        Ok(answer)
+        let request = self.inner.http.post(url).query(query).json(body);
+        Self::send_json(path, request).await
     }
 
     /// One GET; the body must be JSON and carry no non-zero errcode. `path` is only for logs
@@ -302,16 +274,19 @@ impl WechatClient {
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<Value, WechatError> {
+        let request = self.inner.http.get(url).query(query);
+        Self::send_json(path, request).await
+    }
+
+    /// Sends `request` with the WeChat timeout and reads a JSON answer free of errcodes. Errors
+    /// never carry the URL (it may hold secrets), only `path`.
+    async fn send_json(path: &str, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
         let transport = |e: reqwest::Error, what: &str| {
             WechatError::Transport(
                 anyhow::Error::new(e.without_url()).context(format!("{what} {path}")),
             )
         };
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .query(query)
+        let response = request
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
