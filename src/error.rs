@@ -210,6 +210,9 @@ impl IntoResponse for ApiError {
             _ => axum::http::StatusCode::OK,
         };
         let body = json!({"code": self.code(), "msg": self.msg(), "data": {}});
-        envelope_response(status, &body)
+        let mut resp = envelope_response(status, &body);
+        resp.extensions_mut()
+            .insert(crate::monitoring::EnvelopeCode(self.code()));
+        resp
     }
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod hub;
+pub mod monitoring;
 pub mod redis_keys;
 pub mod serve;
 pub mod service;

@@ -6,7 +6,6 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     body::Body,
-    extract::State,
     http::{Request, Uri},
     routing::get,
     Router,
@@ -19,7 +18,7 @@ use tower_http::{
 };
 
 use crate::{
-    api::{self, reply::Reply},
+    api,
     auth::replay::ReplayGuard,
     config::Settings,
     db,
@@ -117,6 +116,8 @@ impl Application {
 
 /// Database, Redis, WeChat client: everything behind [`AppState`].
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    crate::monitoring::handle();
+    crate::monitoring::start_upkeep();
     db::create_database_if_missing(&settings.database_url).await?;
     let pool = db::pool(&settings.database_url, settings.db_pool_size)?;
     db::migrate(&pool).await.context("migrating the database")?;
@@ -199,13 +200,16 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .route("/healthz", get(api::ops::healthz))
+        .route("/readyz", get(api::ops::readyz))
+        .route("/metrics", get(api::ops::metrics))
         .merge(api::router())
         // Stored files (API.md 1.9), from the storage interface (src/storage/serve.rs).
         .route("/statics/{*path}", get(crate::storage::serve::statics))
         .fallback(|| async { ApiError::illegal("unknown path") })
         .with_state(state)
+        // Per route (after routing), so the request counter knows the matched path.
+        .layer(axum::middleware::from_fn(crate::monitoring::track))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -230,12 +234,6 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
-}
-
-async fn ready(State(state): State<AppState>) -> Result<Reply, ApiError> {
-    let client = state.db.get().await?;
-    client.query_one("select 1", &[]).await?;
-    Ok(Reply::done("ok"))
 }
 
 /// Collapses doubled slashes and drops a trailing slash (API.md 1.1).

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod client_addr;
 pub mod gongzhonghao;
+pub mod ops;
 pub mod params;
 pub mod public;
 pub mod qiyeweixin;

@@ -52,7 +52,10 @@ impl IntoResponse for Reply {
         if let Some(extra) = self.extra {
             body.extend(extra);
         }
-        envelope_response(StatusCode::OK, &Value::Object(body))
+        let mut resp = envelope_response(StatusCode::OK, &Value::Object(body));
+        resp.extensions_mut()
+            .insert(crate::monitoring::EnvelopeCode(200));
+        resp
     }
 }
 

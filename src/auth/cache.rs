@@ -64,10 +64,17 @@ impl AuthCache {
 
     pub fn get<P: Principal>(&self, id: i64) -> Option<AuthRecord<P>> {
         if !self.usable() {
+            metrics::counter!("zgld_auth_cache_total", "kind" => P::KIND, "result" => "off")
+                .increment(1);
             return None;
         }
-        let e = P::cached(self).get(&id)?;
-        (e.at.elapsed() < self.ttl).then(|| e.rec.clone())
+        let found = P::cached(self)
+            .get(&id)
+            .and_then(|e| (e.at.elapsed() < self.ttl).then(|| e.rec.clone()));
+        let result = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!("zgld_auth_cache_total", "kind" => P::KIND, "result" => result)
+            .increment(1);
+        found
     }
 
     /// Stores a record read at `generation` unless something was invalidated since.
