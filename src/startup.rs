@@ -116,6 +116,12 @@ impl Application {
 
 /// Database, Redis, WeChat client: everything behind [`AppState`].
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    crate::wechat::environment::check(&settings)?;
+    tracing::info!(
+        wechat = %crate::wechat::environment::describe(&settings),
+        production = settings.production,
+        "WeChat"
+    );
     crate::monitoring::handle();
     crate::monitoring::start_upkeep();
     db::create_database_if_missing(&settings.database_url).await?;
@@ -200,10 +206,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(api::ops::healthz))
-        .route("/readyz", get(api::ops::readyz))
-        .route("/metrics", get(api::ops::metrics))
-        .merge(api::router())
+        .merge(api::router().into_router())
         // Stored files (API.md 1.9), from the storage interface (src/storage/serve.rs).
         .route("/statics/{*path}", get(crate::storage::serve::statics))
         .fallback(|| async { ApiError::illegal("unknown path") })

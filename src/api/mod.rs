@@ -4,28 +4,36 @@
 pub mod admin;
 pub mod client_addr;
 pub mod gongzhonghao;
+pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod public;
 pub mod qiyeweixin;
 pub mod reply;
+pub mod routes;
 pub mod upload_form;
 pub mod views;
 pub mod ws;
 pub mod xiaochengxu;
 
-use axum::{extract::FromRequestParts, http::request::Parts, Router};
+use axum::{extract::FromRequestParts, http::request::Parts};
 
-use crate::{error::ApiError, state::AppState};
+use crate::error::ApiError;
 
-/// All surfaces.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// All surfaces and the operator endpoints: the one route table.
+pub fn router() -> routes::Routes {
+    routes::Routes::new()
+        .merge(ops::router())
         .merge(admin::router())
         .merge(qiyeweixin::router())
         .merge(xiaochengxu::router())
         .merge(gongzhonghao::router())
         .merge(public::router())
+}
+
+/// Every routed path, as routed (`{o_id}` style); the OpenAPI and route-sweep tests read it.
+pub fn routed_paths() -> Vec<String> {
+    router().paths().to_vec()
 }
 
 /// The numeric `{o_id}` path segment; anything else is an illegal request.

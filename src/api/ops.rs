@@ -1,4 +1,5 @@
-//! Operator endpoints, outside the legacy API: liveness, readiness and Prometheus metrics.
+//! Operator endpoints, outside the legacy API: liveness, readiness, Prometheus metrics and the
+//! OpenAPI document.
 //! None of them needs a signature (docs/operations.md says what to expose where).
 
 use axum::{
@@ -7,18 +8,36 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{api::reply::Reply, error::ApiError, state::AppState};
+use axum::routing::get;
+
+use crate::{
+    api::{reply::Reply, routes::Routes},
+    error::ApiError,
+    state::AppState,
+};
+
+/// `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (GET only).
+pub fn router() -> Routes {
+    Routes::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(crate::api::openapi::serve))
+}
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers; `data` says which WeChat the node uses.
 pub async fn readyz(State(state): State<AppState>) -> Result<Reply, ApiError> {
     let client = state.db.get().await?;
     client.query_one("select 1", &[]).await?;
-    Ok(Reply::done("ok"))
+    Ok(Reply::ok(
+        "ok",
+        crate::wechat::environment::readiness(&state.settings),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text exposition (docs/operations.md lists every series).

@@ -15,13 +15,13 @@ mod user;
 mod userprofile;
 pub(crate) mod website;
 
-use axum::{routing::any, Router};
+use axum::routing::any;
 
-use crate::state::AppState;
+use crate::api::routes::Routes;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes {
     const P: &str = "/zhugeleida/admin";
-    Router::new()
+    Routes::new()
         .route(&format!("{P}/login"), any(session::login))
         .route(
             &format!("{P}/modify_password"),
@@ -131,8 +131,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// ADM-11..19 (products, feedback), ADM-39..44 (website), ADM-51..63 (plugins).
-fn content_routes(p: &str) -> Router<AppState> {
-    Router::new()
+fn content_routes(p: &str) -> Routes {
+    Routes::new()
         .route(&format!("{p}/product/product_list"), any(product::list))
         .route(&format!("{p}/product/product_single"), any(product::single))
         .route(&format!("{p}/product/add/{{o_id}}"), any(product::add))
@@ -221,9 +221,9 @@ fn content_routes(p: &str) -> Router<AppState> {
 }
 
 /// The third-party platform: authorization flows, grant links, WeChat's pushes and callback.
-fn platform_router() -> Router<AppState> {
+fn platform_router() -> Routes {
     const P: &str = "/zhugeleida/admin";
-    Router::new()
+    Routes::new()
         .route(
             &format!("{P}/xcx_auth_process"),
             any(auth_process::xcx_state),

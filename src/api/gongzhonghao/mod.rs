@@ -3,13 +3,13 @@
 
 pub(crate) mod chat;
 
-use axum::{routing::any, Router};
+use axum::routing::any;
 
-use crate::state::AppState;
+use crate::api::routes::Routes;
 
 /// The customer-side chat routes under `prefix` (`/zhugeleida/gongzhonghao` or `/zhugeleida/xiaochengxu`).
-pub(crate) fn chat_routes(prefix: &str) -> Router<AppState> {
-    Router::new()
+pub(crate) fn chat_routes(prefix: &str) -> Routes {
+    Routes::new()
         .route(&format!("{prefix}/chat"), any(chat::history))
         .route(&format!("{prefix}/chat/send_msg/{{o_id}}"), any(chat::send))
         .route(&format!("{prefix}/chat/getmsg/{{o_id}}"), any(chat::getmsg))
@@ -20,7 +20,7 @@ pub(crate) fn chat_routes(prefix: &str) -> Router<AppState> {
         .route(&format!("{prefix}/ws"), any(crate::api::ws::customer))
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes {
     chat_routes("/zhugeleida/gongzhonghao").merge(crate::api::xiaochengxu::customer_routes(
         "/zhugeleida/gongzhonghao",
     ))

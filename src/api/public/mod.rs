@@ -2,15 +2,20 @@
 
 mod img;
 
-use axum::{extract::DefaultBodyLimit, routing::any, Router};
+use axum::{extract::DefaultBodyLimit, routing::any};
 
-use crate::state::AppState;
+use crate::api::routes::Routes;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes {
     const P: &str = "/zhugeleida/public";
-    Router::new()
-        .route(&format!("{P}/img_upload"), any(img::upload))
-        .route(&format!("{P}/img_merge"), any(img::merge))
-        // The upload body reader bounds every part itself (ZGLD_UPLOAD_MAX_CHUNK_BYTES).
-        .layer(DefaultBodyLimit::disable())
+    // The upload body reader bounds every part itself (ZGLD_UPLOAD_MAX_CHUNK_BYTES).
+    Routes::new()
+        .route(
+            &format!("{P}/img_upload"),
+            any(img::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{P}/img_merge"),
+            any(img::merge).layer(DefaultBodyLimit::disable()),
+        )
 }

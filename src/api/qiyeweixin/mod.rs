@@ -15,13 +15,13 @@ mod role;
 mod tag;
 mod user;
 
-use axum::{extract::DefaultBodyLimit, routing::any, Router};
+use axum::{extract::DefaultBodyLimit, routing::any};
 
-use crate::state::AppState;
+use crate::api::routes::Routes;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes {
     const P: &str = "/zhugeleida/qiyeweixin";
-    Router::new()
+    Routes::new()
         .route(
             &format!("{P}/work_weixin_auth/{{company_id}}"),
             any(login::work_weixin_auth),

@@ -5,13 +5,13 @@ mod feedback;
 mod login;
 mod mingpian;
 
-use axum::{routing::any, Router};
+use axum::routing::any;
 
-use crate::state::AppState;
+use crate::api::routes::Routes;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes {
     const P: &str = "/zhugeleida/xiaochengxu";
-    Router::new()
+    Routes::new()
         .route(&format!("{P}/login"), any(login::login))
         .route(&format!("{P}/small_program_auth"), any(login::login))
         .route(&format!("{P}/mingpian"), any(mingpian::show))
@@ -26,8 +26,8 @@ pub fn router() -> Router<AppState> {
 
 /// The customer-facing content routes under `prefix` (mini program and official account):
 /// feedback, and the product, website, activity and goods pages (docs/content.md).
-pub(crate) fn customer_routes(prefix: &str) -> Router<AppState> {
-    Router::new()
+pub(crate) fn customer_routes(prefix: &str) -> Routes {
+    Routes::new()
         .route(
             &format!("{prefix}/feedback/add/{{o_id}}"),
             any(feedback::add),
