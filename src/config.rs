@@ -48,6 +48,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::api::client_addr::TrustedNet>,
     /// Read timeouts and the per-address connection cap of the accept loop (src/serve.rs).
     pub edge: crate::serve::EdgeLimits,
+    /// `ZGLD_ENV=production`: refuse to start on the WeChat sandbox or its demo secrets
+    /// (src/wechat/environment.rs).
+    pub production: bool,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -265,6 +268,7 @@ impl Settings {
             signup: SignupSettings::default(),
             trusted_proxies: Vec::new(),
             edge: crate::serve::EdgeLimits::default(),
+            production: false,
         }
     }
 
@@ -357,6 +361,13 @@ impl Settings {
             s.wechat.xcx_secret = Some(crate::domain::secret::Secret::new(v));
         }
         crate::config::component_from_env(&mut s.wechat)?;
+        if let Some(v) = env("ZGLD_ENV") {
+            s.production = match v.trim().to_ascii_lowercase().as_str() {
+                "production" | "prod" => true,
+                "development" | "dev" | "test" => false,
+                other => anyhow::bail!("ZGLD_ENV={other}: production or development"),
+            };
+        }
         if let Some(v) = env("ZGLD_STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
         }

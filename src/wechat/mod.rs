@@ -9,6 +9,7 @@ pub mod client;
 pub mod component;
 pub mod crypt;
 pub mod qyapi;
+pub mod environment;
 pub mod sandbox;
 pub mod wxa;
 
