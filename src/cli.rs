@@ -62,9 +62,37 @@ pub enum Command {
     Demo {
         #[arg(long)]
         serve: bool,
-        /// Where the sandbox listens when --serve is given.
-        #[arg(long, default_value = "127.0.0.1:9100")]
-        sandbox_bind: SocketAddr,
+        /// Where the sandbox listens when --serve is given; the server's WeChat follows it.
+        /// Default: the host:port of ZGLD_WECHAT_SANDBOX, else 127.0.0.1:9100.
+        #[arg(long)]
+        sandbox_bind: Option<SocketAddr>,
+    },
+    /// Call one endpoint as LOGIN against a running server, signed (API.md 1.2), and print the
+    /// reply with Chinese readable. Example: `zhugeleida call --as admin GET
+    /// /zhugeleida/admin/admin_role`, `zhugeleida call --as sales1 POST
+    /// /zhugeleida/qiyeweixin/follow_language/add/0 custom_language=您好`.
+    Call {
+        /// A staff login (demo logins need no --password), or customer:OPENID@UID (sandbox).
+        #[arg(long = "as")]
+        login: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+        /// GET or POST.
+        method: String,
+        path: String,
+        /// Parameters as k=v (query for GET, form for POST).
+        params: Vec<String>,
+    },
+    /// Open LOGIN's WebSocket on a running server and print every frame (Ctrl-C to stop).
+    Watch {
+        #[arg(long = "as")]
+        login: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
     },
     /// Check the dashboard counters against a scan of the log, and time both
     /// (`user` 0 = the whole company). Prints JSON.
@@ -139,11 +167,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", json!({"id": id}));
             Ok(())
         }
+        Command::Call {
+            login,
+            password,
+            url,
+            method,
+            path,
+            params,
+        } => {
+            let params = crate::client::parse_params(&params)?;
+            let session = crate::client::Session::login(&url, &login, password.as_deref()).await?;
+            let reply = session.call(&method, &path, &params).await?;
+            println!("{}", crate::client::pretty(&reply));
+            Ok(())
+        }
+        Command::Watch {
+            login,
+            password,
+            url,
+        } => {
+            let session = crate::client::Session::login(&url, &login, password.as_deref()).await?;
+            eprintln!(
+                "watching {} as user {} (Ctrl-C to stop)",
+                session.ws_path(),
+                session.user_id
+            );
+            let code = session
+                .watch(|frame| {
+                    println!("{}", crate::client::pretty(&frame));
+                    true
+                })
+                .await?;
+            eprintln!("closed by the server (code {code:?})");
+            Ok(())
+        }
         Command::Demo {
             serve: run_server,
             sandbox_bind,
         } => {
-            let settings = Settings::from_env()?;
+            let mut settings = Settings::from_env()?;
+            // The sandbox's port is one setting: --sandbox-bind, else ZGLD_WECHAT_SANDBOX's.
+            let sandbox = crate::wechat::environment::Target::of(&settings.wechat.hosts);
+            let sandbox_bind = match (sandbox_bind, &sandbox) {
+                (Some(b), _) => b,
+                (None, crate::wechat::environment::Target::Sandbox { base }) => {
+                    url::Url::parse(base)
+                        .ok()
+                        .and_then(|u| u.socket_addrs(|| Some(80)).ok())
+                        .and_then(|a| a.into_iter().next())
+                        .with_context(|| format!("ZGLD_WECHAT_SANDBOX {base}: no host:port"))?
+                }
+                (None, _) => SocketAddr::from(([127, 0, 0, 1], 9100)),
+            };
+            if let crate::wechat::environment::Target::Sandbox { .. } = sandbox {
+                settings.wechat.hosts =
+                    crate::wechat::WechatHosts::sandbox(&format!("http://{sandbox_bind}"));
+            }
             if run_server {
                 let listener = tokio::net::TcpListener::bind(sandbox_bind)
                     .await
@@ -158,6 +237,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = startup::build_state(settings.clone()).await?;
             let logins = crate::demo::load(&state).await?;
             println!("{}", serde_json::to_string_pretty(&logins)?);
+            let server = format!("http://{}", settings.bind);
+            println!(
+                "{}",
+                crate::demo::guide(&logins, &server, &settings.wechat.hosts.api)
+            );
             if run_server {
                 serve(settings).await?;
             }

@@ -174,16 +174,47 @@ pub async fn load(state: &AppState) -> anyhow::Result<Value> {
         }
         tx.commit().await?;
     }
-    let company = db::user::find_login(&client, ADMIN.0)
-        .await
-        .map_err(err)?
-        .map(|u| u.company_id);
+    let admin = db::user::find_login(&client, ADMIN.0).await.map_err(err)?;
+    let company = admin.as_ref().map(|u| u.company_id);
+    let id_of = |row: Option<db::user::StaffRow>| row.map(|u| u.id);
+    let operator_id = id_of(
+        db::user::find_login(&client, OPERATOR.0)
+            .await
+            .map_err(err)?,
+    );
+    let mut salespeople = Vec::new();
+    for (l, u, n) in SALES {
+        let id = id_of(db::user::find_login(&client, l).await.map_err(err)?);
+        salespeople.push(json!({"user_id": id, "username": l, "password": SALES_PASSWORD, "wecom_userid": u, "name": n, "wecom_login_code": format!("sandbox-{u}.<any suffix, new each time>")}));
+    }
     Ok(json!({
-        "platform_operator": {"username": OPERATOR.0, "password": OPERATOR.1, "role": "超级管理员"},
-        "company_admin": {"username": ADMIN.0, "password": ADMIN.1, "company": COMPANY, "company_id": company},
-        "salespeople": SALES.iter().map(|(l, u, n)| json!({"username": l, "password": SALES_PASSWORD, "wecom_userid": u, "name": n, "wecom_login_code": format!("sandbox-{u}")})).collect::<Vec<_>>(),
-        "mini_program_login_code": "sandbox-<any openid>, e.g. sandbox-o_alice.1",
+        "platform_operator": {"user_id": operator_id, "username": OPERATOR.0, "password": OPERATOR.1, "role": "超级管理员"},
+        "company_admin": {"user_id": admin.as_ref().map(|u| u.id), "username": ADMIN.0, "password": ADMIN.1, "company": COMPANY, "company_id": company},
+        "salespeople": salespeople,
+        "mini_program_login_code": "sandbox-<any openid>.<any suffix, new each time>, e.g. sandbox-o_alice.1, with uid=<a salesperson's user_id>",
+        "is_reset_password": "true for every demo login: the demo's passwords count as already changed, so the admin web does not force ADM-02 (modify_password) at first login",
     }))
+}
+
+/// Copy-paste examples for the printed logins: URLs, a salesperson call, a customer login and
+/// call, and the WebSocket.
+pub fn guide(logins: &Value, server: &str, sandbox: &str) -> String {
+    let company = logins["company_admin"]["company_id"].as_i64().unwrap_or(0);
+    let rep = logins["salespeople"][0]["user_id"].as_i64().unwrap_or(0);
+    format!(
+        "\
+server:        {server}   (API: {server}/openapi.json, metrics: {server}/metrics)
+WeChat sandbox: {sandbox}
+salesperson sales1 (user_id {rep}) in company {company}:
+  zhugeleida call --as sales1 GET /zhugeleida/qiyeweixin/tongxunlu
+  curl -s \"{server}/zhugeleida/qiyeweixin/work_weixin_auth/{company}?code=sandbox-rep01.$(date +%s%N)\"   # WeCom login
+customer (mini program) of sales1 (uid={rep}):
+  curl -s \"{server}/zhugeleida/xiaochengxu/login?code=sandbox-o_alice.$(date +%s%N)&uid={rep}\"
+  zhugeleida call --as customer:o_alice@{rep} GET /zhugeleida/xiaochengxu/mingpian uid={rep}
+WebSocket (radar and chat frames of sales1; run the customer call above in another terminal):
+  zhugeleida watch --as sales1
+"
+    )
 }
 
 fn err(e: crate::error::ApiError) -> anyhow::Error {
