@@ -353,6 +353,10 @@ async fn every_route_with_another_companys_ids_changes_nothing_of_it_and_shows_n
         } else {
             &[0, 1, 2]
         };
+        // The signature is the caller's own (some fragments list it among the parameters).
+        for own in ["rand_str", "timestamp", "user_id"] {
+            names.remove(own);
+        }
         let has_path_param = path.contains('{');
         let has_body_ids = names.iter().any(|k| id_like(k));
         let mut calls = vec![];
