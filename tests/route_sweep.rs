@@ -151,7 +151,8 @@ async fn seed(app: &TestApp, mark: &str) -> Tenant {
     let customer = common::customer(app, sales_id, &openid).await;
     let cid = customer.user_id.to_string();
     let sid = sales_id.to_string();
-    let steps: Vec<(&Signer, String, Vec<(&str, String)>)> = vec![
+    type Step<'a> = (&'a Signer, String, Vec<(&'static str, String)>);
+    let steps: Vec<Step> = vec![
         (
             &admin,
             "/zhugeleida/admin/admin_role/add/0".into(),
