@@ -7,7 +7,6 @@ use anyhow::Context;
 use axum::{
     body::Body,
     http::{Request, Uri},
-    routing::get,
     Router,
 };
 use tokio::net::TcpListener;
@@ -207,8 +206,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router().into_router())
-        // Stored files (API.md 1.9), from the storage interface (src/storage/serve.rs).
-        .route("/statics/{*path}", get(crate::storage::serve::statics))
         .fallback(|| async { ApiError::illegal("unknown path") })
         .with_state(state)
         // Per route (after routing), so the request counter knows the matched path.

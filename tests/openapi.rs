@@ -14,7 +14,11 @@ fn every_routed_path_is_documented_and_every_documented_path_is_routed() {
     let doc = openapi::document().unwrap_or_else(|e| panic!("assembling the document: {e}"));
     assert_eq!(doc["openapi"], "3.1.0");
     let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    let routed: BTreeSet<String> = routed_paths().into_iter().collect();
+    // axum's catch-all `{*path}` is OpenAPI's `{path}`.
+    let routed: BTreeSet<String> = routed_paths()
+        .into_iter()
+        .map(|p| p.replace("{*", "{"))
+        .collect();
     let undocumented: Vec<_> = routed.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&routed).collect();
     assert!(
@@ -37,7 +41,7 @@ fn every_operation_has_a_summary_and_answers_in_the_envelope_or_says_what_it_ans
     let doc = openapi::document().unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let ops = item.as_object().unwrap();
-        assert!(ops.contains_key("get"), "{path}: every route answers GET");
+        assert!(!ops.is_empty(), "{path}: at least one operation");
         for (method, op) in ops {
             assert!(
                 op["summary"].as_str().is_some_and(|s| !s.is_empty()),

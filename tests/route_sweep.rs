@@ -321,7 +321,7 @@ async fn every_route_with_another_companys_ids_changes_nothing_of_it_and_shows_n
     let mut n = 0usize;
     let paths: BTreeSet<String> = routed_paths().into_iter().collect();
     for path in &paths {
-        let item = &doc["paths"][path.as_str()];
+        let item = &doc["paths"][path.replace("{*", "{").as_str()];
         let get = &item["get"];
         if get["security"].as_array().is_some_and(|s| s.is_empty())
             && path.starts_with("/zhugeleida")

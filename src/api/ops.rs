@@ -23,6 +23,8 @@ pub fn router() -> Routes {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(crate::api::openapi::serve))
+        // Stored files (API.md 1.9), from the storage interface (src/storage/serve.rs).
+        .route("/statics/{*path}", get(crate::storage::serve::statics))
 }
 
 /// `GET /healthz`: the process answers.
