@@ -326,7 +326,10 @@ impl Staging {
             .take()
             .ok_or_else(|| anyhow::anyhow!("staged write already closed"))?;
         if let Err(e) = w.shutdown().await {
-            let _ = w.abort().await;
+            // No `abort` here: object_store's BufWriter panics on an abort after a shutdown
+            // began ("Already shut down"). Whatever part of the object exists is under the
+            // work prefix, which the upload sweeper clears (src/service/upload.rs).
+            drop(w);
             return Err(anyhow::Error::new(e).context("finishing a staged write"));
         }
         Ok(Staged {
