@@ -8,8 +8,8 @@
 pub mod client;
 pub mod component;
 pub mod crypt;
-pub mod qyapi;
 pub mod environment;
+pub mod qyapi;
 pub mod sandbox;
 pub mod wxa;
 
