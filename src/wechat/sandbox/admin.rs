@@ -2,7 +2,7 @@
 //! record and reset (G.3, G.8, G.9).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +31,9 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/component/authorize", post(component_authorize))
         .route("/component/unauthorize", post(component_unauthorize))
         .route("/pushes", get(list_pushes))
+        .route("/audit/config", post(audit_config))
+        .route("/audit/{appid}", post(audit_decide))
+        .route("/state/{appid}", get(code_state))
         .route("/reset", post(reset))
         .route(
             "/wecom/directory",
@@ -72,17 +75,23 @@ async fn set_clock(State(shared): State<Shared>, bytes: Bytes) -> Response {
         Ok(c) => c,
         Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
     };
-    let mut st = shared.lock();
-    if let Some(mode) = change.mode {
-        st.clock.set_mode(mode);
-    }
-    if let Some(unix) = change.set_unix {
-        st.clock.set(unix);
-    }
-    if let Some(secs) = change.advance_secs {
-        st.clock.advance(secs);
-    }
-    Json(clock_json(&st)).into_response()
+    let answer = {
+        let mut st = shared.lock();
+        if let Some(mode) = change.mode {
+            st.clock.set_mode(mode);
+        }
+        if let Some(unix) = change.set_unix {
+            st.clock.set(unix);
+        }
+        if let Some(secs) = change.advance_secs {
+            st.clock.advance(secs);
+        }
+        // Audits that fell due are decided now (and pushed, when pushes are on).
+        super::code::settle_all(&mut st);
+        clock_json(&st)
+    };
+    super::push::deliver(&shared).await;
+    Json(answer).into_response()
 }
 
 #[derive(Default, Deserialize)]
@@ -333,4 +342,103 @@ async fn component_unauthorize(State(shared): State<Shared>, bytes: Bytes) -> Re
 /// `GET /__sandbox/pushes`: every push with our server's reply.
 async fn list_pushes(State(shared): State<Shared>) -> Json<Value> {
     Json(json!({"pushes": shared.lock().pushes}))
+}
+
+/// `POST /__sandbox/audit/config {"mode","auto_delay_secs","auto_outcome","push_events"}`:
+/// changes how audits end from now on (kept until `reset`); answers the settings in force.
+async fn audit_config(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let change: super::code::AuditOverride = match body(&bytes) {
+        Ok(c) => c,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let mut st = shared.lock();
+    if change
+        .mode
+        .as_deref()
+        .is_some_and(|m| m != "auto" && m != "manual")
+    {
+        return bad(StatusCode::BAD_REQUEST, "mode must be auto or manual");
+    }
+    let o = &mut st.audit_override;
+    if change.mode.is_some() {
+        o.mode = change.mode;
+    }
+    if change.auto_delay_secs.is_some() {
+        o.auto_delay_secs = change.auto_delay_secs;
+    }
+    if change.auto_outcome.is_some() {
+        o.auto_outcome = change.auto_outcome;
+    }
+    if change.push_events.is_some() {
+        o.push_events = change.push_events;
+    }
+    Json(json!({"audit": super::code::audit_config(&st)})).into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct Decision {
+    /// 0 approve, 1 reject, 4 delay.
+    status: i64,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    screenshot: String,
+    /// Sandbox seconds until the decision falls (0: now).
+    #[serde(default)]
+    after_secs: i64,
+}
+
+/// `POST /__sandbox/audit/<authorizer_appid> {"status":0|1|4,"reason","screenshot","after_secs"}`:
+/// decides the latest open audit now or `after_secs` of sandbox time from now; pushes the
+/// result when pushes are on. With a real clock a delayed decision is settled by a timer.
+async fn audit_decide(
+    State(shared): State<Shared>,
+    Path(appid): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let d: Decision = match body(&bytes) {
+        Ok(d) => d,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let (decided, real) = {
+        let mut st = shared.lock();
+        let real = st.clock.mode == ClockMode::Real;
+        (
+            super::code::decide(
+                &mut st,
+                &appid,
+                d.status,
+                d.reason,
+                d.screenshot,
+                d.after_secs,
+            ),
+            real,
+        )
+    };
+    let (auditid, decide_at) = match decided {
+        Ok(x) => x,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    super::push::deliver(&shared).await;
+    if real && d.after_secs > 0 {
+        let shared = shared.clone();
+        let wait = std::time::Duration::from_secs(u64::try_from(d.after_secs).unwrap_or(0));
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            super::code::settle(&mut shared.lock(), &appid);
+            super::push::deliver(&shared).await;
+        });
+    }
+    Json(json!({"auditid": auditid, "decide_at": decide_at})).into_response()
+}
+
+/// `GET /__sandbox/state/<authorizer_appid>`: the code-management state (G.9).
+async fn code_state(State(shared): State<Shared>, Path(appid): Path<String>) -> Json<Value> {
+    let state = {
+        let mut st = shared.lock();
+        super::code::settle(&mut st, &appid);
+        json!({"state": st.code.get(&appid)})
+    };
+    super::push::deliver(&shared).await;
+    Json(state)
 }

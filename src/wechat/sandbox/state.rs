@@ -34,6 +34,8 @@ pub(crate) struct SandboxState {
     pub component: ComponentState,
     /// Code management state per authorizer appid (G.6).
     pub code: HashMap<String, super::code::CodeState>,
+    /// Run-time audit settings over the seed's (`POST /__sandbox/audit/config`).
+    pub audit_override: super::code::AuditOverride,
     /// Encrypted pushes waiting to be sent after the current call.
     pub outbox: Vec<Push>,
     /// Every push sent, with our server's reply (G.9).
@@ -102,6 +104,7 @@ pub(crate) struct Counters {
     pub oa_token: u64,
     pub minted_code: u64,
     pub device: u64,
+    pub auditid: u64,
 }
 
 impl SandboxState {
@@ -121,6 +124,7 @@ impl SandboxState {
             calls: Vec::new(),
             component: ComponentState::default(),
             code: HashMap::new(),
+            audit_override: super::code::AuditOverride::default(),
             outbox: Vec::new(),
             pushes: Vec::new(),
         }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::state::{real_now_ms, CallRecord, FaultRule, ResponseRecord, SandboxState, TokenOwner};
-use super::{api, browser, component, qyapi, wxa, Shared};
+use super::{api, browser, code, component, qyapi, wxa, Shared};
 
 /// The four upstream hosts, told apart by path prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,6 +254,7 @@ const TABLES: &[&[Route]] = &[
     qyapi::ROUTES,
     browser::ROUTES,
     component::ROUTES,
+    code::ROUTES,
 ];
 
 /// The WeChat error shape: HTTP 200, English `errmsg` plus a request id (G.1).
@@ -286,7 +287,24 @@ fn errmsg_text(errcode: i64) -> &'static str {
         43002 => "require POST method",
         45009 => "reach max api daily quota limit",
         45011 => "api minute-quota reach limit, must slower, retry next minute",
+        47001 => "data format error",
         48001 => "api unauthorized",
+        61007 => "api is unauthorized to component",
+        85007 => "page path is not in the committed code",
+        85008 => "invalid category",
+        85009 => "already submit a version under auditing",
+        85012 => "invalid audit id",
+        85013 => "invalid ext_json config",
+        85014 => "invalid template id",
+        85015 => "not a mini program account",
+        85019 => "no audited version",
+        85020 => "audit status does not allow release",
+        85021 => "status not allowed",
+        85023 => "item_list size must be 1 to 5",
+        85048 => "ext_json parse failed",
+        85052 => "app is already released",
+        85086 => "must commit code first",
+        87012 => "cannot revert: no previous version or already reverted",
         60011 => "no privilege to access/modify contact/party/agent",
         60111 => "invalid string value `userid`. userid not found",
         60123 => "invalid party id",
