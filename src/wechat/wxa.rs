@@ -149,6 +149,185 @@ impl WechatClient {
     }
 }
 
+/// Paths of the code-management APIs (WECHAT.md §E), relative to the `api` host.
+pub(crate) mod code_paths {
+    pub const TEMPLATE_LIST: &str = "/wxa/gettemplatelist";
+    pub const COMMIT: &str = "/wxa/commit";
+    pub const GET_QRCODE: &str = "/wxa/get_qrcode";
+    pub const GET_CATEGORY: &str = "/wxa/get_category";
+    pub const GET_PAGE: &str = "/wxa/get_page";
+    pub const SUBMIT_AUDIT: &str = "/wxa/submit_audit";
+    pub const LATEST_AUDIT: &str = "/wxa/get_latest_auditstatus";
+    pub const UNDO_AUDIT: &str = "/wxa/undocodeaudit";
+    pub const RELEASE: &str = "/wxa/release";
+    pub const REVERT: &str = "/wxa/revertcoderelease";
+}
+
+/// `wxa/get_latest_auditstatus` (E.8): `status` 0 approved, 1 rejected, 2 auditing,
+/// 3 withdrawn, 4 delayed. Accepts both key casings and a string or numeric `auditid`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LatestAudit {
+    /// The audit.
+    #[serde(default, deserialize_with = "super::client::num_or_str::opt_i64")]
+    pub auditid: Option<i64>,
+    /// Its status.
+    #[serde(deserialize_with = "super::client::num_or_str::i64")]
+    pub status: i64,
+    /// Why it was rejected or delayed.
+    #[serde(default)]
+    pub reason: String,
+    /// The audited version (`user_version`), when WeChat says.
+    #[serde(default)]
+    pub user_version: Option<String>,
+}
+
+/// One category of `wxa/get_category` (E.4).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CodeCategory {
+    /// First-level name.
+    #[serde(default)]
+    pub first_class: String,
+    /// Second-level name.
+    #[serde(default)]
+    pub second_class: String,
+    /// First-level id.
+    #[serde(default, deserialize_with = "super::client::num_or_str::opt_i64")]
+    pub first_id: Option<i64>,
+    /// Second-level id.
+    #[serde(default, deserialize_with = "super::client::num_or_str::opt_i64")]
+    pub second_id: Option<i64>,
+}
+
+/// Code management on behalf of an authorizer (代小程序, WECHAT.md §E). Every call takes the
+/// authorizer token (template list: the component token) and is made once: the caller runs
+/// it through [`super::component::call_as`] for the renew-and-repeat rule.
+impl WechatClient {
+    fn code_url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.hosts.api)
+    }
+
+    /// `wxa/gettemplatelist` (E.1, component token): WeChat's `template_list`, passed through.
+    pub async fn template_list(&self, component_token: &str) -> Result<Vec<Value>, WechatError> {
+        let p = code_paths::TEMPLATE_LIST;
+        let body = self
+            .get_json(p, &self.code_url(p), &[("access_token", component_token)])
+            .await?;
+        Ok(body
+            .get("template_list")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// `wxa/commit` (E.2); `ext_json` is sent as a JSON-encoded string.
+    pub async fn code_commit(
+        &self,
+        token: &str,
+        template_id: i64,
+        ext_json: &str,
+        user_version: &str,
+        user_desc: &str,
+    ) -> Result<(), WechatError> {
+        let p = code_paths::COMMIT;
+        let body = serde_json::json!({"template_id": template_id, "ext_json": ext_json,
+            "user_version": user_version, "user_desc": user_desc});
+        self.post_json(p, &self.code_url(p), &[("access_token", token)], &body)
+            .await
+            .map(drop)
+    }
+
+    /// `wxa/get_qrcode` (E.3): the trial version's QR image bytes.
+    pub async fn trial_qrcode(&self, token: &str) -> Result<Vec<u8>, WechatError> {
+        self.image_call(
+            reqwest::Method::GET,
+            code_paths::GET_QRCODE,
+            &[("access_token", token)],
+            None,
+        )
+        .await
+    }
+
+    /// `wxa/get_category` (E.4).
+    pub async fn code_categories(&self, token: &str) -> Result<Vec<CodeCategory>, WechatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            category_list: Vec<CodeCategory>,
+        }
+        let p = code_paths::GET_CATEGORY;
+        let body = self
+            .get_json(p, &self.code_url(p), &[("access_token", token)])
+            .await?;
+        parse::<Answer>(p, body).map(|a| a.category_list)
+    }
+
+    /// `wxa/get_page` (E.5): the committed code's pages.
+    pub async fn code_pages(&self, token: &str) -> Result<Vec<String>, WechatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            page_list: Vec<String>,
+        }
+        let p = code_paths::GET_PAGE;
+        let body = self
+            .get_json(p, &self.code_url(p), &[("access_token", token)])
+            .await?;
+        parse::<Answer>(p, body).map(|a| a.page_list)
+    }
+
+    /// `wxa/submit_audit` (E.6) with `body` (`item_list` …); the `auditid`.
+    pub async fn submit_audit(&self, token: &str, body: &Value) -> Result<i64, WechatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(deserialize_with = "super::client::num_or_str::i64")]
+            auditid: i64,
+        }
+        let p = code_paths::SUBMIT_AUDIT;
+        let answer = self
+            .post_json(p, &self.code_url(p), &[("access_token", token)], body)
+            .await?;
+        parse::<Answer>(p, answer).map(|a| a.auditid)
+    }
+
+    /// `wxa/get_latest_auditstatus` (E.8).
+    pub async fn latest_audit_status(&self, token: &str) -> Result<LatestAudit, WechatError> {
+        let p = code_paths::LATEST_AUDIT;
+        let body = self
+            .get_json(p, &self.code_url(p), &[("access_token", token)])
+            .await?;
+        parse(p, body)
+    }
+
+    /// `wxa/undocodeaudit` (E.9).
+    pub async fn undo_code_audit(&self, token: &str) -> Result<(), WechatError> {
+        let p = code_paths::UNDO_AUDIT;
+        self.get_json(p, &self.code_url(p), &[("access_token", token)])
+            .await
+            .map(drop)
+    }
+
+    /// `wxa/release` (E.10), body `{}`.
+    pub async fn release_code(&self, token: &str) -> Result<(), WechatError> {
+        let p = code_paths::RELEASE;
+        self.post_json(
+            p,
+            &self.code_url(p),
+            &[("access_token", token)],
+            &serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `wxa/revertcoderelease` (E.11): back to the previous live version.
+    pub async fn revert_code_release(&self, token: &str) -> Result<(), WechatError> {
+        let p = code_paths::REVERT;
+        self.get_json(p, &self.code_url(p), &[("access_token", token)])
+            .await
+            .map(drop)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
