@@ -119,3 +119,27 @@ pub async fn update_status(
     service::staff::set_status(&state, &caller, id, status, false).await?;
     Ok(Reply::done("修改成功"))
 }
+
+/// ADM-33 (`o_id` is always 0): the mini-program code of the rep `user_id` (the form's, A-30),
+/// made with the company's authorizer token (`wxa/getwxacodeunlimit`), stored and returned.
+/// A company admin may only name its own company's reps (else 302); the operator any rep.
+pub async fn create_small_program_qr_code(
+    State(state): State<AppState>,
+    caller: StaffWrite,
+    p: Params,
+) -> ApiResult {
+    caller.require_admin()?;
+    let target = p.req_i64("user_id")?;
+    let company_id = {
+        let db = state.db.get().await?;
+        let row = db::user::get(&db, target)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        if row.company_id != caller.company_id && !caller.is_operator() {
+            return Err(ApiError::not_found());
+        }
+        row.company_id
+    };
+    let path = crate::service::platform::wxacode::generate(&state, company_id, target).await?;
+    Ok(Reply::ok("生成用户二维码成功", json!({ "qr_code": path })))
+}
