@@ -186,6 +186,38 @@ pub struct WechatSettings {
     /// Public base URL of this server (`ZGLD_PUBLIC_BASE_URL`), for the authorization
     /// callback `redirect_uri` of the grant links (ADM-76/88).
     pub public_base_url: String,
+    /// Code release batches (ADM-81..86): concurrency, back-off, leases.
+    pub release: ReleaseSettings,
+}
+
+/// How code release batches run (docs/wechat-platform.md "Code release").
+#[derive(Clone, Debug)]
+pub struct ReleaseSettings {
+    /// Apps worked on at once per batch (`ZGLD_RELEASE_CONCURRENCY`, default 16).
+    pub concurrency: usize,
+    /// How long ADM-81..86 wait for their batch before answering "still running"
+    /// (`ZGLD_RELEASE_WAIT_SECS`, default 20).
+    pub wait: Duration,
+    /// First back-off after a rate limit (45009/45011) or a transient failure; it doubles per
+    /// attempt (`ZGLD_RELEASE_BACKOFF_MS`, default 1000).
+    pub backoff: Duration,
+    /// Tries of one WeChat call before the step fails (`ZGLD_RELEASE_ATTEMPTS`, default 5).
+    pub attempts: u32,
+    /// The runner's lease on a batch: another node resumes a batch whose lease ran out
+    /// (`ZGLD_RELEASE_LEASE_SECS`, default 30).
+    pub lease: Duration,
+}
+
+impl Default for ReleaseSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            wait: Duration::from_secs(20),
+            backoff: Duration::from_millis(1000),
+            attempts: 5,
+            lease: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Credentials of the third-party platform (WECHAT.md §D; docs/wechat-platform.md).
@@ -262,6 +294,7 @@ impl Settings {
                 xcx_secret: Some(crate::domain::secret::Secret::new("sandbox-miniapp-secret")),
                 component: Some(ComponentSettings::sandbox()),
                 public_base_url: "http://127.0.0.1:8000".into(),
+                release: ReleaseSettings::default(),
             },
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
@@ -418,6 +451,25 @@ fn storage_from_env(st: &mut StorageSettings) -> anyhow::Result<()> {
 /// platform off; otherwise each variable overrides the sandbox default.
 fn component_from_env(w: &mut WechatSettings) -> anyhow::Result<()> {
     use crate::domain::secret::Secret;
+    let r = &mut w.release;
+    if let Some(v) = env("ZGLD_RELEASE_CONCURRENCY") {
+        r.concurrency = v
+            .parse::<usize>()
+            .context("ZGLD_RELEASE_CONCURRENCY")?
+            .max(1);
+    }
+    if let Some(v) = env("ZGLD_RELEASE_WAIT_SECS") {
+        r.wait = Duration::from_secs(v.parse().context("ZGLD_RELEASE_WAIT_SECS")?);
+    }
+    if let Some(v) = env("ZGLD_RELEASE_BACKOFF_MS") {
+        r.backoff = Duration::from_millis(v.parse().context("ZGLD_RELEASE_BACKOFF_MS")?);
+    }
+    if let Some(v) = env("ZGLD_RELEASE_ATTEMPTS") {
+        r.attempts = v.parse::<u32>().context("ZGLD_RELEASE_ATTEMPTS")?.max(1);
+    }
+    if let Some(v) = env("ZGLD_RELEASE_LEASE_SECS") {
+        r.lease = Duration::from_secs(v.parse::<u64>().context("ZGLD_RELEASE_LEASE_SECS")?.max(3));
+    }
     if let Some(v) = env("ZGLD_PUBLIC_BASE_URL") {
         w.public_base_url = v.trim_end_matches('/').to_owned();
     }

@@ -199,6 +199,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     };
     // Third-party platform tokens renewed ahead of expiry, one node at a time (row locks).
     tokio::spawn(crate::service::platform::token::run_renewer(state.clone()));
+    // Code release batches whose node died are resumed by another (leases in PostgreSQL).
+    tokio::spawn(crate::service::platform::release::run_resumer(
+        state.clone(),
+    ));
     Ok(state)
 }
 

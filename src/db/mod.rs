@@ -19,6 +19,7 @@ pub mod tongxunlu;
 pub mod user;
 pub mod website;
 pub mod wx_platform;
+pub mod wx_release;
 
 use std::str::FromStr;
 
@@ -79,6 +80,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         14,
         "014_signup_and_sync.sql",
         include_str!("../../sql/014_signup_and_sync.sql"),
+    ),
+    (
+        15,
+        "015_code_release.sql",
+        include_str!("../../sql/015_code_release.sql"),
     ),
 ];
 

@@ -3,6 +3,7 @@
 mod access_rules;
 mod auth_process;
 mod company;
+mod dai_xcx;
 mod home_page;
 mod open_weixin;
 pub(crate) mod plugin;
@@ -263,5 +264,47 @@ fn platform_router() -> Routes {
         .route(
             &format!("{P}/open_weixin/component_event"),
             any(open_weixin::component_event),
+        )
+        .route(
+            &format!("{P}/open_weixin/message/{{appid}}"),
+            any(open_weixin::message_event),
+        )
+        .route(&format!("{P}/xcx_app"), any(dai_xcx::list))
+        .route(
+            &format!("{P}/dai_xcx/template_list"),
+            any(dai_xcx::template_list),
+        )
+        .route(
+            &format!("{P}/dai_xcx/upload_code"),
+            any(dai_xcx::upload_code),
+        )
+        .route(
+            &format!("{P}/dai_xcx/submit_audit"),
+            any(dai_xcx::submit_audit),
+        )
+        .route(
+            &format!("{P}/dai_xcx/get_latest_audit_status"),
+            any(dai_xcx::get_latest_audit_status),
+        )
+        .route(
+            &format!("{P}/dai_xcx/undocode_audit"),
+            any(dai_xcx::undocode_audit),
+        )
+        .route(
+            &format!("{P}/dai_xcx/relase_code"),
+            any(dai_xcx::relase_code),
+        )
+        .route(
+            &format!("{P}/dai_xcx/release_code"),
+            any(dai_xcx::relase_code),
+        )
+        .route(
+            &format!("{P}/dai_xcx/revert_code_release"),
+            any(dai_xcx::revert_code_release),
+        )
+        .route(&format!("{P}/dai_xcx/batch/{{o_id}}"), any(dai_xcx::batch))
+        .route(
+            &format!("{P}/user/create_small_program_qr_code/{{o_id}}"),
+            any(user::create_small_program_qr_code),
         )
 }

@@ -7,7 +7,7 @@
 //! The pushes and the callback carry no signed triple: the pushes are verified by their
 //! WeChat signature, the callback by its single-use authorization code (docs/wechat-platform.md).
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -29,6 +29,18 @@ pub async fn component_event(
     body: String,
 ) -> Result<Response, ApiError> {
     receiver::component_event(&state, &q, &body).await?;
+    Ok(([("content-type", "text/plain; charset=utf-8")], "success").into_response())
+}
+
+/// `POST /zhugeleida/admin/open_weixin/message/{appid}`: WeChat's message and event URL of
+/// the authorized accounts (`$APPID$`); audit results (E.13) update the app's release state.
+pub async fn message_event(
+    State(state): State<AppState>,
+    Path(appid): Path<String>,
+    Query(q): Query<receiver::PushQuery>,
+    body: String,
+) -> Result<Response, ApiError> {
+    receiver::message_event(&state, &appid, &q, &body).await?;
     Ok(([("content-type", "text/plain; charset=utf-8")], "success").into_response())
 }
 

@@ -4,4 +4,6 @@
 
 pub mod authorize;
 pub mod receiver;
+pub mod release;
 pub mod token;
+pub mod wxacode;

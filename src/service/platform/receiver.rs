@@ -120,3 +120,21 @@ pub async fn component_event(
     tracing::info!(info_type, "component push handled");
     Ok(handled)
 }
+
+/// One push to the message URL of authorized account `appid` (`…/message/$APPID$`): the
+/// audit results of its code (E.13) update its release state; other messages are ignored.
+pub async fn message_event(
+    state: &AppState,
+    appid: &str,
+    q: &PushQuery,
+    body: &str,
+) -> Result<Handled, ApiError> {
+    let f = open(state, q, body)?;
+    let field = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    let event = field("Event");
+    if field("MsgType") == "event" && event.starts_with("weapp_audit_") {
+        super::release::audit_pushed(state, appid, event, field("Reason")).await?;
+    }
+    tracing::info!(event, "account message push handled");
+    Ok(Handled::Ignored(event.to_owned()))
+}
