@@ -373,6 +373,46 @@ async fn withdrawing_an_audit_and_the_audit_delay_push() {
 }
 
 #[tokio::test]
+async fn progress_is_pushed_to_the_starters_websocket_and_a_lost_qr_is_fetched_again() {
+    let (app, _root) = spawn().await;
+    let (_c, admin, a) = authorized(&app, "甲公司", 1).await;
+    let (mut sock, _) = ws::connect(&app, "/zhugeleida/qiyeweixin/ws", &admin).await;
+    // The commit goes through, the experience QR fails (WeChat busy on every try).
+    app.sandbox_admin(
+        "faults",
+        json!({"path": "/wxa/get_qrcode", "errcode": -1, "times": 5}),
+    )
+    .await;
+    let r = commit(&app, &admin, &[a], "v5").await;
+    assert_eq!(r.code(), -1, "{}", r.raw);
+    let f = ws::next_of(&mut sock, "code_release").await;
+    assert_eq!(f["id"], a);
+    assert_eq!(f["op"], "commit");
+    assert_eq!(f["state"], "failed");
+    assert_eq!(f["status"], 1);
+    let done = ws::next_of(&mut sock, "code_release_batch").await;
+    assert_eq!(done["failed"], 1);
+    let r = row(&app, &admin, a).await;
+    assert_eq!(
+        (r["status"].as_i64(), r["experience_qrcode"].as_str()),
+        (Some(1), Some(""))
+    );
+    // The retry only fetches the QR: no second commit.
+    commit(&app, &admin, &[a], "v5").await.ok();
+    assert_eq!(app.sandbox_calls("/wxa/commit").await.len(), 1);
+    let r = row(&app, &admin, a).await;
+    assert!(r["experience_qrcode"]
+        .as_str()
+        .unwrap()
+        .ends_with("_QRCode.jpg"));
+    let f = ws::next_of(&mut sock, "code_release").await;
+    assert_eq!(f["state"], "done");
+    // A third time: nothing left to do.
+    commit(&app, &admin, &[a], "v5").await.ok();
+    assert_eq!(app.sandbox_calls("/wxa/get_qrcode").await.len(), 6);
+}
+
+#[tokio::test]
 async fn rate_limits_back_off_and_dead_tokens_are_renewed() {
     let (app, _root) = spawn().await;
     let (_c, admin, a) = authorized(&app, "甲公司", 1).await;

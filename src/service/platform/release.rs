@@ -186,7 +186,10 @@ fn already_done(op: Op, app: &AppRelease, commit: Option<&CommitParams>) -> bool
                 && app.template_id == Some(p.template_id)
                 && app.user_version.as_deref() == Some(p.user_version.as_str())
                 && app.user_desc.as_deref() == Some(p.user_desc.as_str())
-                && app.experience_qrcode.is_some()
+                && app
+                    .experience_qrcode
+                    .as_deref()
+                    .is_some_and(|q| !q.is_empty())
         }),
         Op::Submit => {
             matches!(s, 4 | 5)
@@ -639,7 +642,9 @@ impl Runner {
                     .await
                     .map_err(fail)?;
                 }
+                // The previous version's QR is cleared until this version's is stored.
                 let committed = Change {
+                    experience_qrcode: Some(String::new()),
                     status: Some(1),
                     template_id: Some(p.template_id),
                     user_version: Some(p.user_version.clone()),
