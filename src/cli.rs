@@ -235,7 +235,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(%sandbox_bind, "WeChat sandbox listening");
             }
             let state = startup::build_state(settings.clone()).await?;
-            let logins = crate::demo::load(&state).await?;
+            let mut logins = crate::demo::load(&state).await?;
+            let screens = crate::demo::screens(&format!("http://{}", settings.bind), &logins);
+            if let Some(o) = logins.as_object_mut() {
+                o.insert("open_in_a_browser".into(), screens);
+            }
             println!("{}", serde_json::to_string_pretty(&logins)?);
             let server = format!("http://{}", settings.bind);
             println!(

@@ -220,3 +220,17 @@ WebSocket (radar and chat frames of sales1; run the customer call above in anoth
 fn err(e: crate::error::ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", e.msg(), e)
 }
+
+/// The pages to open (docs/screens.md) on a server at `base`, for the printed demo logins.
+pub fn screens(base: &str, printed: &Value) -> Value {
+    let company = &printed["company_admin"]["company_id"];
+    let rep = &printed["salespeople"][0]["user_id"];
+    json!({
+        "salesperson_workspace": format!("{base}/h5/"),
+        "salesperson_workspace_via_wecom": format!("{base}/h5/?company_id={company}&code=sandbox-rep01.<any suffix, new each time>"),
+        "admin_console": format!("{base}/console/"),
+        "customer_card_of_sales1": format!("{base}/c/?uid={rep}"),
+        "customer_card_as_alice": format!("{base}/c/?uid={rep}&code=sandbox-o_alice.<any suffix>"),
+        "logins": "workspace: sales1 / Sales2026; console: admin / Admin2026 (operator / Operator2026); customers sign in through the sandbox mini program",
+    })
+}

@@ -210,6 +210,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router().into_router())
+        // The screens: workspace, console, customer pages (src/web/, docs/screens.md); static
+        // pages, outside the API route table and its OpenAPI document.
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::illegal("unknown path") })
         .with_state(state)
         // Per route (after routing), so the request counter knows the matched path.

@@ -1,0 +1,192 @@
+// The screens in headless Chromium (run by tests/screens.rs; docs/screens.md).
+// Env: BASE_URL, REP_ID, COMPANY_ID, SALES_LOGIN, SALES_PASSWORD, ADMIN_LOGIN, ADMIN_PASSWORD,
+// SCREENS_DIR (where the screenshots go). Waits only for DOM conditions; never sleeps.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing env ${k}`);
+  return v;
+};
+const BASE = env('BASE_URL');
+const REP = env('REP_ID');
+const SHOTS = env('SCREENS_DIR');
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  // Playwright gives every launch a fresh temporary --user-data-dir of its own.
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const mobile = { viewport: { width: 390, height: 780 }, deviceScaleFactor: 1, locale: 'zh-CN', isMobile: true, hasTouch: true };
+const desktop = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'zh-CN' };
+const TIMEOUT = 15000;
+const WEIGHT_BUDGET = 150 * 1024; // docs/screens.md
+
+const step = (s) => console.log(`step: ${s}`);
+const shot = async (page, name) => {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  console.log(`screenshot: docs/screens/${name}.png`);
+};
+
+/** Page weight and first paint of the page just loaded (Performance API). */
+async function perf(page, name) {
+  await page.waitForFunction(() => performance.getEntriesByType('paint').some((p) => p.name === 'first-contentful-paint'), null, { timeout: TIMEOUT });
+  const m = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource').filter((r) => !r.name.includes('/zhugeleida/'));
+    const paint = Object.fromEntries(performance.getEntriesByType('paint').map((p) => [p.name, Math.round(p.startTime)]));
+    const bytes = (e) => e.encodedBodySize || e.transferSize || 0;
+    return {
+      documents_and_assets: 1 + res.length,
+      weight_bytes: bytes(nav) + res.reduce((n, r) => n + bytes(r), 0),
+      decoded_bytes: nav.decodedBodySize + res.reduce((n, r) => n + (r.decodedBodySize || 0), 0),
+      first_paint_ms: paint['first-paint'],
+      first_contentful_paint_ms: paint['first-contentful-paint'],
+      dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
+    };
+  });
+  console.log(`perf ${name} ${JSON.stringify(m)}`);
+  // The weight budget of docs/screens.md (bytes are deterministic; paint times are only reported).
+  if (m.weight_bytes > WEIGHT_BUDGET) throw new Error(`${name} weighs ${m.weight_bytes} bytes, over the ${WEIGHT_BUDGET} budget`);
+  return m;
+}
+
+const pageErrors = [];
+const failed = [];
+function watch(page, who) {
+  page.on('pageerror', (e) => {
+    pageErrors.push(`${who}: ${e.message}`);
+    console.log(`pageerror ${who}: ${e.message}`);
+  });
+  page.on('console', (m) => m.type() === 'error' && console.log(`console.error ${who}: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && console.log(`http ${r.status()} ${who}: ${r.url()}`));
+}
+
+try {
+  // ---- the salesperson signs in and keeps the workspace open ----
+  step('salesperson signs in');
+  const repCtx = await browser.newContext(mobile);
+  const rep = await repCtx.newPage();
+  rep.setDefaultTimeout(TIMEOUT);
+  watch(rep, 'workspace');
+  await rep.goto(`${BASE}/h5/`);
+  await perf(rep, 'h5-login');
+  await rep.fill('#login-user', env('SALES_LOGIN'));
+  await rep.fill('#login-pass', env('SALES_PASSWORD'));
+  await rep.click('#login-submit');
+  await rep.locator('#feed').waitFor();
+  await rep.locator('#conn[data-state="open"]').waitFor({ state: 'attached' });
+  const feed = (text) => rep.locator('#feed li', { hasText: text }).first().waitFor();
+
+  // ---- a customer opens the card in another browser context ----
+  step('customer opens the card');
+  const custCtx = await browser.newContext(mobile);
+  const cust = await custCtx.newPage();
+  cust.setDefaultTimeout(TIMEOUT);
+  watch(cust, 'customer');
+  await cust.goto(`${BASE}/c/?uid=${REP}&code=sandbox-o_browser.${Date.now()}`);
+  await cust.locator('#card-name').waitFor();
+  await perf(cust, 'c-card');
+  await feed('查看你的名片');
+  console.log('workspace shows: card view');
+
+  step('customer praises the card');
+  await cust.click('#praise');
+  await cust.locator('#praise', { hasText: '已觉得靠谱' }).waitFor();
+  await feed('靠谱');
+  console.log('workspace shows: praise');
+  await shot(cust, 'customer-card');
+
+  step('customer opens a product');
+  await cust.click('a[href="#/products"]');
+  await cust.locator('#products .p').first().waitFor();
+  await shot(cust, 'customer-products');
+  await cust.locator('#products .p').first().click();
+  await cust.locator('#product-name').waitFor();
+  await rep.locator('#feed li[data-action="2"]').first().waitFor();
+  console.log('workspace shows: product view');
+  await shot(cust, 'customer-product');
+
+  step('customer opens the website');
+  await cust.click('a[href="#/website"]');
+  await cust.locator('.content img').first().waitFor();
+  await rep.locator('#feed li[data-action="4"]').first().waitFor();
+  console.log('workspace shows: website view');
+  await shot(cust, 'customer-website');
+
+  step('customer sends a chat message');
+  const ask = `你好,想了解旗舰版的价格 #${Date.now() % 100000}`;
+  await cust.click('a[href="#/chat"]');
+  await cust.locator('#chat-input').waitFor();
+  await cust.fill('#chat-input', ask);
+  await cust.click('#chat-send');
+  await cust.locator('#msgs .bubble.mine', { hasText: ask }).waitFor();
+  await shot(rep, 'workspace-radar');
+
+  step('the workspace shows the message without a reload');
+  await rep.locator('#badge-msg[data-n="1"]').waitFor({ state: 'attached' });
+  await rep.click('a[href="#/messages"]');
+  await rep.locator('#contacts li', { hasText: ask }).first().waitFor();
+  await shot(rep, 'workspace-messages');
+  await rep.locator('#contacts li', { hasText: ask }).first().click();
+  await rep.locator('#msgs .bubble', { hasText: ask }).waitFor();
+  console.log('workspace shows: the message');
+
+  step('the salesperson answers; the customer sees it live');
+  const answer = `您好!旗舰版 2980 元/年,我给您发一份资料 #${Date.now() % 100000}`;
+  await rep.fill('#chat-input', answer);
+  await rep.click('#chat-send');
+  await rep.locator('#msgs .bubble.mine', { hasText: answer }).waitFor();
+  await cust.locator('#msgs .bubble:not(.mine)', { hasText: answer }).waitFor();
+  console.log('customer shows: the answer');
+  await shot(rep, 'workspace-chat');
+  await shot(cust, 'customer-chat');
+
+  step('a reload of the workspace resumes without losing or repeating a message');
+  await rep.reload();
+  await rep.locator('#msgs .bubble', { hasText: answer }).waitFor();
+  const counts = await rep.evaluate(([a, b]) => {
+    const all = [...document.querySelectorAll('#msgs .bubble')].map((e) => e.textContent);
+    return [all.filter((t) => t.includes(a)).length, all.filter((t) => t.includes(b)).length];
+  }, [ask, answer]);
+  if (counts[0] !== 1 || counts[1] !== 1) throw new Error(`after reload the messages show ${counts} times`);
+  const follow = `客户已读,追加一条 #${Date.now() % 100000}`;
+  await rep.locator('#conn[data-state="open"]').waitFor({ state: 'attached' });
+  await rep.fill('#chat-input', follow);
+  await rep.click('#chat-send');
+  await cust.locator('#msgs .bubble:not(.mine)', { hasText: follow }).waitFor();
+  console.log('after reload: live again');
+
+  step('the customer story and the contacts');
+  const customerId = await rep.evaluate(() => location.hash.split('/')[2]);
+  await rep.goto(`${BASE}/h5/#/customer/${customerId}`);
+  await rep.locator('#ai-pr').waitFor();
+  await rep.fill('#follow-text', '电话沟通,客户对旗舰版感兴趣');
+  await rep.locator('#follow-text ~ button').click();
+  await rep.locator('li', { hasText: '电话沟通,客户对旗舰版感兴趣' }).first().waitFor();
+  await shot(rep, 'workspace-customer');
+  await rep.click('a[href="#/customers"]');
+  await rep.locator('#customers li[data-customer]').first().waitFor();
+  await shot(rep, 'workspace-customers');
+  await rep.click('a[href="#/card"]');
+  await rep.locator('.hero h1').waitFor();
+  await shot(rep, 'workspace-card');
+
+  if (pageErrors.length) throw new Error(`page errors:\n${pageErrors.join('\n')}`);
+  console.log('scenario passed');
+} catch (e) {
+  console.error(e);
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    const text = await p.evaluate(() => document.body.innerText).catch(() => '?');
+    console.error(`--- page ${i} ${p.url()}\n${text.slice(0, 1500)}`);
+    await p.screenshot({ path: `/tmp/zgld-fail-${i}.png` }).catch(() => {});
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

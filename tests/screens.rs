@@ -1,0 +1,189 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The screens in a real browser (docs/screens.md): the server with the demo tenant, then
+//! `tests/browser/screens.mjs` (playwright-core driving Debian's headless Chromium) plays a
+//! salesperson, a customer and an admin. `bash .ci/services` installs Chromium, Node and the
+//! script's packages.
+mod common;
+
+use std::{path::Path, process::Command};
+
+use common::{spawn_app, upload, TestApp};
+use zhugeleida::demo;
+
+/// A real 96×96 PNG (a gradient), so the pages show a picture.
+fn png(seed: u8) -> Vec<u8> {
+    let (w, h) = (96u32, 96u32);
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            data.extend_from_slice(&[
+                (x * 255 / w) as u8 ^ seed,
+                (y * 255 / h) as u8,
+                200u8.wrapping_add(seed),
+            ]);
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+async fn stored_png(app: &TestApp, who: &common::Signer, seed: u8) -> String {
+    let id = format!("seed{seed}{}", uuid::Uuid::new_v4().simple());
+    upload::chunk(app, who, &id, "cover.png", 0, png(seed))
+        .await
+        .ok();
+    let r = upload::merge(
+        app,
+        who,
+        &[
+            ("img_name", "cover.png"),
+            ("timestamp", &id),
+            ("chunk_num", "1"),
+            ("img_source", "cover_picture"),
+        ],
+    )
+    .await
+    .ok();
+    r.data()["ret_data"]["picture_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn browser_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
+    let dir = browser_dir();
+    assert!(
+        Path::new("/usr/bin/chromium").exists() && dir.join("node_modules/playwright-core").exists(),
+        "the browser test needs Debian's chromium, node and `npm ci` in tests/browser: run `bash .ci/services`"
+    );
+    let app = spawn_app().await;
+    let printed = demo::load(&app.state).await.unwrap();
+    let company = printed["company_admin"]["company_id"].as_i64().unwrap();
+    let admin = app.login(demo::ADMIN.0, demo::ADMIN.1).await;
+    // A company product with a picture and a body, and a website, for the customer's pages.
+    let cover = stored_png(&app, &admin, 1).await;
+    let content = serde_json::json!({
+        "cover_data": [{"type": "picture_url", "data": [cover]}],
+        "article_data": [
+            {"type": "title", "data": ["雷达旗舰版"]},
+            {"type": "content", "data": ["实时掌握每位客户的兴趣,AI 预测成交率。"]},
+        ],
+    });
+    app.post("/zhugeleida/admin/product/add/0")
+        .signed(&admin)
+        .form(&[
+            ("product_type", "1"),
+            ("name", "诸葛雷达旗舰版"),
+            ("price", "2980"),
+            ("reason", "销售团队的实时雷达"),
+            ("content", &content.to_string()),
+        ])
+        .send()
+        .await
+        .ok();
+    let banner = stored_png(&app, &admin, 2).await;
+    let site = serde_json::json!([
+        {"type": "guntu", "data": [{"picture_url": banner}]},
+        {"type": "content", "data": [{"picture_url": cover, "text": "诸葛雷达:让每一次客户互动都被看见。"}]},
+    ]);
+    app.post(&format!("/zhugeleida/admin/website/edit/{company}"))
+        .signed(&admin)
+        .form(&[("website_content", &site.to_string())])
+        .send()
+        .await
+        .ok();
+    let rep: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select id from user_profile where login_user = 'sales1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let base = app.addr.clone();
+    let screens = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screens"));
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.to_path_buf();
+        let screens = screens.to_path_buf();
+        move || {
+            Command::new("node")
+                .arg("screens.mjs")
+                .current_dir(&dir)
+                .env("BASE_URL", base)
+                .env("REP_ID", rep.to_string())
+                .env("COMPANY_ID", company.to_string())
+                .env("SALES_LOGIN", demo::SALES[0].0)
+                .env("SALES_PASSWORD", demo::SALES_PASSWORD)
+                .env("ADMIN_LOGIN", demo::ADMIN.0)
+                .env("ADMIN_PASSWORD", demo::ADMIN.1)
+                .env("SCREENS_DIR", screens)
+                .output()
+                .expect("run node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "browser scenario failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("scenario passed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn pages_are_served_with_type_and_cache_headers() {
+    let app = spawn_app().await;
+    for (path, ty) in [
+        ("/h5/", "text/html"),
+        ("/h5", "text/html"),
+        ("/c/", "text/html"),
+        ("/console/", "text/html"),
+        ("/web/zgld.js", "text/javascript"),
+        ("/web/md5.js", "text/javascript"),
+        ("/web/style.css", "text/css"),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers().clone();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(ty),
+            "{path} {h:?}"
+        );
+        assert_eq!(h["cache-control"], "no-cache", "{path}");
+        let etag = h["etag"].to_str().unwrap().to_owned();
+        let again = app
+            .http
+            .get(format!("{}{path}", app.addr))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    // An unknown file under a page's path is the usual envelope, not a page.
+    let r = app.get("/h5/nope.js").send().await;
+    assert_eq!(r.code(), 404);
+}
