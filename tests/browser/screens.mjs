@@ -30,7 +30,7 @@ const WEIGHT_BUDGET = 150 * 1024; // docs/screens.md
 const step = (s) => console.log(`step: ${s}`);
 const shot = async (page, name) => {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  console.log(`screenshot: docs/screens/${name}.png`);
+  console.log(`screenshot: ${join(SHOTS, `${name}.png`)}`);
 };
 
 /** Page weight and first paint of the page just loaded (Performance API). */
