@@ -127,6 +127,8 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
         .await
         .unwrap()
         .get(0);
+    let upload_png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens-upload.png");
+    std::fs::write(&upload_png, png(3)).unwrap();
     let base = app.addr.clone();
     // The committed screenshots are refreshed only on request, so a test run leaves the
     // work tree clean: ZGLD_UPDATE_SCREENSHOTS=1 cargo test --test screens.
@@ -150,6 +152,7 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
                 .env("ADMIN_LOGIN", demo::ADMIN.0)
                 .env("ADMIN_PASSWORD", demo::ADMIN.1)
                 .env("SCREENS_DIR", screens)
+                .env("UPLOAD_PNG", upload_png)
                 .output()
                 .expect("run node")
         }

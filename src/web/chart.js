@@ -15,15 +15,16 @@ export function lineChart(points, { title = '', width = 800, height = 260, color
   const w = width - pad.l - pad.r;
   const hgt = height - pad.t - pad.b;
   const max = Math.max(1, ...points.map((p) => Number(p.value) || 0));
+  // Counts: a top of at least 4 with whole-number ticks.
   const step = Math.pow(10, Math.floor(Math.log10(max)));
-  const top = Math.ceil(max / step) * step;
+  const top = Math.max(4, Math.ceil(max / step) * step, Math.ceil(max / 4) * 4);
   const x = (i) => pad.l + (points.length <= 1 ? w / 2 : (i * w) / (points.length - 1));
   const y = (v) => pad.t + hgt - (v / top) * hgt;
   if (title) svg.append(el('text', { x: pad.l, y: 18, 'font-size': 14, fill: '#333' }, title));
   for (let i = 0; i <= 4; i++) {
     const v = (top * i) / 4;
     svg.append(el('line', { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), stroke: '#eee' }));
-    svg.append(el('text', { x: pad.l - 6, y: y(v) + 4, 'font-size': 11, fill: '#888', 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)));
+    svg.append(el('text', { x: pad.l - 6, y: y(v) + 4, 'font-size': 11, fill: '#888', 'text-anchor': 'end' }, Number.isInteger(v) ? v : Math.round(v)));
   }
   points.forEach((p, i) => {
     if (points.length <= 8 || i % Math.ceil(points.length / 8) === 0 || i === points.length - 1) {

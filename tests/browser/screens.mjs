@@ -177,6 +177,68 @@ try {
   await rep.locator('.hero h1').waitFor();
   await shot(rep, 'workspace-card');
 
+  // ---- the admin console ----
+  step('admin signs in to the console; the dashboard chart is drawn');
+  const admCtx = await browser.newContext(desktop);
+  const adm = await admCtx.newPage();
+  adm.setDefaultTimeout(TIMEOUT);
+  watch(adm, 'console');
+  await adm.goto(`${BASE}/console/`);
+  await perf(adm, 'console-login');
+  await adm.fill('#login-user', env('ADMIN_LOGIN'));
+  await adm.fill('#login-pass', env('ADMIN_PASSWORD'));
+  await adm.click('#login-submit');
+  await adm.locator('#chart svg path.line').waitFor({ state: 'attached' });
+  const points = await adm.locator('#chart svg circle.point').count();
+  if (points !== 7) throw new Error(`the 7-day chart has ${points} points`);
+  console.log('console shows: dashboard chart drawn');
+  await adm.selectOption('#index-type', '3');
+  await adm.locator('#chart svg', { hasText: '浏览总数' }).waitFor();
+  await shot(adm, 'console-home');
+
+  step('every error shows the server msg');
+  await adm.click('a[data-menu="products"]');
+  await adm.locator('#product-save').waitFor();
+  await adm.click('#product-save');
+  await adm.locator('#error:not(:empty)').waitFor();
+  console.log(`console shows the server's msg: ${await adm.locator('#error').textContent()}`);
+
+  step('admin uploads an image and creates a product with it');
+  await adm.setInputFiles('#product-image', env('UPLOAD_PNG'));
+  await adm.locator('#image-preview img').waitFor();
+  const uploaded = await adm.locator('#image-preview img').getAttribute('data-path');
+  const productName = `新品体验装 ${Date.now() % 100000}`;
+  await adm.fill('#product-name', productName);
+  await adm.fill('#product-price', '99');
+  await adm.fill('#product-reason', '限时体验');
+  await adm.fill('#product-text', '新品上市,欢迎咨询。');
+  await adm.click('#product-save');
+  await adm.locator('td', { hasText: productName }).waitFor();
+  await shot(adm, 'console-products');
+
+  step("the customer's page shows the new product with its image");
+  await cust.goto(`${BASE}/c/?uid=${REP}#/products`);
+  const card = cust.locator('#products .p', { hasText: productName });
+  await card.waitFor();
+  const src = await card.locator('img').getAttribute('src');
+  if (src !== `/${uploaded}`) throw new Error(`product image ${src}, uploaded ${uploaded}`);
+  await cust.waitForFunction((name) => {
+    const img = [...document.querySelectorAll('#products .p')].find((p) => p.textContent.includes(name))?.querySelector('img');
+    return img && img.complete && img.naturalWidth > 0;
+  }, productName);
+  console.log('customer shows: the new product and its image');
+  await shot(cust, 'customer-products-new');
+
+  step('console pages');
+  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', 'table', 'console-roles'], ['website', '.card', 'console-website'], ['companies', 'table', 'console-companies']]) {
+    await adm.click(`a[data-menu="${menu}"]`);
+    await adm.locator(`main ${wait}`).first().waitFor();
+    await shot(adm, name);
+  }
+  await adm.click('a[data-menu="temp"]');
+  await adm.click('#signup-qr');
+  await adm.locator('img[alt="注册二维码"]').waitFor();
+
   if (pageErrors.length) throw new Error(`page errors:\n${pageErrors.join('\n')}`);
   console.log('scenario passed');
 } catch (e) {

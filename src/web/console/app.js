@@ -1,6 +1,364 @@
-// The admin console (/console/): company admins and the platform operator.
-import { Client } from '/web/zgld.js';
-import { h, $, mount } from '/web/ui.js';
+// The admin console (/console/): company admins and the platform operator. Only the public
+// API (ADM-nn, PUB-01/02); every error shows the server's msg (docs/screens.md).
+import { Client, fileUrl } from '/web/zgld.js';
+import { h, $, mount, toast } from '/web/ui.js';
+import { lineChart } from '/web/chart.js';
 
+const A = '/zhugeleida/admin';
 const api = new Client({ storageKey: 'zgld.console' });
-mount($('#app'), h('div.card', api.signedIn ? '管理后台' : '请登录'));
+const app = $('#app');
+
+const MENU = [
+  ['home', '首页'],
+  ['users', '用户'],
+  ['temp', '待审核用户'],
+  ['roles', '角色与权限'],
+  ['products', '产品'],
+  ['website', '官网'],
+  ['plugins', '插件'],
+  ['companies', '公司'],
+  ['xcx', '小程序授权'],
+];
+
+/** Runs an API call; an error is shown where the page shows errors (#error) and as a toast. */
+async function call(fn) {
+  const box = $('#error');
+  if (box) box.textContent = '';
+  try {
+    return await fn();
+  } catch (e) {
+    if (box) box.textContent = e.message;
+    toast(e.message, 'error');
+    return null;
+  }
+}
+
+function table(cols, rows, empty = '暂无数据') {
+  return h('table', h('thead', h('tr', cols.map(([t]) => h('th', t)))),
+    h('tbody', rows.length ? rows.map((r) => h('tr', cols.map(([, f]) => h('td', f(r))))) : h('tr', h('td', { colspan: cols.length, class: 'muted' }, empty))));
+}
+
+function field(label, input) {
+  return h('label', h('span', label), input);
+}
+
+// ---------- sign-in ----------
+
+function signIn() {
+  const err = h('div.err#login-error');
+  const user = h('input#login-user', { placeholder: '登录名', autocomplete: 'username' });
+  const pass = h('input#login-pass', { type: 'password', placeholder: '密码', autocomplete: 'current-password' });
+  mount(app, h('form.login', { onsubmit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      await api.loginPassword(user.value.trim(), pass.value);
+      route();
+    } catch (x) {
+      err.textContent = x.message;
+    }
+  } }, h('h1', '诸葛雷达 · 管理后台'), h('p.muted', '公司管理员与平台运营登录'), field('账号', user), field('密码', pass), err, h('button#login-submit', { type: 'submit' }, '登录')));
+}
+
+api.addEventListener('expired', () => {
+  api.signOut();
+  toast('登录已失效,请重新登录', 'error');
+  signIn();
+});
+
+function changePassword() {
+  const p1 = h('input', { type: 'password' });
+  const p2 = h('input', { type: 'password' });
+  const err = h('div.err#error');
+  mount(app, h('form.login', { onsubmit: async (e) => {
+    e.preventDefault();
+    if (await call(() => api.post(`${A}/modify_password`, { password1: p1.value, password2: p2.value }))) {
+      api.setSession({ ...api.session, is_reset_password: true });
+      route();
+    }
+  } }, h('h1', '首次登录请修改密码'), h('p.muted', '至少 8 位,包含大小写字母和数字'), field('新密码', p1), field('再输一次', p2), err, h('button', { type: 'submit' }, '保存')));
+}
+
+// ---------- shell and routing ----------
+
+function shell(key, ...body) {
+  const s = api.session;
+  mount(app, h('div.c-app',
+    h('nav.c-nav', h('h1', '诸葛雷达'), MENU.map(([k, t]) => h('a', { href: `#/${k}`, class: k === key ? 'active' : '', dataset: { menu: k } }, t)),
+      h('div.muted', { style: 'padding:16px;color:#889' }, `${s.company_name || ''} · ${s.role_name || ''}`),
+      h('a', { href: 'javascript:void 0', onclick: () => { api.signOut(); signIn(); } }, '退出登录')),
+    h('main.c-main', h('div.err#error'), body)));
+}
+
+function route() {
+  if (!api.signedIn) return signIn();
+  if (api.session.is_reset_password === false) return changePassword();
+  const key = (location.hash || '#/home').slice(2).split('/')[0];
+  const views = { home, users, temp, roles, products, website, plugins, companies, xcx };
+  (views[key] || home)();
+}
+window.onhashchange = route;
+
+// ---------- home: ADM-06..08 ----------
+
+const INDEX = [[1, '客户总数'], [2, '跟进总数'], [3, '浏览总数'], [4, '被转发总数'], [5, '被保存总数'], [6, '被点赞总数']];
+
+async function home() {
+  const card = h('div.card');
+  const stats = h('div');
+  const chartBox = h('div#chart');
+  const index = h('select#index-type', {}, INDEX.map(([v, t]) => h('option', { value: v }, t)));
+  const days = h('select#days', {}, h('option', { value: 7 }, '近7天'), h('option', { value: 15 }, '近15天'));
+  shell('home', h('h2', '首页'), card, h('h2', '数据概览'), stats, h('h2', '趋势'), h('div.toolbar', index, days), chartBox);
+  const draw = async () => {
+    const d = await call(() => api.post(`${A}/home_page/line_info`, { days: days.value, index_type: index.value }));
+    if (!d) return;
+    mount(chartBox, lineChart(d.ret_data.map((p) => ({ label: p.statics_date, value: p.value })), { title: `${index.selectedOptions[0].textContent} · ${days.selectedOptions[0].textContent}` }));
+  };
+  index.onchange = draw;
+  days.onchange = draw;
+  const [hp, ac] = await Promise.all([call(() => api.get(`${A}/home_page`)), call(() => api.get(`${A}/home_page/acount_data`)), draw()]);
+  if (hp) {
+    const r = hp.ret_data;
+    mount(card, h('div.row', h('div.grow', h('h2', r.company_name), h('div.muted', `开通 ${r.open_up_date} · 到期 ${r.expired_time} · 已用 ${r.used_days} 天 · 剩余 ${r.available_days} 天`)),
+      h('div.stat', '已开通名片', h('b', r.mingpian_num)), h('div.stat', '用户', h('b', r.user_count)), h('div.stat', '客户', h('b', r.customer_num))));
+  }
+  if (ac) {
+    const r = ac.ret_data;
+    const keys = [['customer_num', '新增客户'], ['follow_num', '跟进'], ['browse_num', '浏览'], ['forward_num', '转发'], ['saved_total_num', '保存电话'], ['praise_sum', '点赞']];
+    mount(stats, table([['', (x) => x[0]], ...keys.map(([k, t]) => [t, (x) => String(x[1][k] ?? 0)])],
+      [['今天', r.today_data], ['昨天', r.yesterday_data], ['近7天', r.nearly_seven_days], ['近30天', r.nearly_thirty_days], ['累计', r.count_data]]));
+  }
+}
+
+// ---------- users (ADM-05/04/33/34, ADM-09) ----------
+
+async function users() {
+  const name = h('input', { placeholder: '姓名' });
+  const status = h('select', {}, h('option', { value: '' }, '全部状态'), h('option', { value: 1 }, '已开通'), h('option', { value: 2 }, '未开通'));
+  const list = h('div');
+  const progress = h('div.progress', h('div'));
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/user`, { username: name.value || undefined, status: status.value || undefined }));
+    if (!d) return;
+    mount(list, h('p.muted', `共 ${d.data_count} 人,可开通名片 ${d.mingpian_available_num} 张`), table([
+      ['', (u) => h('img.avatar', { src: fileUrl(u.avatar) || undefined, alt: '' })],
+      ['姓名', (u) => u.username], ['职位', (u) => u.position || ''], ['部门', (u) => u.department || ''], ['名片电话', (u) => u.mingpian_phone || ''],
+      ['状态', (u) => u.status],
+      ['小程序码', (u) => (u.qr_code ? h('img', { src: fileUrl(u.qr_code), style: 'width:48px' }) : '')],
+      ['操作', (u) => h('div.row',
+        h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/user/update_status/${u.id}`, { status: u.status === '启用' ? 2 : 1 }))) && (toast('已修改'), load()) }, u.status === '启用' ? '停用' : '启用'),
+        h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/user/create_small_program_qr_code/0`, { user_id: u.id }))) && (toast('已生成'), load()) }, '生成小程序码'))],
+    ], d.ret_data));
+  };
+  const sync = async () => {
+    const bar = progress.firstChild;
+    bar.style.width = '30%';
+    const s = api.session;
+    const r = await call(() => api.post(`${A}/user/sync_user_tongxunlu/${s.company_id}`));
+    bar.style.width = '100%';
+    if (r) {
+      toast('通讯录同步完成');
+      load();
+    }
+  };
+  shell('users', h('h2', '雷达用户'), h('div.toolbar', name, status, h('button', { onclick: load }, '查询'), h('button.ghost', { onclick: sync }, '同步企业微信通讯录'), h('div.grow', progress)), list);
+  await load();
+}
+
+async function temp() {
+  const list = h('div');
+  const qr = h('div');
+  const chosen = new Set();
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/user`, { type: 'temp_user' }));
+    if (!d) return;
+    chosen.clear();
+    mount(list, table([
+      ['', (u) => h('input', { type: 'checkbox', onchange: (e) => (e.target.checked ? chosen.add(u.temp_user_id) : chosen.delete(u.temp_user_id)) })],
+      ['姓名', (u) => u.username], ['职位', (u) => u.position], ['微信', (u) => u.wechat], ['名片电话', (u) => u.mingpian_phone], ['部门', (u) => u.department], ['提交时间', (u) => u.create_date],
+      ['', (u) => h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/user/delete/${u.temp_user_id}`, {}, { type: 'temp_user' }))) && load() }, '删除')],
+    ], d.ret_data, '没有待审核的用户'));
+  };
+  shell('temp', h('h2', '待审核用户(扫码注册)'),
+    h('div.toolbar',
+      h('button', { onclick: async () => chosen.size && (await call(() => api.post(`${A}/user/approval_storage_user_info/0`, { user_id_list: JSON.stringify([...chosen]) }))) && (toast('已审核入库'), load()) }, '审核通过所选'),
+      h('button.ghost#signup-qr', { onclick: async () => {
+        const d = await call(() => api.get(`${A}/user/create_scan_code/0`));
+        if (d) mount(qr, h('div.card', h('p', '新员工扫码填写资料,提交后出现在下面的列表:'), h('img', { src: fileUrl(d.qrcode_url), alt: '注册二维码', style: 'width:200px' })));
+      } }, '生成注册二维码')),
+    qr, list);
+  await load();
+}
+
+// ---------- roles and access rules (ADM-20, ADM-24..27) ----------
+
+async function roles() {
+  const list = h('div');
+  const name = h('input', { placeholder: '角色名' });
+  const rulesBox = h('div');
+  const load = async () => {
+    const [d, r] = await Promise.all([call(() => api.get(`${A}/admin_role`)), call(() => api.get(`${A}/access_rules`))]);
+    if (d) {
+      mount(list, table([['角色', (x) => x.role_name], ['权限', (x) => x.rules_data.flatMap((p) => [p.selected ? p.parent_rule_name : null, ...p.children_rule_list.filter((c) => c.selected).map((c) => c.children_rule_name)]).filter(Boolean).join('、')],
+        ['创建时间', (x) => x.create_date], ['', (x) => h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/admin_role/delete/${x.role_id}`))) && (toast('已删除'), load()) }, '删除')]], d.ret_data));
+    }
+    if (r) {
+      const flat = (rows) => rows.flatMap((x) => [x, ...flat(x.children || x.children_list || [])]);
+      const all = flat(r.ret_data || []);
+      mount(rulesBox, all.map((x) => h('label', { style: 'display:inline-block;margin-right:12px' }, h('input', { type: 'checkbox', value: x.id || x.rule_id }), ' ', x.name || x.rule_name || x.title)));
+    }
+  };
+  shell('roles', h('h2', '角色'), list, h('h2', '新增角色'), h('div.card', field('名称', name), h('div.muted', '权限'), rulesBox,
+    h('button', { onclick: async () => {
+      const ids = [...rulesBox.querySelectorAll('input:checked')].map((i) => i.value);
+      if (await call(() => api.post(`${A}/admin_role/add/0`, { name: name.value.trim(), rules_list: JSON.stringify(ids) }))) {
+        toast('已添加');
+        name.value = '';
+        load();
+      }
+    } }, '添加角色')));
+  await load();
+}
+
+// ---------- products (ADM-11..16) with image upload (PUB-01/02) ----------
+
+async function products() {
+  const list = h('div');
+  const name = h('input#product-name', { placeholder: '产品名称' });
+  const price = h('input#product-price', { placeholder: '价格' });
+  const reason = h('input#product-reason', { placeholder: '推荐理由' });
+  const text = h('textarea#product-text', { rows: 3, cols: 40, placeholder: '产品介绍' });
+  const file = h('input#product-image', { type: 'file', accept: 'image/*' });
+  const bar = h('div');
+  const progress = h('div.progress#upload-progress', bar);
+  const preview = h('div#image-preview');
+  let cover = null;
+  file.onchange = async () => {
+    const f = file.files[0];
+    if (!f) return;
+    bar.style.width = '0';
+    cover = await call(() => api.uploadImage(f, { source: 'cover_picture', chunkSize: 64 * 1024, onProgress: (x) => (bar.style.width = `${Math.round(x * 100)}%`) }));
+    if (cover) mount(preview, h('img', { src: fileUrl(cover), alt: '', style: 'max-width:160px', dataset: { path: cover } }));
+  };
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/product/product_list/`, { product_type: 1, status: undefined }));
+    const off = await call(() => api.get(`${A}/product/product_list/`, { product_type: 1, status: 2 }));
+    if (!d) return;
+    const rows = [...d.ret_data, ...(off ? off.ret_data : [])];
+    mount(list, table([
+      ['封面', (p) => {
+        const c = p.content && p.content.cover_data;
+        const arr = Array.isArray(c) ? c : c && c.cover_data;
+        const u = arr && arr[0] && arr[0].data && arr[0].data[0];
+        return u ? h('img', { src: fileUrl(u), style: 'width:64px' }) : '';
+      }],
+      ['名称', (p) => p.name], ['价格', (p) => p.price], ['发布人', (p) => p.publisher], ['发布时间', (p) => p.publisher_date], ['状态', (p) => p.status],
+      ['操作', (p) => h('div.row',
+        h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/product/change_status/${p.product_id}`, { status: p.status_code === 2 ? 1 : 2 }))) && load() }, p.status_code === 2 ? '上架' : '下架'),
+        h('button.ghost.danger', { onclick: async () => confirm(`删除「${p.name}」?`) && (await call(() => api.post(`${A}/product/delete/${p.product_id}`))) && load() }, '删除'))],
+    ], rows, '还没有产品'));
+  };
+  shell('products', h('h2', '公司产品'), list, h('h2', '新增产品'),
+    h('div.card', field('名称', name), field('价格', price), field('推荐理由', reason), field('介绍', text), field('封面图片', file), progress, preview,
+      h('button#product-save', { onclick: async () => {
+        const content = { cover_data: cover ? [{ type: 'picture_url', data: [cover] }] : [], article_data: [{ type: 'title', data: [name.value] }, ...(cover ? [{ type: 'picture_url', data: [cover] }] : []), { type: 'content', data: [text.value] }] };
+        if (await call(() => api.post(`${A}/product/add/0`, { product_type: 1, name: name.value.trim(), price: price.value.trim(), reason: reason.value.trim(), content: JSON.stringify(content) }))) {
+          toast('产品已添加');
+          name.value = price.value = reason.value = text.value = '';
+          cover = null;
+          file.value = '';
+          bar.style.width = '0';
+          mount(preview);
+          load();
+        }
+      } }, '保存产品')));
+  await load();
+}
+
+// ---------- website (ADM-39/40) ----------
+
+async function website() {
+  const companyId = api.session.company_id;
+  const blocks = h('div');
+  let content = [];
+  const paint = () => mount(blocks, content.map((b, i) => h('div.card', h('b', b.type === 'guntu' ? '滚动图' : '内容'),
+    (b.data || []).map((x) => h('div.row', x.picture_url ? h('img', { src: fileUrl(x.picture_url), style: 'width:120px' }) : null, h('span', Object.entries(x).filter(([k]) => k !== 'picture_url').map(([, v]) => v).join(' ')))),
+    h('button.ghost.danger', { onclick: () => { content.splice(i, 1); paint(); } }, '移除'))));
+  const file = h('input', { type: 'file', accept: 'image/*' });
+  const kind = h('select', {}, h('option', { value: 'guntu' }, '滚动图'), h('option', { value: 'content' }, '内容'));
+  const text = h('input', { placeholder: '文字(可选)' });
+  const bar = h('div');
+  shell('website', h('h2', '公司官网'), blocks,
+    h('div.card', h('h2', '添加一块'), kind, ' ', file, ' ', text, h('div.progress', bar), h('button.ghost', { onclick: async () => {
+      const f = file.files[0];
+      if (!f) return toast('请选择图片', 'error');
+      const url = await call(() => api.uploadImage(f, { source: 'cover_picture', onProgress: (x) => (bar.style.width = `${Math.round(x * 100)}%`) }));
+      if (!url) return;
+      const item = { picture_url: url };
+      if (text.value) item.text = text.value;
+      content.push({ type: kind.value, data: [item] });
+      paint();
+    } }, '添加')),
+    h('button', { onclick: async () => (await call(() => api.post(`${A}/website/edit/${companyId}`, { website_content: JSON.stringify(content) }))) && toast('官网已保存') }, '保存官网'));
+  const d = await call(() => api.get(`${A}/website`, { company_id: companyId }));
+  if (d && d.ret_data[0]) content = d.ret_data[0].website_content || [];
+  paint();
+}
+
+// ---------- plugins (ADM-51, ADM-55, ADM-60) ----------
+
+async function plugins() {
+  const cards = h('div');
+  const acts = h('div');
+  const goods = h('div');
+  const title = h('input', { placeholder: '活动标题' });
+  shell('plugins', h('h2', '报名活动'), acts, h('div.card.row', title, h('button', { onclick: async () => (await call(() => api.post(`${A}/plugin_report/add/0`, { title: title.value.trim(), is_get_phone_code: false }))) && (toast('已添加'), plugins()) }, '添加活动')),
+    h('h2', '插件名片'), cards, h('h2', '商品'), goods);
+  const [c, a, g] = await Promise.all([call(() => api.get(`${A}/plugin_mingpian`)), call(() => api.get(`${A}/plugin_report`)), call(() => api.get(`${A}/plugin_goods`))]);
+  if (a) mount(acts, table([['标题', (x) => x.title], ['报名人数', (x) => String(x.join_num ?? 0)], ['阅读', (x) => String(x.read_count ?? 0)], ['创建时间', (x) => x.create_date],
+    ['', (x) => h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/plugin_report/delete/${x.id}`))) && plugins() }, '删除')]], a.ret_data));
+  if (c) mount(cards, table([['名称', (x) => x.name || x.username || ''], ['电话', (x) => x.phone || ''], ['创建时间', (x) => x.create_date || '']], c.ret_data));
+  if (g) mount(goods, table([['名称', (x) => x.goods_name || x.name || ''], ['创建时间', (x) => x.create_date || '']], g.ret_data));
+}
+
+// ---------- companies (ADM-46/47) ----------
+
+async function companies() {
+  const list = h('div');
+  const name = h('input', { placeholder: '公司名称' });
+  const start = h('input', { type: 'date', value: new Date().toISOString().slice(0, 10) });
+  const len = h('select', {}, [[1, '一个月'], [2, '二个月'], [3, '三个月'], [4, '一年'], [5, '二年']].map(([v, t]) => h('option', { value: v }, t)));
+  const quota = h('input', { type: 'number', value: 10, style: 'width:6em' });
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/company`));
+    if (d) mount(list, table([['公司', (x) => x.name], ['已开通/可开通名片', (x) => `${x.user_count}/${x.mingpian_available_num}`], ['客户', (x) => String(x.customer_num)],
+      ['计费开始', (x) => x.charging_start_time || ''], ['到期', (x) => x.account_expired_time || ''], ['剩余天数', (x) => String(x.available_days)]], d.ret_data));
+  };
+  shell('companies', h('h2', '公司'), list, h('h2', '新增公司(平台运营)'), h('div.card', field('名称', name), field('计费开始', start), field('开通时长', len), field('名片数', quota),
+    h('button', { onclick: async () => (await call(() => api.post(`${A}/company/add_company/0`, { name: name.value.trim(), charging_start_time: start.value, open_length_time: len.value, mingpian_available_num: quota.value }))) && (toast('已添加'), load()) }, '添加公司')));
+  await load();
+}
+
+// ---------- mini-program authorization (ADM-73/74/76) ----------
+
+async function xcx() {
+  const box = h('div.card');
+  shell('xcx', h('h2', '小程序授权'), box);
+  const d = await call(() => api.get(`${A}/xcx_auth_process`));
+  if (!d) return;
+  const r = d.ret_data || {};
+  const appid = h('input', { placeholder: '小程序 AppID', value: r.authorization_appid || '' });
+  const link = h('div');
+  mount(box,
+    h('p', d.step === '' ? '已完成授权' : `当前步骤: ${d.step}`),
+    r.name ? h('div.row', r.head_img ? h('img.avatar', { src: fileUrl(r.head_img) }) : null, h('div', h('b', r.name), h('div.muted', `${r.principal_name || ''} · ${r.service_category || ''}`), h('div.muted', `线上版本 ${r.version_num || '—'}`))) : null,
+    h('h2', '1. 填写 AppID'), h('div.row', appid, h('button', { onclick: async () => (await call(() => api.post(`${A}/xcx_auth_process/update/app_id`, { authorization_appid: appid.value.trim() }))) && (toast('已保存'), xcx()) }, '保存')),
+    h('h2', '2. 授权给第三方平台'), h('button.ghost', { onclick: async () => {
+      const url = await call(() => api.post(`${A}/open_weixin/create_grant_url`));
+      if (url) mount(link, h('p', '请小程序管理员打开并扫码授权: ', h('a', { href: url, target: '_blank', rel: 'noopener' }, url)));
+    } }, '生成授权链接'), link,
+    h('h2', '3. 刷新小程序信息'), h('button.ghost', { onclick: async () => (await call(() => api.get(`${A}/xcx_auth_process/update/xcx_get_authorizer_info`))) && (toast('已刷新'), xcx()) }, '刷新'));
+}
+
+route();
