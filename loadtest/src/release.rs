@@ -134,6 +134,7 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
     // user 1 becomes the platform operator; one company per mini program, appid entered (step 2).
     db.batch_execute(&format!(
         "update user_profile set role_id = 1 where id = 1;
+         select setval(pg_get_serial_sequence('company', 'id'), (select max(id) from company));
          insert into company (name, mingpian_available_num)
            select '公司' || g, 10 from generate_series(1, {n}) g;
          insert into wx_authorizer (company_id, kind, appid, step)
