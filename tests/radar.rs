@@ -498,3 +498,62 @@ async fn another_companys_customers_and_salespeople_are_unreachable() {
     let a = overview(&app, &admin_a, None).await;
     assert_eq!(a["count_data"]["forward_num"], 0);
 }
+
+/// The dashboard counters of the company and of each salesperson equal a scan of the rows.
+async fn counters_agree(app: &TestApp, company_id: i64, users: &[i64], when: &str) {
+    let db = app.db().await;
+    let today = zhugeleida::domain::time::today();
+    for &uid in users {
+        let counted = zhugeleida::db::dashboard::windows(&db, company_id, uid, today)
+            .await
+            .unwrap();
+        let scanned = zhugeleida::db::dashboard::windows_by_scan(&db, company_id, uid, today)
+            .await
+            .unwrap();
+        assert_eq!(counted, scanned, "{when}: user {uid}");
+    }
+}
+
+#[tokio::test]
+async fn deletes_keep_the_dashboard_counters_true() {
+    // Issue 8 defect 11: after QYW-09 the salesperson's "new customers" stayed counted, and
+    // deleting a salesperson left the company's follow-up count with their records.
+    let app = spawn_app().await;
+    let (company_id, admin, rep) = app.tenant("计数").await;
+    app.user(company_id, "计数-sales2", "Passw0rdX", 3).await;
+    let rep2 = app.login("计数-sales2", "Passw0rdX").await;
+    let c1 = customer(&app, rep.user_id, "o_count1").await;
+    let c2 = customer(&app, rep.user_id, "o_count2").await;
+    let c3 = customer(&app, rep2.user_id, "o_count3").await;
+    for (who, c) in [(&rep, &c1), (&rep, &c2), (&rep2, &c3)] {
+        card(&app, c, who.user_id).await;
+        app.post(&format!("/zhugeleida/qiyeweixin/follow_info/add/{}", c.user_id))
+            .signed(who)
+            .form(&[("follow_info", "回访过了")])
+            .send()
+            .await
+            .ok();
+    }
+    let all = [0, rep.user_id, rep2.user_id];
+    counters_agree(&app, company_id, &all, "before the deletes").await;
+    let mine = overview(&app, &rep, None).await;
+    assert_eq!(mine["count_data"]["customer_num"], 2);
+
+    app.post(&format!("/zhugeleida/qiyeweixin/customer/delete/{}", c1.user_id))
+        .signed(&rep)
+        .send()
+        .await
+        .ok();
+    counters_agree(&app, company_id, &all, "after QYW-09").await;
+    let mine = overview(&app, &rep, None).await;
+    assert_eq!(mine["count_data"]["customer_num"], 1);
+
+    let r = app
+        .post(&format!("/zhugeleida/qiyeweixin/user/delete/{}", rep2.user_id))
+        .signed(&admin)
+        .send()
+        .await
+        .ok();
+    assert_eq!(r.msg(), "删除成功");
+    counters_agree(&app, company_id, &[0, rep.user_id], "after a salesperson's delete").await;
+}
