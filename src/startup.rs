@@ -63,13 +63,12 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let replay = self.state.replay.clone();
         let (db, lock) = (self.state.db.clone(), self.state.settings.auth.login_lock);
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                if let Err(e) = replay.sweep().await {
+                if let Err(e) = crate::auth::replay::ReplayGuard::sweep(&db).await {
                     tracing::warn!(error = %e, "sweeping spent signatures");
                 }
                 if let Ok(c) = db.get().await {
@@ -123,6 +122,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     );
     crate::monitoring::handle();
     crate::monitoring::start_upkeep();
+    crate::error::expose_reasons(settings.refusal_reasons);
     db::create_database_if_missing(&settings.database_url).await?;
     let pool = db::pool(&settings.database_url, settings.db_pool_size)?;
     db::migrate(&pool).await.context("migrating the database")?;

@@ -110,7 +110,6 @@ async fn a_spent_write_signature_stays_spent_across_a_redis_restart_and_on_every
     }
     // Redis comes back empty: still refused, on both nodes.
     redis.up();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     for (node, name) in [(&a, "r3"), (&b, "r4")] {
         let r = replay(node, &sig, name).await;
         assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
@@ -149,6 +148,42 @@ async fn one_signed_write_sent_to_two_nodes_at_once_lands_once() {
         }
     }
     assert_eq!(rules(&a).await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guard_batch_whose_reply_is_lost_is_recovered_not_refused() {
+    // The guard spends signatures in batches (issue 9 item 11): when a batch commits but its
+    // reply is lost, its claims are recovered by write key: the write goes through once, and
+    // its replay is still refused.
+    let app = spawn_app_with(|_| {}).await;
+    let op = app.operator().await;
+    // Several signatures at once, so the lost batch holds more than one claim (and a copy).
+    let base = chrono::Utc::now().timestamp_millis();
+    let sigs: Vec<(String, String, String)> = (0..4)
+        .map(|i| {
+            let ts = (base + i).to_string();
+            (sign_with(&ts, &op.token), ts, op.user_id.to_string())
+        })
+        .collect();
+    app.state.replay.fail_after_commit(1);
+    let names: Vec<String> = (0..sigs.len()).map(|i| format!("lost{i}")).collect();
+    let mut tries = Vec::new();
+    for (sig, name) in sigs.iter().zip(&names) {
+        tries.push(replay(&app, sig, name));
+    }
+    tries.push(replay(&app, &sigs[0], "lost-copy"));
+    let results = futures_util::future::join_all(tries).await;
+    let ok = results.iter().filter(|r| r.code() == 200).count();
+    assert_eq!(ok, 4, "{results:?}");
+    for r in results.iter().filter(|r| r.code() != 200) {
+        assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
+    }
+    assert_eq!(rules(&app).await, 4);
+    for (i, sig) in sigs.iter().enumerate() {
+        let r = replay(&app, sig, &format!("again{i}")).await;
+        assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
+    }
+    assert_eq!(rules(&app).await, 4);
 }
 
 /// Reads until the server closes or answers; `None` if it still holds the connection
@@ -263,14 +298,7 @@ async fn login_from(app: &TestApp, login: &str, pass: &str, from: Option<&str>) 
     if let Some(ip) = from {
         rb = rb.header("X-Forwarded-For", ip);
     }
-    let resp = rb.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let raw = resp.text().await.unwrap();
-    common::Resp {
-        status,
-        body: serde_json::from_str(&raw).unwrap_or_default(),
-        raw,
-    }
+    common::Resp::read(rb.send().await.unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

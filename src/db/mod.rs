@@ -86,6 +86,16 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "015_code_release.sql",
         include_str!("../../sql/015_code_release.sql"),
     ),
+    (
+        16,
+        "016_replay_guard_keys.sql",
+        include_str!("../../sql/016_replay_guard_keys.sql"),
+    ),
+    (
+        17,
+        "017_uncount_deletes.sql",
+        include_str!("../../sql/017_uncount_deletes.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.
