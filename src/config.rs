@@ -51,6 +51,10 @@ pub struct Settings {
     /// `ZGLD_ENV=production`: refuse to start on the WeChat sandbox or its demo secrets
     /// (src/wechat/environment.rs).
     pub production: bool,
+    /// Refusals carry their internal reason in an `x-zgld-reason` header
+    /// (`ZGLD_REFUSAL_REASONS=1`; for tests and debugging, off by default: a reason such as
+    /// "session ended" tells a stranger more than `404 非法请求`).
+    pub refusal_reasons: bool,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -302,6 +306,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             edge: crate::serve::EdgeLimits::default(),
             production: false,
+            refusal_reasons: false,
         }
     }
 
@@ -405,6 +410,7 @@ impl Settings {
             s.static_dir = PathBuf::from(v);
         }
         storage_from_env(&mut s.storage)?;
+        s.refusal_reasons = env("ZGLD_REFUSAL_REASONS").is_some_and(|v| v == "1" || v == "true");
         if let Some(v) = env("ZGLD_TRUSTED_PROXIES") {
             s.trusted_proxies = crate::api::client_addr::parse_list(&v).map_err(|bad| {
                 anyhow::anyhow!("ZGLD_TRUSTED_PROXIES: {bad:?} is not an address or network")

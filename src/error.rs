@@ -197,6 +197,22 @@ fn duplicate_msg(constraint: &str) -> &'static str {
     }
 }
 
+/// Whether refusals carry their internal reason ([`Settings::refusal_reasons`]).
+///
+/// [`Settings::refusal_reasons`]: crate::config::Settings::refusal_reasons
+static REASONS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns the `x-zgld-reason` header of refusals on (never off again in this process: several
+/// servers may share a test process).
+pub fn expose_reasons(on: bool) {
+    if on {
+        REASONS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The header that names why a request was refused, when [`expose_reasons`] is on.
+pub const REASON_HEADER: &str = "x-zgld-reason";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -213,6 +229,13 @@ impl IntoResponse for ApiError {
         let mut resp = envelope_response(status, &body);
         resp.extensions_mut()
             .insert(crate::monitoring::EnvelopeCode(self.code()));
+        if let ApiError::Illegal(reason) = &self {
+            if REASONS.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(v) = axum::http::HeaderValue::from_str(reason) {
+                    resp.headers_mut().insert(REASON_HEADER, v);
+                }
+            }
+        }
         resp
     }
 }

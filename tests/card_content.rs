@@ -54,13 +54,7 @@ async fn upload_photo(app: &TestApp, who: &Signer, bytes: Vec<u8>) -> Resp {
         .send()
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    let raw = r.text().await.unwrap();
-    Resp {
-        status,
-        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
-        raw,
-    }
+    Resp::read(r).await
 }
 
 async fn card_seen_by(app: &TestApp, customer: &Signer, rep: i64) -> Value {

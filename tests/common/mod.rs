@@ -129,6 +129,7 @@ pub fn test_settings() -> Settings {
     let mut s = Settings::local_default();
     s.bind = "127.0.0.1:0".parse().expect("addr");
     s.db_pool_size = 4;
+    s.refusal_reasons = true;
     s
 }
 
@@ -266,9 +267,28 @@ pub struct Resp {
     pub status: u16,
     pub body: Value,
     pub raw: String,
+    /// Why the server refused the request (`x-zgld-reason`, on in tests).
+    pub reason: Option<String>,
 }
 
 impl Resp {
+    /// Reads a server reply: status, envelope and the refusal reason header.
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status().as_u16();
+        let reason = resp
+            .headers()
+            .get("x-zgld-reason")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let raw = resp.text().await.expect("body");
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            raw,
+            reason,
+        }
+    }
     pub fn code(&self) -> i64 {
         self.body["code"].as_i64().unwrap_or(-999)
     }
@@ -283,9 +303,44 @@ impl Resp {
         assert_eq!(self.code(), 200, "expected 200, got {}", self.raw);
         self
     }
+    /// The envelope says `code`. A path the server does not route (HTTP 404) never passes for
+    /// a refusal: use [`Resp::refused`] for `404 非法请求`, which also names the reason.
     #[track_caller]
     pub fn expect_code(self, code: i64) -> Self {
         assert_eq!(self.code(), code, "expected code {code}, got {}", self.raw);
+        assert_ne!(self.status, 404, "the path is not routed: {}", self.raw);
+        assert!(
+            code != 404 || std::env::var_os("ZGLD_CAPTURE_REFUSALS").is_some(),
+            "a 404 refusal must name its reason: use .refused(404, reason)"
+        );
+        if let Some(f) = std::env::var_os("ZGLD_CAPTURE_REFUSALS") {
+            use std::io::Write;
+            let at = std::panic::Location::caller();
+            if let Ok(mut out) = std::fs::OpenOptions::new().append(true).create(true).open(f) {
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    at.file(),
+                    at.line(),
+                    code,
+                    self.reason.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        self
+    }
+    /// Refused with `code` for the reason `why` (a part of the `x-zgld-reason` header, or of
+    /// the `msg` when the refusal names no reason).
+    #[track_caller]
+    pub fn refused(self, code: i64, why: &str) -> Self {
+        assert_eq!(self.code(), code, "expected code {code}, got {}", self.raw);
+        assert_ne!(self.status, 404, "the path is not routed: {}", self.raw);
+        let said = self.reason.clone().unwrap_or_else(|| self.msg().to_owned());
+        assert!(
+            said.contains(why),
+            "refused for {said:?}, expected {why:?}: {}",
+            self.raw
+        );
         self
     }
 }
@@ -345,11 +400,7 @@ impl<'a> Req<'a> {
         } else if !self.form.is_empty() {
             rb = rb.form(&self.form);
         }
-        let resp = rb.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let raw = resp.text().await.expect("body");
-        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        Resp { status, body, raw }
+        Resp::read(rb.send().await.expect("request")).await
     }
 }
 

@@ -39,10 +39,7 @@ pub fn split(data: &[u8], n: usize) -> Vec<Vec<u8>> {
 }
 
 async fn resp(r: reqwest::Response) -> Resp {
-    let status = r.status().as_u16();
-    let raw = r.text().await.expect("body");
-    let body = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);
-    Resp { status, body, raw }
+    Resp::read(r).await
 }
 
 /// PUB-01 with `img_data` as a multipart file part.
