@@ -236,13 +236,20 @@ async fn bad_signatures_all_answer_404_illegal_request() {
             json!({"code": 404, "msg": "非法请求", "data": {}}),
             "{what}"
         );
+        let why = match what {
+            "unknown user" => "staff 999999 not found",
+            "non-numeric user" => "non-numeric user_id",
+            "stale timestamp" | "future timestamp" => "stale timestamp",
+            _ => "signature matches no session",
+        };
+        resp.refused(404, why);
     }
-    app.get(RULES).send().await.expect_code(404);
+    app.get(RULES).send().await.refused(404, "missing rand_str");
     app.get(RULES)
         .query(&[("user_id", &uid)])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "missing rand_str");
 }
 
 #[tokio::test]
@@ -305,7 +312,11 @@ async fn an_idle_token_stops_working() {
         .await
         .unwrap();
     app.settle_staff(admin.user_id).await;
-    app.get(RULES).signed(&admin).send().await.expect_code(404);
+    app.get(RULES)
+        .signed(&admin)
+        .send()
+        .await
+        .refused(404, "token idle for too long");
 }
 
 #[tokio::test]
@@ -321,7 +332,11 @@ async fn a_token_past_its_absolute_lifetime_stops_working() {
         .await
         .unwrap();
     app.settle_staff(admin.user_id).await;
-    app.get(RULES).signed(&admin).send().await.expect_code(404);
+    app.get(RULES)
+        .signed(&admin)
+        .send()
+        .await
+        .refused(404, "token past its absolute lifetime");
 }
 
 #[tokio::test]

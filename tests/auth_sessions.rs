@@ -14,13 +14,14 @@ const CUST_WS: &str = "/zhugeleida/xiaochengxu/ws";
 const ILLEGAL: &str = "非法请求";
 
 /// A signed read that must be refused as unsigned (404 非法请求), not for any other reason.
-async fn assert_signed_out(app: &TestApp, who: &Signer) {
+async fn assert_signed_out(app: &TestApp, who: &Signer, why: &str) {
     let r = app.get(RULES).signed(who).send().await;
     assert_eq!(
         r.body,
         json!({"code": 404, "msg": ILLEGAL, "data": {}}),
         "expected a refused signature"
     );
+    r.refused(404, why);
 }
 
 /// The close code of a socket the server should be closing now.
@@ -99,7 +100,7 @@ async fn an_idle_session_expires_alone() {
         .await
         .unwrap();
     app.settle_staff(old.user_id).await;
-    assert_signed_out(&app, &old).await;
+    assert_signed_out(&app, &old, "token idle for too long").await;
     app.get(RULES).signed(&fresh).send().await.ok();
 }
 
@@ -131,8 +132,8 @@ async fn a_password_change_keeps_the_callers_session_answers_empty_data_and_ends
     assert_eq!(closed_with(&mut other_on_b).await, Some(4003));
     assert_eq!(closed_with(&mut other_on_a).await, Some(4003));
     b.settle_staff(me.user_id).await;
-    assert_signed_out(&b, &other).await;
-    assert_signed_out(&a, &other).await;
+    assert_signed_out(&b, &other, "signature matches no session").await;
+    assert_signed_out(&a, &other, "signature matches no session").await;
     // The caller keeps its session, on both nodes, and its socket stays open.
     a.get(RULES).signed(&me).send().await.ok();
     b.get(RULES).signed(&me).send().await.ok();
@@ -193,8 +194,8 @@ async fn disabling_a_user_ends_all_sessions_closes_their_sockets_on_every_node_a
     .await
     .ok();
     b.settle_staff(rep.user_id).await;
-    assert_signed_out(&b, &rep).await;
-    assert_signed_out(&a, &rep2).await;
+    assert_signed_out(&b, &rep, "signature matches no session").await;
+    assert_signed_out(&a, &rep2, "signature matches no session").await;
     let back = a.login("停用-sales", "Passw0rdX").await;
     b.get(RULES).signed(&back).send().await.ok();
 }
@@ -215,8 +216,8 @@ async fn an_admin_setting_a_new_password_ends_every_session_of_that_user() {
     .await
     .ok();
     assert_eq!(closed_with(&mut s).await, Some(4003));
-    assert_signed_out(&app, &rep).await;
-    assert_signed_out(&app, &rep2).await;
+    assert_signed_out(&app, &rep, "signature matches no session").await;
+    assert_signed_out(&app, &rep2, "signature matches no session").await;
     app.get(RULES).signed(&admin).send().await.ok();
 }
 
@@ -234,7 +235,7 @@ async fn deleting_a_user_closes_its_sockets() {
     .await
     .ok();
     assert_eq!(closed_with(&mut s).await, Some(4003));
-    assert_signed_out(&app, &rep).await;
+    assert_signed_out(&app, &rep, "not found").await;
 }
 
 #[tokio::test]

@@ -347,14 +347,18 @@ async fn nobody_else_can_remove_a_card_photo_or_edit_the_card() {
         .form(&[("id", &id.to_string())])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "signature matches no session");
     a.post(UPDATE_INFO)
         .signed(&cust)
         .form(&[("sign", "x")])
         .send()
         .await
-        .expect_code(404);
-    a.get(SHOW).signed(&cust).send().await.expect_code(404);
+        .refused(404, "signature matches no session");
+    a.get(SHOW)
+        .signed(&cust)
+        .send()
+        .await
+        .refused(404, "signature matches no session");
 
     let mine = a.get(SHOW).signed(&rep_a).send().await.ok();
     assert_eq!(mine.data()["ret_data"][0]["photo"], json!([[id, url]]));

@@ -506,7 +506,10 @@ async fn bad_input_and_bad_signatures_on_the_chat_surface() {
         .signed(&rep)
         .send()
         .await
-        .expect_code(404);
+        .refused(
+            404,
+            "not a WebSocket upgrade: Connection header did not include 'upgrade'",
+        );
 }
 
 #[tokio::test]

@@ -139,7 +139,7 @@ async fn a_company_admin_sees_only_its_company_and_cannot_touch_billing() {
         .form(&[("mingpian_available_num", "9999")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "operator endpoint called by a non-operator");
     app.post("/zhugeleida/admin/company/add_company/0")
         .signed(&admin)
         .form(&[
@@ -150,7 +150,7 @@ async fn a_company_admin_sees_only_its_company_and_cannot_touch_billing() {
         ])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "operator endpoint called by a non-operator");
 }
 
 #[tokio::test]

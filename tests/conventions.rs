@@ -113,7 +113,7 @@ async fn bad_types_and_missing_fields_get_301_and_303_never_a_5xx() {
         .signed(&op)
         .send()
         .await;
-    r.expect_code(404);
+    r.refused(404, "o_id \"abc\" is not a number");
 }
 
 #[tokio::test]

@@ -143,7 +143,7 @@ async fn only_the_operator_changes_access_rules_and_members_see_no_admin_endpoin
         .form(&[("name", "x"), ("url_path", "x")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "operator endpoint called by a non-operator");
     app.get("/zhugeleida/admin/access_rules")
         .signed(&admin)
         .send()
@@ -156,7 +156,11 @@ async fn only_the_operator_changes_access_rules_and_members_see_no_admin_endpoin
         "/zhugeleida/admin/admin_userprofile",
         "/zhugeleida/admin/company",
     ] {
-        app.get(path).signed(&sales).send().await.expect_code(404);
+        app.get(path)
+            .signed(&sales)
+            .send()
+            .await
+            .refused(404, "admin endpoint called by a member");
     }
 }
 
@@ -258,12 +262,12 @@ async fn roles_carry_the_whole_rule_tree_and_login_rules_follow_the_role() {
         .form(&[("name", "x")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "system roles are the operator's");
     app.post("/zhugeleida/admin/admin_role/delete/3")
         .signed(&admin)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "system roles are the operator's");
     app.post("/zhugeleida/admin/admin_role/delete/99999")
         .signed(&admin)
         .send()
@@ -352,7 +356,7 @@ async fn backend_users_crud_quota_self_delete_and_status() {
         ])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "only the operator grants the operator role");
     app.post("/zhugeleida/admin/admin_userprofile/add/0")
         .signed(&boss)
         .form(&[("login_user", "x")])
@@ -606,7 +610,7 @@ async fn switch_user_is_for_the_operator_and_hands_over_a_working_token() {
     .signed(&admin)
     .send()
     .await
-    .expect_code(404);
+    .refused(404, "operator endpoint called by a non-operator");
     let r = app
         .post(&format!(
             "/zhugeleida/admin/admin_userprofile/switch_admin_user/{}",
@@ -785,7 +789,7 @@ async fn the_qiyeweixin_forms_manage_the_same_users_roles_and_permissions() {
         .form(&[("title", "t"), ("path", "/p/")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "operator endpoint called by a non-operator");
     app.post(&format!("/zhugeleida/qiyeweixin/delete/{pid}"))
         .signed(&op)
         .send()

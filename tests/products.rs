@@ -199,7 +199,7 @@ async fn products_are_listed_shelved_ordered_and_deleted_by_the_rules() {
     add(&app, &admin, "2", "管理员的个人产品").await.ok();
     add(&app, &sales, "1", "成员不能加公司产品")
         .await
-        .expect_code(404);
+        .refused(404, "admin endpoint called by a member");
     assert_eq!(
         names(&list(&app, &sales, &[("product_type", "2")]).await),
         ["我的产品"]
@@ -217,19 +217,26 @@ async fn products_are_listed_shelved_ordered_and_deleted_by_the_rules() {
 
     // ADM-15: a member cannot delete a company product (404) nor see another's
     // personal product (302); they delete their own; an admin deletes anything.
-    for (id, code) in [(p1, 404), (admins_personal, 302)] {
+    for (id, code, why) in [
+        (
+            p1,
+            404,
+            "a member may only change their own personal products",
+        ),
+        (admins_personal, 302, "对应ID不存在"),
+    ] {
         app.post(&format!("/zhugeleida/admin/product/delete/{id}"))
             .signed(&sales)
             .send()
             .await
-            .expect_code(code);
+            .refused(code, why);
     }
     app.post(&format!("/zhugeleida/admin/product/change_status/{p1}"))
         .signed(&sales)
         .form(&[("status", "2")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "a member may only change their own personal products");
     let r = app
         .post(&format!("/zhugeleida/admin/product/delete/{mine}"))
         .signed(&sales)
@@ -537,7 +544,7 @@ async fn feedback_from_the_app_and_the_mini_program_is_listed_and_handled() {
         .signed(&sales)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "admin endpoint called by a member");
 
     // ADM-18.
     let fid = f["id"].as_i64().unwrap();

@@ -200,7 +200,7 @@ async fn unsigned_and_foreign_requests_are_refused() {
     let (_, admin, rep) = app.tenant("甲").await;
     let customer = common::customer(&app, rep.user_id, "o_alice").await;
 
-    app.get(QR).send().await.expect_code(404);
+    app.get(QR).send().await.refused(404, "missing rand_str");
     // Another caller's token under the rep's id.
     let (rand_str, ts) = Signer {
         user_id: rep.user_id,
@@ -211,9 +211,11 @@ async fn unsigned_and_foreign_requests_are_refused() {
         .raw_auth(&rand_str, &ts, &rep.user_id.to_string())
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "signature matches no session");
     // A customer's signature is no salesperson's.
-    generate(&app, &customer).await.expect_code(404);
+    generate(&app, &customer)
+        .await
+        .refused(404, "signature matches no session");
     // The same signature twice: the second is refused.
     let (rand_str, ts) = rep.sign();
     let uid = rep.user_id.to_string();
@@ -222,7 +224,7 @@ async fn unsigned_and_foreign_requests_are_refused() {
         .raw_auth(&rand_str, &ts, &uid)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "签名已使用");
 
     assert_eq!(calls(&app, WXACODE).await.len(), 1);
     assert_eq!(qr_code_of(&app, admin.user_id).await, None);

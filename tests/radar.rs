@@ -527,33 +527,48 @@ async fn deletes_keep_the_dashboard_counters_true() {
     let c3 = customer(&app, rep2.user_id, "o_count3").await;
     for (who, c) in [(&rep, &c1), (&rep, &c2), (&rep2, &c3)] {
         card(&app, c, who.user_id).await;
-        app.post(&format!("/zhugeleida/qiyeweixin/follow_info/add/{}", c.user_id))
-            .signed(who)
-            .form(&[("follow_info", "回访过了")])
-            .send()
-            .await
-            .ok();
+        app.post(&format!(
+            "/zhugeleida/qiyeweixin/follow_info/add/{}",
+            c.user_id
+        ))
+        .signed(who)
+        .form(&[("follow_info", "回访过了")])
+        .send()
+        .await
+        .ok();
     }
     let all = [0, rep.user_id, rep2.user_id];
     counters_agree(&app, company_id, &all, "before the deletes").await;
     let mine = overview(&app, &rep, None).await;
     assert_eq!(mine["count_data"]["customer_num"], 2);
 
-    app.post(&format!("/zhugeleida/qiyeweixin/customer/delete/{}", c1.user_id))
-        .signed(&rep)
-        .send()
-        .await
-        .ok();
+    app.post(&format!(
+        "/zhugeleida/qiyeweixin/customer/delete/{}",
+        c1.user_id
+    ))
+    .signed(&rep)
+    .send()
+    .await
+    .ok();
     counters_agree(&app, company_id, &all, "after QYW-09").await;
     let mine = overview(&app, &rep, None).await;
     assert_eq!(mine["count_data"]["customer_num"], 1);
 
     let r = app
-        .post(&format!("/zhugeleida/qiyeweixin/user/delete/{}", rep2.user_id))
+        .post(&format!(
+            "/zhugeleida/qiyeweixin/user/delete/{}",
+            rep2.user_id
+        ))
         .signed(&admin)
         .send()
         .await
         .ok();
     assert_eq!(r.msg(), "删除成功");
-    counters_agree(&app, company_id, &[0, rep.user_id], "after a salesperson's delete").await;
+    counters_agree(
+        &app,
+        company_id,
+        &[0, rep.user_id],
+        "after a salesperson's delete",
+    )
+    .await;
 }

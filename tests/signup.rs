@@ -149,7 +149,7 @@ async fn the_qr_is_a_scannable_png_at_the_documented_path_carrying_the_registrat
         .signed(&sales)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "admin endpoint called by a member");
 }
 
 #[tokio::test]
@@ -284,20 +284,22 @@ async fn the_registration_credential_is_refused_on_every_other_endpoint_and_afte
             .form(&[("user_id_list", "[1]")])
             .send()
             .await
-            .expect_code(404);
+            .refused(404, "signature matches no session");
     }
     // and the admin's own login signature is not a registration credential
     let (r, ts) = admin.sign();
     register(&app, &(r, ts, admin.user_id.to_string()), "x", &[])
         .await
-        .expect_code(404);
+        .refused(404, "registration: no such QR credential");
     // a tampered triple
     register(&app, &(t.0.clone(), "1".into(), t.2.clone()), "x", &[])
         .await
-        .expect_code(404);
+        .refused(404, "registration: triple does not match its QR");
     register(&app, &t, "在有效期内", &[]).await.ok();
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    register(&app, &t, "过期之后", &[]).await.expect_code(404);
+    register(&app, &t, "过期之后", &[])
+        .await
+        .refused(404, "registration: QR code expired");
     let list = temp_users(&app, &admin).await;
     assert_eq!(list.data()["data_count"], 1);
     assert_eq!(list.data()["ret_data"][0]["username"], "在有效期内");
@@ -321,7 +323,10 @@ async fn a_disabled_admin_s_qr_stops_working() {
     .send()
     .await
     .ok();
-    register(&app, &t, "二号", &[]).await.expect_code(404);
+    register(&app, &t, "二号", &[]).await.refused(
+        404,
+        "registration: the QR's admin is disabled, moved or no longer an admin",
+    );
 }
 
 #[tokio::test]
@@ -358,7 +363,7 @@ async fn bad_registrations_get_a_documented_code_and_write_nothing() {
         .form(&[("username", "无凭证")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "registration: missing rand_str");
     assert_eq!(temp_users(&app, &admin).await.data()["data_count"], 0);
     // update / delete without type=temp_user
     app.post("/zhugeleida/admin/user/update/1")

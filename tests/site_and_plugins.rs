@@ -76,7 +76,7 @@ async fn the_website_and_its_templates_are_saved_listed_and_private() {
         &[("website_content", "[]")],
     )
     .await
-    .expect_code(404);
+    .refused(404, "admin endpoint called by a member");
     for bad in [
         "",
         "{}",
@@ -263,7 +263,7 @@ async fn plugin_cards_and_goods_round_trip_and_stay_in_their_company() {
         &card,
     )
     .await
-    .expect_code(404);
+    .refused(404, "admin endpoint called by a member");
     for (k, v) in [
         ("avatar", "http://x/a.jpg"),
         ("webchat_code", "statics/../a.png"),
@@ -589,7 +589,7 @@ async fn customers_sign_up_for_activities_with_a_valid_phone() {
         .form(&[("customer_name", "X"), ("phone", "13020006631")])
         .send()
         .await;
-    assert_eq!(r.code(), 404);
+    r.refused(404, "missing rand_str");
 
     let l = get(&app, &admin, "/zhugeleida/admin/plugin_report", &[])
         .await

@@ -395,7 +395,9 @@ async fn another_company_s_sync_and_status_are_out_of_reach() {
     .await
     .expect_code(302);
     // a member cannot sync its own company
-    sync(&app, &sales_b, b).await.expect_code(404);
+    sync(&app, &sales_b, b)
+        .await
+        .refused(404, "admin endpoint called by a member");
     sync(&app, &admin_a, a).await.ok();
     assert_eq!(snapshot(&app, b).await, before_b);
     app.get(&format!(

@@ -490,7 +490,7 @@ async fn bad_input_gets_a_clear_code_and_nothing_is_published() {
         fake_image("jpeg", 100, 1),
     )
     .await
-    .expect_code(404);
+    .refused(404, "signature matches no session");
 
     // Only the one good image was published.
     assert_eq!(published(&root).len(), 1, "{:?}", files(&root.0));

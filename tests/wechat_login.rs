@@ -70,7 +70,7 @@ async fn a_salesperson_logs_in_through_wecom_and_gets_a_working_token() {
         .signed(&s)
         .send()
         .await
-        .expect_code(404); // member: no admin list
+        .refused(404, "admin endpoint called by a member"); // member: no admin list
     app.get("/zhugeleida/admin/login_rules")
         .signed(&s)
         .send()
@@ -141,7 +141,7 @@ async fn wecom_login_respects_quota_status_and_configuration() {
         .query(&[("code", "sandbox-rep01")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "company_id is not a number");
     // a company without WeCom configured → 303
     let other = app.company("未配置", 5).await;
     app.get(&format!("/zhugeleida/qiyeweixin/work_weixin_auth/{other}"))
@@ -256,7 +256,7 @@ async fn a_customer_logs_in_from_the_mini_program_and_is_related_to_the_scanned_
         .signed(&cust)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "signature matches no session");
 }
 
 #[tokio::test]

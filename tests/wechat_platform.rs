@@ -286,7 +286,7 @@ async fn a_company_authorizes_its_mini_program_and_official_account_and_customer
         .signed(&sales)
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "admin endpoint called by a member");
 
     // Step 2: the grant link, then the browser round trip to the callback.
     let r = app

@@ -127,7 +127,8 @@ fn columns(batch: &[Spend], keys: &[i64], first: &[usize]) -> Columns {
     c
 }
 
-const CLAIM: &str = "insert into spent_signature (kind, principal_id, signature, expires_at, write_key)
+const CLAIM: &str =
+    "insert into spent_signature (kind, principal_id, signature, expires_at, write_key)
      select k, p, s, now() + make_interval(secs => t), w
        from unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::int8[]) as u(k, p, s, t, w)
      on conflict on constraint spent_signature_pkey do update
