@@ -68,13 +68,16 @@ async fn metrics_count_requests_by_route_and_envelope_code_auth_cache_and_pool()
         .raw_auth("0", "1", &admin.user_id.to_string())
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "stale timestamp");
     app.post("/zhugeleida/admin/login")
         .form(&[("username", "度量公司-admin"), ("password", "wrong")])
         .send()
         .await
         .expect_code(401);
-    app.get("/no/such/route").send().await.expect_code(404);
+    app.get("/no/such/route")
+        .send()
+        .await
+        .refused(404, "unknown path");
 
     let after = scrape(&app).await;
     let moved = |name: &str, labels: &[(&str, &str)]| {
