@@ -5,10 +5,14 @@
 //! script's packages.
 mod common;
 
-use std::{path::Path, process::Command};
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    path::Path,
+    process::{Command, Stdio},
+};
 
 use common::{spawn_app, upload, TestApp};
-use zhugeleida::demo;
+use zhugeleida::{demo, startup::Application};
 
 /// A real 96×96 PNG (a gradient), so the pages show a picture.
 fn png(seed: u8) -> Vec<u8> {
@@ -81,7 +85,7 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
             "`npm ci` in tests/browser failed: run `bash .ci/services`"
         );
     }
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     let printed = demo::load(&app.state).await.unwrap();
     let company = printed["company_admin"]["company_id"].as_i64().unwrap();
     let admin = app.login(demo::ADMIN.0, demo::ADMIN.1).await;
@@ -137,34 +141,78 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
     } else {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens")
     };
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.to_path_buf();
-        let screens = screens.clone();
-        move || {
-            Command::new("node")
-                .arg("screens.mjs")
-                .current_dir(&dir)
-                .env("BASE_URL", base)
-                .env("REP_ID", rep.to_string())
-                .env("COMPANY_ID", company.to_string())
-                .env("SALES_LOGIN", demo::SALES[0].0)
-                .env("SALES_PASSWORD", demo::SALES_PASSWORD)
-                .env("ADMIN_LOGIN", demo::ADMIN.0)
-                .env("ADMIN_PASSWORD", demo::ADMIN.1)
-                .env("SCREENS_DIR", screens)
-                .env("UPLOAD_PNG", upload_png)
-                .output()
-                .expect("run node")
+    let mut child = Command::new("node")
+        .arg("screens.mjs")
+        .current_dir(dir)
+        .env("BASE_URL", base)
+        .env("REP_ID", rep.to_string())
+        .env("COMPANY_ID", company.to_string())
+        .env("SALES_LOGIN", demo::SALES[0].0)
+        .env("SALES_PASSWORD", demo::SALES_PASSWORD)
+        .env("ADMIN_LOGIN", demo::ADMIN.0)
+        .env("ADMIN_PASSWORD", demo::ADMIN.1)
+        .env("SCREENS_DIR", &screens)
+        .env("UPLOAD_PNG", &upload_png)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
         }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // The script asks for a server restart (docs/screens.md): the server shuts down as on
+    // SIGTERM (every socket closed with 4000) and a new one starts on the same port and
+    // database; the pages reconnect and resume by themselves.
+    let settings = (*app.state.settings).clone();
+    let mut restarted = None;
+    let mut out = String::new();
+    while let Some(line) = lines.recv().await {
+        println!("{line}");
+        out.push_str(&line);
+        out.push('\n');
+        if line == "control: restart-server" {
+            app.shutdown().await;
+            let mut s = settings.clone();
+            s.bind = format!("127.0.0.1:{}", app.port).parse().unwrap();
+            let next = Application::build(s).await.expect("restart the server");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(async move {
+                let _ = next
+                    .run_until(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+            restarted = Some((stop, task));
+            writeln!(stdin, "restarted").unwrap();
+            stdin.flush().unwrap();
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = stderr.join().unwrap();
     eprintln!("{stderr}");
+    if let Some((stop, task)) = restarted {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    let stdout = out;
     assert!(
-        out.status.success(),
+        status.success(),
         "browser scenario failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("scenario passed"), "{stdout}");

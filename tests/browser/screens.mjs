@@ -56,6 +56,14 @@ async function perf(page, name) {
   return m;
 }
 
+/** Asks tests/screens.rs to do something to the server and waits until it is done. */
+async function control(cmd) {
+  const done = new Promise((resolve) => process.stdin.once('data', resolve));
+  console.log(`control: ${cmd}`);
+  await done;
+  process.stdin.pause();
+}
+
 const pageErrors = [];
 const failed = [];
 function watch(page, who) {
@@ -161,6 +169,34 @@ try {
   await rep.click('#chat-send');
   await cust.locator('#msgs .bubble:not(.mine)', { hasText: follow }).waitFor();
   console.log('after reload: live again');
+
+  step('the server restarts; the pages reconnect and resume; a reload shows every message once');
+  await control('restart-server');
+  const late = `重启后的第一条消息 #${Date.now() % 100000}`;
+  await cust.fill('#chat-input', late);
+  await cust.click('#chat-send');
+  await cust.locator('#msgs .bubble.mine', { hasText: late }).waitFor();
+  await rep.locator('#msgs .bubble', { hasText: late }).waitFor();
+  await rep.locator('#conn[data-state="open"]').waitFor({ state: 'attached' });
+  console.log('after restart: the workspace shows the new message live');
+  await rep.reload();
+  await rep.locator('#msgs .bubble', { hasText: late }).waitFor();
+  const once = await rep.evaluate((texts) => {
+    const all = [...document.querySelectorAll('#msgs .bubble')].map((e) => e.textContent);
+    return texts.map((t) => all.filter((x) => x.includes(t)).length);
+  }, [ask, answer, follow, late]);
+  if (once.some((n) => n !== 1)) throw new Error(`after restart and reload the messages show ${once} times`);
+  const after = `重启后销售的回复 #${Date.now() % 100000}`;
+  await rep.locator('#conn[data-state="open"]').waitFor({ state: 'attached' });
+  await rep.fill('#chat-input', after);
+  await rep.click('#chat-send');
+  await cust.locator('#msgs .bubble:not(.mine)', { hasText: after }).waitFor();
+  const custOnce = await cust.evaluate((texts) => {
+    const all = [...document.querySelectorAll('#msgs .bubble')].map((e) => e.textContent);
+    return texts.map((t) => all.filter((x) => x.includes(t)).length);
+  }, [ask, answer, follow, late, after]);
+  if (custOnce.some((n) => n !== 1)) throw new Error(`the customer's chat shows the messages ${custOnce} times`);
+  console.log('after restart and reload: nothing lost, nothing repeated, both ways');
 
   step('the customer story and the contacts');
   const customerId = await rep.evaluate(() => location.hash.split('/')[2]);

@@ -1,7 +1,7 @@
 // The admin console (/console/): company admins and the platform operator. Only the public
 // API (ADM-nn, PUB-01/02); every error shows the server's msg (docs/screens.md).
 import { Client, fileUrl } from '/web/zgld.js';
-import { h, $, mount, toast } from '/web/ui.js';
+import { h, $, mount, toast, avatar } from '/web/ui.js';
 import { lineChart } from '/web/chart.js';
 
 const A = '/zhugeleida/admin';
@@ -142,7 +142,7 @@ async function users() {
     const d = await call(() => api.get(`${A}/user`, { username: name.value || undefined, status: status.value || undefined }));
     if (!d) return;
     mount(list, h('p.muted', `共 ${d.data_count} 人,可开通名片 ${d.mingpian_available_num} 张`), table([
-      ['', (u) => h('img.avatar', { src: fileUrl(u.avatar) || undefined, alt: '' })],
+      ['', (u) => avatar(u.avatar)],
       ['姓名', (u) => u.username], ['职位', (u) => u.position || ''], ['部门', (u) => u.department || ''], ['名片电话', (u) => u.mingpian_phone || ''],
       ['状态', (u) => u.status],
       ['小程序码', (u) => (u.qr_code ? h('img', { src: fileUrl(u.qr_code), style: 'width:48px' }) : '')],
@@ -352,7 +352,7 @@ async function xcx() {
   const link = h('div');
   mount(box,
     h('p', d.step === '' ? '已完成授权' : `当前步骤: ${d.step}`),
-    r.name ? h('div.row', r.head_img ? h('img.avatar', { src: fileUrl(r.head_img) }) : null, h('div', h('b', r.name), h('div.muted', `${r.principal_name || ''} · ${r.service_category || ''}`), h('div.muted', `线上版本 ${r.version_num || '—'}`))) : null,
+    r.name ? h('div.row', r.head_img ? avatar(r.head_img) : null, h('div', h('b', r.name), h('div.muted', `${r.principal_name || ''} · ${r.service_category || ''}`), h('div.muted', `线上版本 ${r.version_num || '—'}`))) : null,
     h('h2', '1. 填写 AppID'), h('div.row', appid, h('button', { onclick: async () => (await call(() => api.post(`${A}/xcx_auth_process/update/app_id`, { authorization_appid: appid.value.trim() }))) && (toast('已保存'), xcx()) }, '保存')),
     h('h2', '2. 授权给第三方平台'), h('button.ghost', { onclick: async () => {
       const url = await call(() => api.post(`${A}/open_weixin/create_grant_url`));
