@@ -151,6 +151,8 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
         .env("SALES_PASSWORD", demo::SALES_PASSWORD)
         .env("ADMIN_LOGIN", demo::ADMIN.0)
         .env("ADMIN_PASSWORD", demo::ADMIN.1)
+        .env("OPERATOR_LOGIN", demo::OPERATOR.0)
+        .env("OPERATOR_PASSWORD", demo::OPERATOR.1)
         .env("SCREENS_DIR", &screens)
         .env("UPLOAD_PNG", &upload_png)
         .stdin(Stdio::piped())

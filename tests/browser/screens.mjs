@@ -275,6 +275,19 @@ try {
   await adm.click('#signup-qr');
   await adm.locator('img[alt="注册二维码"]').waitFor();
 
+  step('the operator opens the batch release page');
+  const opCtx = await browser.newContext(desktop);
+  const op = await opCtx.newPage();
+  op.setDefaultTimeout(TIMEOUT);
+  watch(op, 'operator');
+  await op.goto(`${BASE}/console/#/release`);
+  await op.fill('#login-user', env('OPERATOR_LOGIN'));
+  await op.fill('#login-pass', env('OPERATOR_PASSWORD'));
+  await op.click('#login-submit');
+  await op.locator('#template').waitFor();
+  await op.locator('main table').waitFor();
+  await shot(op, 'console-release');
+
   if (pageErrors.length) throw new Error(`page errors:\n${pageErrors.join('\n')}`);
   console.log('scenario passed');
 } catch (e) {

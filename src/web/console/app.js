@@ -18,12 +18,15 @@ const MENU = [
   ['plugins', '插件'],
   ['companies', '公司'],
   ['xcx', '小程序授权'],
+  ['release', '代小程序发布'],
 ];
 
-/** Runs an API call; an error is shown where the page shows errors (#error) and as a toast. */
+/**
+ * Runs an API call; an error is shown with the server's msg in the page's error line (#error,
+ * kept until the next error or page) and as a toast.
+ */
 async function call(fn) {
   const box = $('#error');
-  if (box) box.textContent = '';
   try {
     return await fn();
   } catch (e) {
@@ -94,7 +97,7 @@ function route() {
   if (!api.signedIn) return signIn();
   if (api.session.is_reset_password === false) return changePassword();
   const key = (location.hash || '#/home').slice(2).split('/')[0];
-  const views = { home, users, temp, roles, products, website, plugins, companies, xcx };
+  const views = { home, users, temp, roles, products, website, plugins, companies, xcx, release };
   (views[key] || home)();
 }
 window.onhashchange = route;
@@ -359,6 +362,82 @@ async function xcx() {
       if (url) mount(link, h('p', '请小程序管理员打开并扫码授权: ', h('a', { href: url, target: '_blank', rel: 'noopener' }, url)));
     } }, '生成授权链接'), link,
     h('h2', '3. 刷新小程序信息'), h('button.ghost', { onclick: async () => (await call(() => api.get(`${A}/xcx_auth_process/update/xcx_get_authorizer_info`))) && (toast('已刷新'), xcx()) }, '刷新'));
+}
+
+// ---------- batch release of mini-program code (ADM-79..86, batch progress) ----------
+
+const OPS = [
+  ['提交代码', 'upload_code'],
+  ['提交审核', 'submit_audit'],
+  ['审核撤回', 'undocode_audit'],
+  ['发布按钮', 'relase_code'],
+  ['版本回退', 'revert_code_release'],
+];
+
+async function release() {
+  const list = h('div');
+  const chosen = new Set();
+  const tpl = h('select#template');
+  const version = h('input', { placeholder: '版本号,如 1.0.1' });
+  const desc = h('input', { placeholder: '版本描述' });
+  const bar = h('div');
+  const progress = h('div.progress#release-progress', bar);
+  const status = h('div.muted#release-status');
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/xcx_app`));
+    if (!d) return;
+    chosen.clear();
+    mount(list, table([
+      ['', (x) => h('input', { type: 'checkbox', onchange: (e) => (e.target.checked ? chosen.add(x.id) : chosen.delete(x.id)) })],
+      ['公司', (x) => x.company_name], ['AppID', (x) => x.appid || ''], ['版本', (x) => x.version_num || ''], ['状态', (x) => x.status_text],
+      ['时间', (x) => x.status_time || ''], ['原因 / 错误', (x) => [x.reason ? h('div', { style: 'white-space:pre-wrap' }, String(x.reason).replace(/<br\s*\/?>/g, '\n')) : null, x.errmsg ? h('div.err', `${x.errcode}: ${x.errmsg}`) : null]],
+      ['体验码', (x) => (x.experience_qrcode ? h('img', { src: fileUrl(x.experience_qrcode), style: 'width:56px' }) : '')],
+      ['可用操作', (x) => (x.buttons || []).join('、')],
+    ], d.ret_data, '还没有授权的小程序'));
+  };
+  /** Follows a batch until it is done: a progress bar of done + skipped + failed of total. */
+  const follow = async (batchId) => {
+    for (;;) {
+      const b = await call(() => api.get(`${A}/dai_xcx/batch/${batchId}`));
+      if (!b) return;
+      const finished = (b.done || 0) + (b.skipped || 0) + (b.failed || 0);
+      bar.style.width = `${b.total ? Math.round((finished * 100) / b.total) : 100}%`;
+      status.textContent = `批次 ${b.batch_id} · ${b.op}: 完成 ${b.done} · 跳过 ${b.skipped} · 失败 ${b.failed} · 共 ${b.total}${b.status === 'done' ? ' · 已结束' : ' · 进行中…'}`;
+      await load();
+      if (b.status === 'done') return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  const run = async (op) => {
+    if (!chosen.size) return toast('请先选择小程序', 'error');
+    const form = { app_ids_list: JSON.stringify([...chosen]) };
+    if (op === 'upload_code') {
+      Object.assign(form, { template_id: tpl.value, user_version: version.value.trim(), user_desc: desc.value.trim() });
+    }
+    bar.style.width = '0';
+    status.textContent = '已提交…';
+    let batch = null;
+    try {
+      const d = await api.post(`${A}/dai_xcx/${op}`, form);
+      batch = d && d.batch_id;
+    } catch (e) {
+      // A batch that ended with a failed app answers its errcode and msg (A-49): show it,
+      // and still show the batch's per-app outcome.
+      $('#error').textContent = e.message;
+      batch = e.data && e.data.batch_id;
+    }
+    if (batch) await follow(batch);
+    else await load();
+  };
+  shell('release', h('h2', '代小程序发布'),
+    h('div.card', h('div.toolbar', h('span', '代码模板'), tpl, version, desc),
+      h('div.toolbar', OPS.map(([t, op]) => h('button.ghost', { onclick: () => run(op) }, t)),
+        h('button.ghost', { onclick: async () => (await call(() => api.get(`${A}/dai_xcx/get_latest_audit_status`))) && load() }, '刷新审核状态')),
+      progress, status),
+    list);
+  const t = await call(() => api.get(`${A}/dai_xcx/template_list`));
+  if (t) mount(tpl, (t.template_list || []).map((x) => h('option', { value: x.template_id }, `${x.template_id} · ${x.user_version} · ${x.user_desc}`)));
+  await load();
 }
 
 route();
