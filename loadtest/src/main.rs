@@ -8,6 +8,8 @@
 //! drives the legacy polling endpoint against a hello-world route of the same binary, and a
 //! bare in-process WebSocket relay as the baseline for latency.
 
+mod chaos;
+mod chaos_core;
 mod content;
 mod radar;
 mod relay;
@@ -86,6 +88,10 @@ enum Cmd {
     /// Code release (ADM-81/82/83/85) to N sandbox mini programs, one company each: each
     /// batch's wall time until done, and the total against the 60 s target.
     Release(release::ReleaseArgs),
+    /// Chaos: two nodes, one PostgreSQL, a private Redis, 200 chatting clients; SIGKILLs,
+    /// Redis down, slow consumers, rolling SIGTERMs (docs/RELIABILITY.md). Exits 1 when an
+    /// invariant fails.
+    Chaos(chaos::ChaosArgs),
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -184,6 +190,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::ServeRelay { port } => relay::serve(port).await?,
+        Cmd::Chaos(a) => {
+            if !chaos::run(&env, &a).await? {
+                eprintln!("[chaos] an invariant failed");
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
 }
