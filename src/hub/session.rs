@@ -96,6 +96,20 @@ pub async fn refuse(mut socket: WebSocket, code: u16) {
 
 /// Most time given to the close frame of a connection that is being ended.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Most time given to the close frame of a slow consumer (4001): it has stopped taking
+/// frames, so it will rarely take this one; its TCP connection is dropped well within a second
+/// of the overflow or write timeout (docs/RELIABILITY.md).
+const SLOW_CLOSE_WAIT: Duration = Duration::from_millis(250);
+
+/// The time given to the close frame with `code`.
+fn close_wait(code: u16) -> Duration {
+    if code == close::SLOW {
+        SLOW_CLOSE_WAIT
+    } else {
+        CLOSE_WAIT
+    }
+}
 /// Not a close code on the wire: the socket is gone, nothing more can be written.
 const GONE: u16 = 1006;
 
@@ -259,7 +273,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
         }));
         // A client that does not read cannot take the close frame either: then the TCP
         // connection is simply dropped with the socket below.
-        let _ = tokio::time::timeout(wt.min(CLOSE_WAIT), socket.send(frame)).await;
+        let _ = tokio::time::timeout(wt.min(close_wait(code)), socket.send(frame)).await;
     }
     drop(socket);
     hub.unregister(who, conn.id);
@@ -443,4 +457,17 @@ async fn handle(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slow consumer is disconnected within 1 s of overflowing its queue (issue 8, chaos
+    /// suite): the close frame it probably cannot take gets well under a second.
+    #[test]
+    fn a_slow_consumer_close_frame_waits_well_under_a_second() {
+        assert!(close_wait(close::SLOW) <= Duration::from_millis(250));
+        assert_eq!(close_wait(close::RECONNECT), CLOSE_WAIT);
+    }
 }
