@@ -13,11 +13,19 @@ use std::{
     convert::Infallible,
     future::Future,
     net::{IpAddr, SocketAddr},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
-use axum::{body::Body, extract::ConnectInfo, http::Request, response::Response};
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{header, HeaderValue, Request, StatusCode},
+    response::Response,
+};
 use dashmap::DashMap;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -84,8 +92,16 @@ impl Drop for Slot {
     }
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then waits (at most
-/// `drain`) for in-flight requests.
+/// After shutdown begins, how long open connections are still served before idle ones are
+/// closed. A client may be writing its next request on a kept-alive connection at that very
+/// moment; closing the connection at once would lose that request (found by `loadtest chaos`,
+/// rolling SIGTERMs). Meanwhile every answer carries `connection: close`, so busy clients
+/// leave by themselves and open their next connection on another node.
+const LAME_DUCK: Duration = Duration::from_secs(1);
+
+/// Serves `service` on `listener` until `shutdown` resolves; then stops accepting, serves
+/// open connections for [`LAME_DUCK`] more (answers carry `connection: close`), and waits (at
+/// most `drain`) for in-flight requests.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
@@ -99,6 +115,7 @@ where
     S::Future: Send + 'static,
 {
     let counts = Arc::new(PerAddress::default());
+    let draining = Arc::new(AtomicBool::new(false));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -138,11 +155,23 @@ where
         };
         let svc = service.clone();
         let body_timeout = limits.body_timeout;
+        let draining = draining.clone();
         let hyper_service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let req =
                 req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
-            svc.clone().oneshot(req)
+            let answer = svc.clone().oneshot(req);
+            let draining = draining.clone();
+            async move {
+                let mut res = answer.await?;
+                if draining.load(Ordering::Relaxed)
+                    && res.status() != StatusCode::SWITCHING_PROTOCOLS
+                {
+                    res.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(res)
+            }
         });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
@@ -156,6 +185,8 @@ where
         });
     }
     drop(listener);
+    draining.store(true, Ordering::Relaxed);
+    tokio::time::sleep(LAME_DUCK).await;
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
@@ -172,6 +203,7 @@ mod tests {
     #[test]
     fn the_per_address_cap_counts_open_connections() {
         let counts = Arc::new(PerAddress::default());
+        let draining = Arc::new(AtomicBool::new(false));
         let ip: IpAddr = [10, 0, 0, 1].into();
         let a = counts.acquire(ip, 2);
         let b = counts.acquire(ip, 2);

@@ -66,3 +66,63 @@ async fn node_kills_and_a_redis_outage_lose_nothing() {
     );
     let _ = infra.drop_db().await;
 }
+
+/// Rolling restarts (issue 8, chaos suite): a client that sends its next request on a kept-
+/// alive connection just as the node starts draining (SIGTERM) gets an answer — with
+/// `connection: close`, so it opens its next connection elsewhere — rather than a connection
+/// closed under its request. (Found by `loadtest chaos --scenario term`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_on_a_kept_alive_connection_as_the_node_drains_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let infra = Infra::new(env!("CARGO_BIN_EXE_zhugeleida"), &pg_server(), "drain").unwrap();
+    let mut settings = zhugeleida::config::Settings::local_default();
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.database_url = infra.db_url();
+    settings.db_pool_size = 2;
+    let app = zhugeleida::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+
+    let req = b"GET /healthz HTTP/1.1\r\nhost: node\r\n\r\n";
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    conn.write_all(req).await.unwrap();
+    let mut first = Vec::new();
+    while !String::from_utf8_lossy(&first).ends_with("\r\n\r\nok") {
+        let mut buf = [0u8; 1024];
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "no answer to the first request");
+        first.extend_from_slice(&buf[..n]);
+    }
+
+    // SIGTERM: the node stops accepting; the kept-alive connection is idle.
+    stop.send(()).unwrap();
+    for _ in 0..1000 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let _ = conn.write_all(req).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(
+        answer.starts_with("http/1.1 200"),
+        "the request sent as the node drained got no answer: {answer:?}"
+    );
+    assert!(answer.contains("connection: close"), "{answer}");
+    let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+    let _ = infra.drop_db().await;
+}
