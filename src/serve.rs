@@ -203,7 +203,6 @@ mod tests {
     #[test]
     fn the_per_address_cap_counts_open_connections() {
         let counts = Arc::new(PerAddress::default());
-        let draining = Arc::new(AtomicBool::new(false));
         let ip: IpAddr = [10, 0, 0, 1].into();
         let a = counts.acquire(ip, 2);
         let b = counts.acquire(ip, 2);
