@@ -193,6 +193,8 @@ fn duplicate_msg(constraint: &str) -> &'static str {
         "access_rule_name_key" => "权限名已存在",
         "customer_tag_name_key" => "标签名已存在",
         "wx_authorizer_appid_key" => "该 appid 已由其他公司登记",
+        "article_tag_name_key" => "标签名已存在",
+        "talk_group_name_key" => "分组名已存在",
         _ => "数据已存在",
     }
 }

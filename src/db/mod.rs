@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, database creation and migrations. One repository module per
 //! aggregate; SQL lives there, never in handlers.
 
+pub mod article;
 pub mod card;
 pub mod chat;
 pub mod company;
@@ -16,6 +17,7 @@ pub mod signup;
 pub mod tag;
 pub mod throttle;
 pub mod tongxunlu;
+pub mod talk;
 pub mod user;
 pub mod website;
 pub mod wx_platform;
@@ -95,6 +97,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         17,
         "017_uncount_deletes.sql",
         include_str!("../../sql/017_uncount_deletes.sql"),
+    ),
+    (
+        18,
+        "018_articles.sql",
+        include_str!("../../sql/018_articles.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod ai;
+pub mod article;
 pub mod billing;
 pub mod content;
 pub mod image;

@@ -2,6 +2,7 @@
 
 mod access_rules;
 mod auth_process;
+mod article;
 mod company;
 mod dai_xcx;
 mod home_page;
@@ -12,6 +13,7 @@ mod role;
 mod session;
 mod signup;
 mod tongxunlu;
+pub(crate) mod talk;
 mod user;
 mod userprofile;
 pub(crate) mod website;
@@ -106,6 +108,7 @@ pub fn router() -> Routes {
             &format!("{P}/admin_userprofile/switch_admin_user/{{o_id}}"),
             any(userprofile::switch_user),
         )
+        .merge(articles_and_talk())
         .route(&format!("{P}/company"), any(company::list))
         .route(
             &format!("{P}/company/author_status"),
@@ -307,4 +310,67 @@ fn platform_router() -> Routes {
             &format!("{P}/user/create_small_program_qr_code/{{o_id}}"),
             any(user::create_small_program_qr_code),
         )
+}
+
+/// ADM-64..72 (articles, tags, publishing) and ADM-89..96 (talk scripts).
+fn articles_and_talk() -> Routes {
+    const P: &str = "/zhugeleida/admin";
+    Routes::new()
+        .route(&format!("{P}/article/myarticle_list"), any(article::list))
+        .route(
+            &format!("{P}/article/myarticle/{{o_id}}"),
+            any(article::show),
+        )
+        .route(&format!("{P}/article/add/{{o_id}}"), any(article::add))
+        .route(
+            &format!("{P}/article/update/{{o_id}}"),
+            any(article::update),
+        )
+        .route(
+            &format!("{P}/article/delete/{{o_id}}"),
+            any(article::delete),
+        )
+        .route(
+            &format!("{P}/article/publish/{{o_id}}"),
+            any(article::publish),
+        )
+        .route(&format!("{P}/article_tag"), any(article::tags))
+        .route(
+            &format!("{P}/article_tag/add/{{o_id}}"),
+            any(article::add_tag),
+        )
+        .route(
+            &format!("{P}/article_tag/update/{{o_id}}"),
+            any(article::update_tag),
+        )
+        .route(
+            &format!("{P}/article_tag/delete/{{o_id}}"),
+            any(article::delete_tag),
+        )
+        .route(
+            &format!("{P}/talkGroupManageOper/add/{{o_id}}"),
+            any(talk::add_group),
+        )
+        .route(
+            &format!("{P}/talkGroupManageOper/update/{{o_id}}"),
+            any(talk::update_group),
+        )
+        .route(
+            &format!("{P}/talkGroupManageOper/delete/{{o_id}}"),
+            any(talk::delete_group),
+        )
+        .route(&format!("{P}/talkGroupManageShow"), any(talk::groups))
+        .route(
+            &format!("{P}/speechDetailsManageOper/add/{{o_id}}"),
+            any(talk::add_phrase),
+        )
+        .route(
+            &format!("{P}/speechDetailsManageOper/update/{{o_id}}"),
+            any(talk::update_phrase),
+        )
+        .route(
+            &format!("{P}/speechDetailsManageOper/delete/{{o_id}}"),
+            any(talk::delete_phrase),
+        )
+        .route(&format!("{P}/speechDetailsManageShow"), any(talk::phrases))
 }

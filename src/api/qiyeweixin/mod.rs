@@ -13,6 +13,7 @@ mod mingpian;
 mod qr_code;
 mod role;
 mod tag;
+mod talk;
 mod user;
 
 use axum::{extract::DefaultBodyLimit, routing::any};
@@ -148,6 +149,8 @@ pub fn router() -> Routes {
             any(role::delete_permission),
         )
         .route(&format!("{P}/feedback/add/{{o_id}}"), any(feedback::add))
+        .route(&format!("{P}/talk"), any(talk::search))
+        .route(&format!("{P}/talk/send_msg/{{o_id}}"), any(talk::send))
         .route(&format!("{P}/company"), any(company::list))
         .route(&format!("{P}/company/add/{{o_id}}"), any(company::add))
         .route(

@@ -386,13 +386,16 @@ impl SandboxConfig {
         };
         Self {
             allow_unknown_openid: true,
-            apps: vec![AppSeed {
-                appid: "wxsandboxminiapp".to_owned(),
-                secret: "sandbox-miniapp-secret".to_owned(),
-                kind: AppKind::Miniprogram,
-                unionid: true,
-                released_pages: Vec::new(),
-            }],
+            apps: vec![
+                AppSeed {
+                    appid: "wxsandboxminiapp".to_owned(),
+                    secret: "sandbox-miniapp-secret".to_owned(),
+                    kind: AppKind::Miniprogram,
+                    unionid: true,
+                    released_pages: Vec::new(),
+                },
+                super::mp::demo_official_account(),
+            ],
             users: vec![
                 customer("o_alice", "Alice"),
                 customer("o_bob", "Bob"),

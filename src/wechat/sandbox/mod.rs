@@ -1,7 +1,9 @@
 //! An offline imitation of the WeChat servers (WECHAT.md §G), restricted to WeCom
 //! (`gettoken`, OAuth code exchange, address book), mini-program login
 //! (`sns/jscode2session`), the app token (`cgi-bin/token`) and mini-program codes
-//! (`wxa/getwxacodeunlimit`), so the server can be run and tested end to end without WeChat.
+//! (`wxa/getwxacodeunlimit`), the third-party platform (`component`) and the official account
+//! (`mp`: web OAuth, `sns/userinfo`, the JS-SDK ticket), so the server can be run and tested
+//! end to end without WeChat.
 //!
 //! One listener serves all four hosts by path prefix (`/qyapi`, `/open`, `/mp`, none for
 //! `api`), plus the admin API under `/__sandbox`. See `docs/wechat-sandbox.md`.
@@ -14,6 +16,7 @@ mod component;
 mod config;
 mod directory;
 mod push;
+mod mp;
 mod qyapi;
 mod state;
 mod upstream;
@@ -29,6 +32,7 @@ pub use config::{
     CodeConfig, ComponentSeed, DepartmentSeed, SandboxConfig, TemplateSeed, TokenConfig, UserSeed,
     WecomSeed, WecomUserSeed,
 };
+pub use mp::demo_official_account;
 use state::SandboxState;
 
 /// Handle on the sandbox state shared by every request; cheap to clone.

@@ -94,6 +94,8 @@ pub(crate) struct PushRecord {
     pub reply: String,
     /// Anything but HTTP 200 `success`.
     pub failed: bool,
+    /// Official-account web tokens and tickets (`super::mp`).
+    pub mp: super::mp::MpState,
 }
 
 /// Per-kind counters behind the deterministic identifiers of G.1.
@@ -127,6 +129,7 @@ impl SandboxState {
             audit_override: super::code::AuditOverride::default(),
             outbox: Vec::new(),
             pushes: Vec::new(),
+            mp: Default::default(),
         }
     }
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::state::{real_now_ms, CallRecord, FaultRule, ResponseRecord, SandboxState, TokenOwner};
-use super::{api, browser, code, component, qyapi, wxa, Shared};
+use super::{api, browser, code, component, mp, qyapi, wxa, Shared};
 
 /// The four upstream hosts, told apart by path prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +255,7 @@ const TABLES: &[&[Route]] = &[
     browser::ROUTES,
     component::ROUTES,
     code::ROUTES,
+    mp::ROUTES,
 ];
 
 /// The WeChat error shape: HTTP 200, English `errmsg` plus a request id (G.1).
