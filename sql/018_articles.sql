@@ -153,3 +153,32 @@ create table wechat_ticket (
     expires_at  timestamptz not null,
     primary key (appid, kind)
 );
+
+-- Every article event the radar writer stored (GZH-06 read, GZH-10 forward, GZH-11 reading
+-- time), with its write key and what storing it gave. After a batch fails (its commit may
+-- have happened, e.g. the connection dropped before the reply) the writer finds its events
+-- here by key and answers them as stored instead of writing them twice (issue 9 item 11, as
+-- sql/008 does for card events). `create_date` is the transaction's time: it equals the
+-- relation's when the event's batch created it.
+create table article_event (
+    id            bigserial primary key,
+    company_id    bigint not null,
+    article_id    bigint not null references article(id) on delete cascade,
+    user_id       bigint not null,
+    customer_id   bigint not null references customer(id) on delete cascade,
+    op            smallint not null,
+    write_key     bigint not null,
+    access_id     bigint,
+    forward_id    bigint,
+    level         smallint not null,
+    pid           bigint,
+    first_visit   boolean not null,
+    read_count    integer not null,
+    stay_time     integer not null,
+    finished_now  boolean not null,
+    weight        float8 not null,
+    at            timestamptz not null,
+    create_date   timestamptz not null default now(),
+    constraint article_event_op_check check (op in (1, 2, 3))
+);
+create index article_event_user_idx on article_event (user_id, create_date);

@@ -281,8 +281,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "scan": slow,
                 })
             );
+            let spread = db::article_spread::check(&db, company).await?;
+            println!(
+                "{}",
+                json!({"article_counters_equal": spread.is_empty(), "article_disagreements": spread})
+            );
             if fast != slow {
                 anyhow::bail!("the counters disagree with the log");
+            }
+            if !spread.is_empty() {
+                anyhow::bail!("the article counters disagree with the access tree");
             }
             Ok(())
         }

@@ -55,6 +55,8 @@ pub struct Settings {
     /// (`ZGLD_REFUSAL_REASONS=1`; for tests and debugging, off by default: a reason such as
     /// "session ended" tells a stranger more than `404 非法请求`).
     pub refusal_reasons: bool,
+    /// The official account and the URLs of its pages (`ZGLD_GZH_*`, `ZGLD_PUBLIC_URL`).
+    pub gzh: crate::service::gzh::GzhSettings,
 }
 
 /// The file store behind `/statics/` and the image upload (PUB-01/02), docs/upload.md.
@@ -307,6 +309,7 @@ impl Settings {
             edge: crate::serve::EdgeLimits::default(),
             production: false,
             refusal_reasons: false,
+            gzh: crate::service::gzh::GzhSettings::local_default(),
         }
     }
 
@@ -406,6 +409,7 @@ impl Settings {
                 other => anyhow::bail!("ZGLD_ENV={other}: production or development"),
             };
         }
+        s.gzh.read_env();
         if let Some(v) = env("ZGLD_STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
         }

@@ -2,12 +2,14 @@
 //! aggregate; SQL lives there, never in handlers.
 
 pub mod article;
+pub mod article_spread;
 pub mod card;
 pub mod chat;
 pub mod company;
 pub mod customer;
 pub mod dashboard;
 pub mod follow;
+pub mod gzh;
 pub mod org;
 pub mod plugin;
 pub mod product;

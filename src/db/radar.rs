@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::{Client, GenericClient};
+use deadpool_postgres::{Client, GenericClient, Transaction};
 
 use crate::{
     domain::{
@@ -165,8 +165,42 @@ pub async fn store_events_keyed(
     batch: &[NewEvent],
     keys: &[i64],
 ) -> Result<Vec<Recorded>, ApiError> {
+    let tx = db.transaction().await?;
+    let (out, _) = store_events_in(&tx, batch, keys, &[]).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Another signal on a relation in the same transaction (an article event): its pair is
+/// upserted with the card events' (activity, AI energy, the relation created with `source`).
+#[derive(Debug, Clone, Copy)]
+pub struct PairTouch {
+    pub company_id: i64,
+    pub user_id: i64,
+    pub customer_id: i64,
+    pub source: i16,
+    pub weight: f64,
+}
+
+/// Per relation touched by a batch: (created by it, AI energy after it).
+pub type Relations = HashMap<(i64, i64), (bool, f64)>;
+
+/// [`store_events_keyed`] inside the caller's transaction, with `extra` relation touches;
+/// also returns every touched relation.
+pub async fn store_events_in(
+    tx: &Transaction<'_>,
+    batch: &[NewEvent],
+    keys: &[i64],
+    extra: &[PairTouch],
+) -> Result<(Vec<Recorded>, Relations), ApiError> {
     // Per pair: company, source of a new relation, summed weight (praise is weighed when toggled).
     let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
+    for t in extra {
+        let p = pairs
+            .entry((t.user_id, t.customer_id))
+            .or_insert((t.company_id, t.source, 0.0));
+        p.2 += t.weight;
+    }
     for e in batch {
         let w = if e.action == action::PRAISE {
             0.0
@@ -199,7 +233,6 @@ pub async fn store_events_keyed(
         u.dedup();
         u
     };
-    let tx = db.transaction().await?;
     let upsert = tx.prepare_cached(UPSERT_RELATIONS).await?;
     let toggle = tx.prepare_cached(TOGGLE_PRAISE).await?;
     let insert = tx.prepare_cached(INSERT_LOGS).await?;
@@ -271,6 +304,13 @@ pub async fn store_events_keyed(
         ds.push(if on { 1i16 } else { -1 });
         ls.push(action::log_text(&e.customer_name, e.action, on));
     }
+    let relations: Relations = created
+        .iter()
+        .map(|(k, c)| (*k, (*c, energy.get(k).copied().unwrap_or(0.0))))
+        .collect();
+    if batch.is_empty() {
+        return Ok((Vec::new(), relations));
+    }
     let wks: Vec<i64> = batch
         .iter()
         .enumerate()
@@ -283,7 +323,6 @@ pub async fn store_events_keyed(
         tx.query(&insert, &insert_params),
         tx.query(&counters_stmt, &counters_params),
     )?;
-    tx.commit().await?;
     let mut ids: Vec<(i64, DateTime<Utc>)> =
         inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
     // Ids come from the sequence in insertion (= input) order.
@@ -307,7 +346,7 @@ pub async fn store_events_keyed(
             })
         })
         .collect();
-    batch
+    let out = batch
         .iter()
         .zip(logs)
         .zip(praise_on)
@@ -322,7 +361,8 @@ pub async fn store_events_keyed(
                 counters: counters.get(&e.user_id).copied().unwrap_or((0, 0, 0)),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((out, relations))
 }
 
 /// Filters of the radar views.

@@ -17,6 +17,14 @@ pub enum Signal {
     CustomerMessage,
     /// The salesperson recorded a follow-up.
     FollowUp,
+    /// The customer opened an article the salesperson shared, for the first time.
+    ArticleRead,
+    /// ... and again.
+    ArticleReread,
+    /// The customer forwarded it (to a friend or Moments).
+    ArticleForward,
+    /// The customer read it to the end (first time).
+    ArticleFinished,
 }
 
 pub const HALF_LIFE_DAYS: f64 = 7.0;
@@ -44,6 +52,10 @@ pub fn weight(s: Signal) -> f64 {
         Signal::PraiseWithdrawn => 0.0,
         Signal::CustomerMessage => 3.0,
         Signal::FollowUp => 1.0,
+        Signal::ArticleRead => 2.0,
+        Signal::ArticleReread => 1.0,
+        Signal::ArticleForward => 5.0,
+        Signal::ArticleFinished => 3.0,
     }
 }
 

@@ -2,12 +2,14 @@
 //! forms act on the same rows). Each enforces who may do what and keeps multi-row writes
 //! in one transaction; handlers only parse input and render output.
 
+pub mod article;
 pub mod batch;
 pub mod card;
 pub mod card_cache;
 pub mod chat;
 pub mod company;
 pub mod customer;
+pub mod gzh;
 pub mod login;
 pub mod org;
 pub mod platform;

@@ -1,6 +1,8 @@
-//! Radar events: a customer's action on a salesperson's card is stored durably (batched by
-//! [`crate::service::batch`], or one transaction per event when batching is off), then pushed
-//! to the salesperson's live connections through the hub, before the request answers.
+//! Radar events: a customer's action on a salesperson's card, or on an article the salesperson
+//! shared (`service::article`), is stored durably (batched by [`crate::service::batch`], or one
+//! transaction per event when batching is off), then pushed to the salesperson's live
+//! connections through the hub, before the request answers. Card and article events share the
+//! lanes and the transactions: one writer, one relation upsert (activity, AI energy) per batch.
 
 use axum::extract::ws::Utf8Bytes;
 use deadpool_postgres::{Client, Pool};
@@ -8,7 +10,10 @@ use serde::Serialize;
 
 use crate::{
     auth::Customer,
-    db::radar::{self, LogRow, NewEvent, Recorded},
+    db::{
+        article_spread::{self, ArticleEvent, ArticleRecorded},
+        radar::{self, LogRow, NewEvent, PairTouch, Recorded},
+    },
     domain::{action, ai, time},
     error::ApiError,
     hub::Target,
@@ -19,35 +24,173 @@ use crate::{
 /// Most events in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// An event for the radar writer.
+#[derive(Debug, Clone)]
+pub enum RadarItem {
+    /// An action on the card (1..=12).
+    Card(NewEvent),
+    /// A read, forward or reading time of an article.
+    Article(ArticleEvent),
+}
+
+/// What the writer gives back for an item.
+#[derive(Debug, Clone)]
+pub enum RadarOut {
+    Card(Recorded),
+    Article(ArticleOut),
+}
+
+/// A stored article event with its relation.
+#[derive(Debug, Clone)]
+pub struct ArticleOut {
+    pub rec: ArticleRecorded,
+    /// The event created the salesperson ↔ customer relation.
+    pub new_relation: bool,
+    /// The relation's AI energy after the batch.
+    pub energy: f64,
+}
+
 pub struct RadarStore;
 
+/// The card and the article items of a batch, each with its write keys, in batch order.
+fn split(
+    batch: &[RadarItem],
+    keys: &[i64],
+) -> (Vec<NewEvent>, Vec<i64>, Vec<ArticleEvent>, Vec<i64>) {
+    let (mut cards, mut card_keys, mut articles, mut article_keys) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, item) in batch.iter().enumerate() {
+        let key = keys.get(i).copied().unwrap_or_else(rand::random);
+        match item {
+            RadarItem::Card(e) => {
+                cards.push(e.clone());
+                card_keys.push(key);
+            }
+            RadarItem::Article(e) => {
+                articles.push(e.clone());
+                article_keys.push(key);
+            }
+        }
+    }
+    (cards, card_keys, articles, article_keys)
+}
+
 impl BatchStore for RadarStore {
-    type Item = NewEvent;
-    type Out = Recorded;
+    type Item = RadarItem;
+    type Out = RadarOut;
     const NAME: &'static str = "radar writer";
 
-    /// Events of one salesperson share a lane: their counter rows are written by one lane
-    /// at a time, and their order is kept.
-    fn lane_key(e: &NewEvent) -> u64 {
-        e.user_id as u64
+    /// Events of one salesperson share a lane: their counter rows (card, article trees and
+    /// counters) are written by one lane at a time, and their order is kept.
+    fn lane_key(e: &RadarItem) -> u64 {
+        match e {
+            RadarItem::Card(e) => e.user_id as u64,
+            RadarItem::Article(e) => e.user_id as u64,
+        }
     }
 
     async fn write(
         &self,
         db: &mut Client,
-        batch: &[NewEvent],
+        batch: &[RadarItem],
         keys: &[i64],
-    ) -> Result<Vec<Recorded>, ApiError> {
-        radar::store_events_keyed(db, batch, keys).await
+    ) -> Result<Vec<RadarOut>, ApiError> {
+        let (cards, card_keys, articles, article_keys) = split(batch, keys);
+        if cards.len() == batch.len() {
+            let out = radar::store_events_keyed(db, &cards, &card_keys).await?;
+            return Ok(out.into_iter().map(RadarOut::Card).collect());
+        }
+        let tx = db.transaction().await?;
+        let recs = article_spread::store(&tx, &articles, &article_keys).await?;
+        let touches: Vec<PairTouch> = articles
+            .iter()
+            .zip(&recs)
+            .map(|(e, r)| PairTouch {
+                company_id: e.company_id,
+                user_id: e.user_id,
+                customer_id: e.customer_id,
+                source: 2,
+                weight: r.weight,
+            })
+            .collect();
+        let (card_out, relations) =
+            radar::store_events_in(&tx, &cards, &card_keys, &touches).await?;
+        tx.commit().await?;
+        let mut cards = card_out.into_iter();
+        let mut arts = articles.iter().zip(recs);
+        let mut seen = std::collections::HashSet::new();
+        batch
+            .iter()
+            .map(|i| match i {
+                RadarItem::Card(_) => cards.next().map(RadarOut::Card),
+                RadarItem::Article(_) => arts.next().map(|(e, rec)| {
+                    let key = (e.user_id, e.customer_id);
+                    let (created, energy) = relations.get(&key).copied().unwrap_or((false, 0.0));
+                    // Only the pair's first event in the batch reports the new relation.
+                    let new_relation = created && seen.insert(key);
+                    RadarOut::Article(ArticleOut {
+                        rec,
+                        new_relation,
+                        energy,
+                    })
+                }),
+            })
+            .map(|o| {
+                o.ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!("radar writer: result missing"))
+                })
+            })
+            .collect()
     }
 
+    /// Card events by their keys in the action log, article events by theirs in
+    /// `article_event`; each kind first locks its relations, so a batch still committing is
+    /// waited for.
     async fn recover(
         &self,
         db: &mut Client,
-        batch: &[NewEvent],
+        batch: &[RadarItem],
         keys: &[i64],
-    ) -> Result<Vec<Option<Recorded>>, ApiError> {
-        radar::recorded_by_key(db, batch, keys).await
+    ) -> Result<Vec<Option<RadarOut>>, ApiError> {
+        let (cards, card_keys, articles, article_keys) = split(batch, keys);
+        let card_found = if cards.is_empty() {
+            Vec::new()
+        } else {
+            radar::recorded_by_key(db, &cards, &card_keys).await?
+        };
+        let article_found = if articles.is_empty() {
+            Vec::new()
+        } else {
+            article_spread::recorded_by_key(db, &articles, &article_keys).await?
+        };
+        if card_found.len() != cards.len() || article_found.len() != articles.len() {
+            return Err(ApiError::Unexpected(anyhow::anyhow!(
+                "radar writer: recovery answered {} + {} for {} + {} items",
+                card_found.len(),
+                article_found.len(),
+                cards.len(),
+                articles.len()
+            )));
+        }
+        let mut cards = card_found.into_iter();
+        let mut arts = articles.iter().zip(article_found);
+        let mut seen = std::collections::HashSet::new();
+        Ok(batch
+            .iter()
+            .map(|i| match i {
+                RadarItem::Card(_) => cards.next().flatten().map(RadarOut::Card),
+                RadarItem::Article(_) => arts.next().and_then(|(e, found)| {
+                    found.map(|f| {
+                        let key = (e.user_id, e.customer_id);
+                        RadarOut::Article(ArticleOut {
+                            rec: f.rec,
+                            new_relation: f.new_relation && seen.insert(key),
+                            energy: f.energy,
+                        })
+                    })
+                }),
+            })
+            .collect())
     }
 }
 
@@ -75,10 +218,30 @@ impl Radar {
         }
     }
 
-    pub async fn store(&self, e: NewEvent) -> Result<Recorded, ApiError> {
+    async fn submit(&self, e: RadarItem) -> Result<RadarOut, ApiError> {
         match self {
             Radar::Batched(b) => b.submit(e).await,
             Radar::Direct(pool) => batch::write_now(&RadarStore, pool, e).await,
+        }
+    }
+
+    /// Stores a card event.
+    pub async fn store(&self, e: NewEvent) -> Result<Recorded, ApiError> {
+        match self.submit(RadarItem::Card(e)).await? {
+            RadarOut::Card(r) => Ok(r),
+            RadarOut::Article(_) => Err(ApiError::Unexpected(anyhow::anyhow!(
+                "radar writer: wrong result kind"
+            ))),
+        }
+    }
+
+    /// Stores an article event.
+    pub async fn store_article(&self, e: ArticleEvent) -> Result<ArticleOut, ApiError> {
+        match self.submit(RadarItem::Article(e)).await? {
+            RadarOut::Article(r) => Ok(r),
+            RadarOut::Card(_) => Err(ApiError::Unexpected(anyhow::anyhow!(
+                "radar writer: wrong result kind"
+            ))),
         }
     }
 }

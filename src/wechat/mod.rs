@@ -1,15 +1,16 @@
 //! WeChat integration, one module per WeChat product on both sides:
 //! the client core ([`client`]: hosts, errors, caches, request helpers), WeCom
 //! ([`qyapi`]), mini program ([`wxa`]), the open-platform third-party platform
-//! ([`component`], with its message crypto in [`crypt`]); and the offline sandbox that
-//! imitates them ([`sandbox`], split the same way). The official account (`mp`) joins as
-//! `mp.rs` / `sandbox/mp.rs`.
+//! ([`component`], with its message crypto in [`crypt`]), the official account ([`mp`]: web
+//! OAuth, `sns/userinfo`, the JS-SDK ticket); and the offline sandbox that imitates them
+//! ([`sandbox`], split the same way).
 
 pub mod client;
 pub mod component;
 pub mod crypt;
 pub mod environment;
 pub mod qyapi;
+pub mod mp;
 pub mod sandbox;
 pub mod wxa;
 

@@ -314,6 +314,7 @@ fn platform_router() -> Routes {
 
 /// ADM-64..72 (articles, tags, publishing) and ADM-89..96 (talk scripts).
 fn articles_and_talk() -> Routes {
+    use crate::api::qiyeweixin::article as spread;
     const P: &str = "/zhugeleida/admin";
     Routes::new()
         .route(&format!("{P}/article/myarticle_list"), any(article::list))
@@ -333,6 +334,22 @@ fn articles_and_talk() -> Routes {
         .route(
             &format!("{P}/article/publish/{{o_id}}"),
             any(article::publish),
+        )
+        .route(
+            &format!("{P}/article/forward_tree/{{o_id}}"),
+            any(spread::forward_tree_admin),
+        )
+        .route(
+            &format!("{P}/article/customer_reach/{{o_id}}"),
+            any(spread::customer_reach_admin),
+        )
+        .route(
+            &format!("{P}/article/top_spreaders/{{o_id}}"),
+            any(spread::top_spreaders_admin),
+        )
+        .route(
+            &format!("{P}/article/stay_distribution/{{o_id}}"),
+            any(spread::stay_distribution_admin),
         )
         .route(&format!("{P}/article_tag"), any(article::tags))
         .route(

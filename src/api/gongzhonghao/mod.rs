@@ -1,6 +1,8 @@
 //! Surface `gongzhonghao`: the customer in official-account H5 pages. Its chat endpoints
 //! are also served under `/zhugeleida/xiaochengxu/chat/...` for mini-program clients.
 
+mod article;
+mod auth;
 pub(crate) mod chat;
 
 use axum::routing::any;
@@ -21,7 +23,32 @@ pub(crate) fn chat_routes(prefix: &str) -> Routes {
 }
 
 pub fn router() -> Routes {
-    chat_routes("/zhugeleida/gongzhonghao").merge(crate::api::xiaochengxu::customer_routes(
-        "/zhugeleida/gongzhonghao",
-    ))
+    const P: &str = "/zhugeleida/gongzhonghao";
+    chat_routes(P)
+        .route(
+            &format!("{P}/create_gongzhonghao_auth_url/{{o_id}}"),
+            any(auth::auth_url),
+        )
+        .route(&format!("{P}/work_gongzhonghao_auth"), any(auth::sign_in))
+        .route(
+            &format!("{P}/work_gongzhonghao_auth/create_gongzhonghao_share_auth_url"),
+            any(auth::share_url),
+        )
+        .route(
+            &format!("{P}/work_gongzhonghao_auth/gongzhonghao_share_sign"),
+            any(auth::share_sign),
+        )
+        .route(
+            &format!("{P}/article/myarticle/{{o_id}}"),
+            any(article::show),
+        )
+        .route(
+            &format!("{P}/article/forward_article/{{o_id}}"),
+            any(article::forward),
+        )
+        .route(
+            &format!("{P}/article/staytime/{{o_id}}"),
+            any(article::staytime),
+        )
+        .merge(crate::api::xiaochengxu::customer_routes(P))
 }

@@ -2,6 +2,7 @@
 //! organisation endpoints that old clients still call.
 
 mod action;
+pub(crate) mod article;
 mod card;
 mod chat;
 mod company;
@@ -149,6 +150,26 @@ pub fn router() -> Routes {
             any(role::delete_permission),
         )
         .route(&format!("{P}/feedback/add/{{o_id}}"), any(feedback::add))
+        .route(
+            &format!("{P}/article/customer_effect_ranking_by_level/{{o_id}}"),
+            any(article::by_level),
+        )
+        .route(
+            &format!("{P}/article/forward_tree/{{o_id}}"),
+            any(article::forward_tree),
+        )
+        .route(
+            &format!("{P}/article/customer_reach/{{o_id}}"),
+            any(article::customer_reach),
+        )
+        .route(
+            &format!("{P}/article/top_spreaders/{{o_id}}"),
+            any(article::top_spreaders),
+        )
+        .route(
+            &format!("{P}/article/stay_distribution/{{o_id}}"),
+            any(article::stay_distribution),
+        )
         .route(&format!("{P}/talk"), any(talk::search))
         .route(&format!("{P}/talk/send_msg/{{o_id}}"), any(talk::send))
         .route(&format!("{P}/company"), any(company::list))
