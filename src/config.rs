@@ -410,6 +410,10 @@ impl Settings {
             };
         }
         s.gzh.read_env();
+        if env("ZGLD_PUBLIC_URL").is_none() {
+            // One public address for the platform's callback and the official account's links.
+            s.gzh.public_url = s.wechat.public_base_url.clone();
+        }
         if let Some(v) = env("ZGLD_STATIC_DIR") {
             s.static_dir = PathBuf::from(v);
         }

@@ -29,28 +29,27 @@ pub async fn find(
     Ok(r.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Finds or creates the official-account customer and issues a fresh token; a profile, when
-/// given, replaces the stored one. Returns (id, token).
+/// Finds or creates the official-account customer and opens a session of its own for it
+/// (`auth_session`: the customer's other devices stay signed in); a profile, when given,
+/// replaces the stored one. Returns (id, token).
 pub async fn login(
     db: &impl GenericClient,
     company_id: i64,
     openid: &str,
     unionid: Option<&str>,
     profile: Option<&OaProfile>,
+    auth: &crate::config::AuthSettings,
 ) -> Result<(i64, String), ApiError> {
-    let token = crate::auth::token::generate();
     let r = db
         .query_one(
-            "insert into customer (company_id, openid, unionid, user_type, username, headimgurl, sex, area,
-                token, token_issued_at, token_last_used_at)
-             values ($1, $2, $3, 1, $4, $5, $6, $7, $8, now(), now())
+            "insert into customer (company_id, openid, unionid, user_type, username, headimgurl, sex, area)
+             values ($1, $2, $3, 1, $4, $5, $6, $7)
              on conflict on constraint customer_openid_key do update set
                 unionid = coalesce(excluded.unionid, customer.unionid),
                 username = coalesce(excluded.username, customer.username),
                 headimgurl = coalesce(excluded.headimgurl, customer.headimgurl),
                 sex = coalesce(excluded.sex, customer.sex),
-                area = coalesce(excluded.area, customer.area),
-                token = excluded.token, token_issued_at = now(), token_last_used_at = now()
+                area = coalesce(excluded.area, customer.area)
              returning id",
             &[
                 &company_id,
@@ -60,11 +59,12 @@ pub async fn login(
                 &profile.map(|p| p.headimgurl.as_str()).filter(|h| !h.is_empty()),
                 &profile.and_then(|p| p.sex),
                 &profile.map(|p| p.area.as_str()),
-                &token,
             ],
         )
         .await?;
-    Ok((r.get(0), token))
+    let id: i64 = r.get(0);
+    let (_, token) = super::session::create(db, super::session::Owner::Customer(id), auth).await?;
+    Ok((id, token))
 }
 
 /// A cached ticket still good until at least `fresh_until`.

@@ -218,6 +218,7 @@ pub async fn sign_in(state: &AppState, i: SignInInput) -> Result<SignIn, ApiErro
         &grant.openid,
         grant.unionid.as_deref(),
         profile.as_ref(),
+        &state.settings.auth,
     )
     .await?;
     if let Some(uid) = r.uid {

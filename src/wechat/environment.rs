@@ -9,7 +9,10 @@ use crate::{config::Settings, wechat::WechatHosts};
 /// The sandbox's built-in demo mini program (src/wechat/sandbox/config.rs), never valid on
 /// the real WeChat.
 pub const DEMO_XCX_APPID: &str = "wxsandboxminiapp";
+/// The sandbox's demo official account (src/wechat/sandbox/mp.rs).
+pub const DEMO_GZH_APPID: &str = "wxsandboxgzh";
 pub const DEMO_SECRETS: &[&str] = &[
+    "sandbox-gzh-secret",
     "sandbox-miniapp-secret",
     "sandbox-tongxunlu-secret",
     "sandbox-ai-radar-secret",
@@ -101,6 +104,12 @@ pub fn production_problems(s: &Settings) -> Vec<String> {
         }
         Some(_) => {}
     }
+    if s.gzh.appid == DEMO_GZH_APPID {
+        out.push("ZGLD_GZH_APPID is the sandbox's demo official account".to_owned());
+    }
+    if DEMO_SECRETS.contains(&s.gzh.secret.expose()) {
+        out.push("ZGLD_GZH_SECRET is a sandbox demo secret".to_owned());
+    }
     if let Some(c) = &s.wechat.component {
         let demo = crate::config::ComponentSettings::sandbox();
         if c.appid == demo.appid {
@@ -141,6 +150,8 @@ mod tests {
         s.wechat.xcx_appid = Some("wx0123456789abcdef".into());
         s.wechat.xcx_secret = Some(Secret::new("a-real-secret"));
         s.wechat.component = None;
+        s.gzh.appid = "wx00000000000000aa".into();
+        s.gzh.secret = Secret::new("a-real-gzh-secret");
         s
     }
 
@@ -164,6 +175,10 @@ mod tests {
         s.wechat.component = Some(crate::config::ComponentSettings::sandbox());
         let e = check(&s).unwrap_err().to_string();
         assert!(e.contains("demo platform"), "{e}");
+        let mut s = production();
+        s.gzh = crate::service::gzh::GzhSettings::local_default();
+        let e = check(&s).unwrap_err().to_string();
+        assert!(e.contains("demo official account"), "{e}");
     }
 
     #[test]

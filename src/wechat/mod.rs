@@ -9,8 +9,8 @@ pub mod client;
 pub mod component;
 pub mod crypt;
 pub mod environment;
-pub mod qyapi;
 pub mod mp;
+pub mod qyapi;
 pub mod sandbox;
 pub mod wxa;
 

@@ -1,8 +1,8 @@
 //! Surface `admin` (后台管理): the company admins' and the platform operator's web backend.
 
 mod access_rules;
-mod auth_process;
 mod article;
+mod auth_process;
 mod company;
 mod dai_xcx;
 mod home_page;
@@ -12,8 +12,8 @@ pub(crate) mod product;
 mod role;
 mod session;
 mod signup;
-mod tongxunlu;
 pub(crate) mod talk;
+mod tongxunlu;
 mod user;
 mod userprofile;
 pub(crate) mod website;

@@ -40,6 +40,8 @@ pub(crate) struct SandboxState {
     pub outbox: Vec<Push>,
     /// Every push sent, with our server's reply (G.9).
     pub pushes: Vec<PushRecord>,
+    /// Official-account web tokens and tickets (`super::mp`).
+    pub mp: super::mp::MpState,
 }
 
 /// Third-party platform state.
@@ -94,8 +96,6 @@ pub(crate) struct PushRecord {
     pub reply: String,
     /// Anything but HTTP 200 `success`.
     pub failed: bool,
-    /// Official-account web tokens and tickets (`super::mp`).
-    pub mp: super::mp::MpState,
 }
 
 /// Per-kind counters behind the deterministic identifiers of G.1.
