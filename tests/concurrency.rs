@@ -355,3 +355,118 @@ async fn a_radar_batch_that_fails_after_its_commit_is_never_written_again() {
         .get(0);
     assert_eq!(popularity, N as i64 - 1);
 }
+
+/// Issue 9 item 11 for article events: a radar batch holding article reads, a forward and card
+/// events fails after its commit; every event is answered as stored (found by its write key in
+/// `article_event` / the action log), none is written twice, none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_article_event_batch_that_fails_after_its_commit_is_never_written_again() {
+    use zhugeleida::db::{
+        article_spread::{ArticleEvent, ArticleOp},
+        radar::NewEvent,
+    };
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("文章提交后").await;
+    let cust = customer(&app, rep.user_id, "o_lost_article").await;
+    let article: i64 = app
+        .db()
+        .await
+        .query_one(
+            "insert into article (company_id, user_id, title, status) values ($1, $2, '文章', 1)
+             returning id",
+            &[&company, &rep.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    app.state.radar.fail_after_commit(1);
+    const N: usize = 20;
+    let radar = app.state.radar.clone();
+    // Even items read the article (the first creates the reader's node), odd items view the
+    // card, item 5 forwards the article.
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let radar = radar.clone();
+        async move {
+            if i % 2 == 0 || i == 5 {
+                let op = if i == 5 {
+                    ArticleOp::Forward {
+                        forward_type: 1,
+                        pid: None,
+                    }
+                } else {
+                    ArticleOp::Read { pid: None }
+                };
+                radar
+                    .store_article(ArticleEvent {
+                        company_id: company,
+                        user_id: rep.user_id,
+                        customer_id: cust.user_id,
+                        article_id: article,
+                        read_secs: 10,
+                        op,
+                    })
+                    .await
+                    .map(|o| (Some(o.rec.read_count), o.rec.forward_id))
+            } else {
+                radar
+                    .store(NewEvent {
+                        company_id: company,
+                        user_id: rep.user_id,
+                        customer_id: cust.user_id,
+                        action: 1,
+                        source: 1,
+                        customer_name: "客户".into(),
+                    })
+                    .await
+                    .map(|_| (None, None))
+            }
+        }
+    }))
+    .await;
+    let mut reads = vec![];
+    for (i, r) in results.iter().enumerate() {
+        let (read_count, forward_id) = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("event {i} failed: {e}"));
+        if i % 2 == 0 {
+            reads.push(read_count.unwrap());
+        }
+        if i == 5 {
+            assert!(
+                forward_id.is_some(),
+                "the forward is stored: {forward_id:?}"
+            );
+        }
+    }
+    // In submission order (one lane per salesperson), each read counted once.
+    assert_eq!(reads, (1..=(N / 2) as i32).collect::<Vec<_>>());
+    let db = app.db().await;
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(
+        count("select count(*) from article_event").await,
+        N as i64 / 2 + 1
+    );
+    assert_eq!(count("select count(*) from article_forward").await, 1);
+    assert_eq!(
+        count("select count(*) from action_log").await,
+        N as i64 / 2 - 1
+    );
+    assert_eq!(
+        count("select read_count::int8 from article_access").await,
+        N as i64 / 2
+    );
+    assert_eq!(
+        count("select read_count from article_stat").await,
+        N as i64 / 2
+    );
+    assert_eq!(count("select reader_count from article_stat").await, 1);
+    assert_eq!(count("select forward_count from article_stat").await, 1);
+    // check-counters agrees: the counters match a scan of the access tree.
+    let disagreements = zhugeleida::db::article_spread::check(&db, company)
+        .await
+        .unwrap();
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+}

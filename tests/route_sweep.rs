@@ -342,6 +342,34 @@ async fn seed(app: &TestApp, mark: &str) -> Tenant {
             "/zhugeleida/admin/gzh_auth_process/update/app_id".into(),
             vec![("authorization_appid", format!("wx{:016x}", company + 1))],
         ),
+        // Articles, tags, talk scripts (ADM-64..72, 89..96).
+        (
+            &admin,
+            "/zhugeleida/admin/article_tag/add/0".into(),
+            vec![("tag_name", format!("{mark}文章标签"))],
+        ),
+        (
+            &admin,
+            "/zhugeleida/admin/article/add/0".into(),
+            vec![
+                ("title", format!("{mark}文章")),
+                ("summary", format!("{mark}摘要")),
+                ("content", format!("<p>{mark}正文</p>")),
+            ],
+        ),
+        (
+            &admin,
+            "/zhugeleida/admin/talkGroupManageOper/add/0".into(),
+            vec![("groupName", format!("{mark}话术组"))],
+        ),
+        (
+            &admin,
+            "/zhugeleida/admin/speechDetailsManageOper/add/0".into(),
+            vec![
+                ("contentWords", format!("{mark}话术内容")),
+                ("talkGroupName", format!("{mark}话术组")),
+            ],
+        ),
         // Sign-up by QR (ADM-09); the registration itself follows with the QR's credential.
         (
             &admin,
@@ -411,6 +439,53 @@ async fn seed(app: &TestApp, mark: &str) -> Tenant {
             .await
             .ok();
     }
+    // The customer reads the article, forwards it and reports a reading time (GZH-06/10/11
+    // events through the radar writer: a node, a forward, counters, article_event rows).
+    let article: Option<i64> = app
+        .db()
+        .await
+        .query_one(
+            "select max(id) from article where company_id = $1",
+            &[&company],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if let Some(article_id) = article {
+        use zhugeleida::db::article_spread::{ArticleEvent, ArticleOp};
+        let event = |op| ArticleEvent {
+            company_id: company,
+            user_id: sales_id,
+            customer_id: customer.user_id,
+            article_id,
+            read_secs: 10,
+            op,
+        };
+        let read = app
+            .state
+            .radar
+            .store_article(event(ArticleOp::Read { pid: None }))
+            .await
+            .unwrap();
+        app.state
+            .radar
+            .store_article(event(ArticleOp::Forward {
+                forward_type: 1,
+                pid: None,
+            }))
+            .await
+            .unwrap();
+        if let Some(access_id) = read.rec.access_id {
+            app.state
+                .radar
+                .store_article(event(ArticleOp::Stay {
+                    access_id,
+                    secs: Some(12),
+                }))
+                .await
+                .unwrap();
+        }
+    }
     Tenant {
         company,
         admin,
@@ -426,7 +501,14 @@ fn id_like(name: &str) -> bool {
             || name.ends_with("_list")
             || matches!(
                 name,
-                "uid" | "u_id" | "superior" | "belonger" | "department" | "pid"
+                "uid"
+                    | "u_id"
+                    | "superior"
+                    | "belonger"
+                    | "department"
+                    | "pid"
+                    | "root"
+                    | "talkGroupId"
             ))
 }
 
@@ -437,6 +519,8 @@ fn filler(name: &str, n: usize) -> Option<String> {
         "status" | "sex" | "source" | "app_type" | "index_type" | "user_type" | "action"
         | "send_type" | "open_length_time" | "current_page" => "1".into(),
         "days" => "7".into(),
+        "forward_type" | "level" => "1".into(),
+        "stay_time" => "5".into(),
         "length" => "20".into(),
         "expedted_pr" | "update_expected_pr" => "50".into(),
         "mingpian_available_num" => "10".into(),
