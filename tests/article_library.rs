@@ -204,7 +204,7 @@ async fn an_admin_builds_the_library_and_staff_read_it() {
         .form(&[("title", "x")])
         .send()
         .await
-        .expect_code(404);
+        .refused(404, "admin endpoint called by a member");
 
     let r = app
         .post(&format!("/zhugeleida/admin/article/delete/{guide_id}"))

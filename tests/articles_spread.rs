@@ -699,5 +699,5 @@ async fn foreign_articles_nodes_and_people_reveal_nothing() {
     .signed(&sales_a)
     .send()
     .await
-    .expect_code(404);
+    .refused(404, "admin endpoint called by a member");
 }
