@@ -30,28 +30,28 @@ pub struct ListArgs {
 pub struct ViewArgs {
     /// Offered views per second (open loop: sent on schedule whatever the answers do).
     #[arg(long, default_value_t = 10_000)]
-    rate: u64,
+    pub(crate) rate: u64,
     /// Salespeople, each on one WebSocket.
     #[arg(long, default_value_t = 200)]
-    reps: usize,
+    pub(crate) reps: usize,
     /// Customers (views are spread round-robin over them).
     #[arg(long, default_value_t = 4_000)]
-    customers: usize,
+    pub(crate) customers: usize,
     #[arg(long, default_value_t = 15)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     #[arg(long, default_value_t = 3)]
-    warmup: u64,
+    pub(crate) warmup: u64,
 }
 
-fn hist() -> anyhow::Result<Histogram<u64>> {
+pub(crate) fn hist() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 600_000_000, 3).context("histogram")
 }
 
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+pub(crate) fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     round(h.value_at_quantile(q) as f64 / 1000.0)
 }
 
-async fn db(env: &Env) -> anyhow::Result<tokio_postgres::Client> {
+pub(crate) async fn db(env: &Env) -> anyhow::Result<tokio_postgres::Client> {
     let (db, conn) =
         tokio_postgres::connect(&format!("{}/{DB}", env.pg), tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -155,17 +155,45 @@ pub async fn product_list(env: &Env, a: &ListArgs) -> anyhow::Result<Value> {
 
 /// Customer views (product detail and website, alternating) offered open-loop at `rate`/s.
 pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
-    let reps = a.reps.max(1);
-    let customers = a.customers.max(1);
-    prepare(env, reps, customers).await?;
-    let db = db(env).await?;
-    db.batch_execute(&format!(
+    let setup = format!(
         "insert into product (id, company_id, user_id, product_type, name, price, reason, content, cover_data)
            values (1, 1, 1, 1, '门票', '128', '理由', '{CONTENT}', '{COVER}');
          insert into website (company_id, website_content)
            values (1, '[{{\"type\":\"guntu\",\"data\":[{{\"picture_url\":\"statics/w/1.png\"}}]}}]');"
-    ))
-    .await?;
+    );
+    let path = |k: usize, rep: usize| {
+        if k.is_multiple_of(2) {
+            format!("xiaochengxu/product/product_single?product_id=1&uid={rep}")
+        } else {
+            format!("xiaochengxu/website?uid={rep}")
+        }
+    };
+    open_loop(
+        env,
+        a,
+        &setup,
+        path,
+        "select count(*) from action_log where action in (2, 4)",
+    )
+    .await
+}
+
+/// Customer requests that are radar events, offered open-loop at `a.rate`/s (request `k` of
+/// customer `c` goes to `path(k, salesperson of c)` under `/zhugeleida/`, signed by `c`), the
+/// salespeople on WebSockets: delivered rate, request and push latency from each request's
+/// scheduled time. `setup` runs on the fresh database first; `stored` counts what was written.
+pub(crate) async fn open_loop(
+    env: &Env,
+    a: &ViewArgs,
+    setup: &str,
+    path: impl Fn(usize, usize) -> String,
+    stored: &str,
+) -> anyhow::Result<Value> {
+    let reps = a.reps.max(1);
+    let customers = a.customers.max(1);
+    prepare(env, reps, customers).await?;
+    let db = db(env).await?;
+    db.batch_execute(setup).await?;
     let node = Node::start(env, 18_601, false, &[]).await?;
     let port = node.port;
     let start = Instant::now();
@@ -208,13 +236,9 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
         }
         let c = (k % customers) + 1;
         let rep = ((c - 1) % reps) + 1;
-        let path = if k.is_multiple_of(2) {
-            "product/product_single?product_id=1&"
-        } else {
-            "website?"
-        };
         let url = format!(
-            "http://127.0.0.1:{port}/zhugeleida/xiaochengxu/{path}uid={rep}&{}",
+            "http://127.0.0.1:{port}/zhugeleida/{}&{}",
+            path(k, rep),
             signed('c', c)
         );
         if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
@@ -264,13 +288,7 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
     measuring.store(false, Ordering::Relaxed);
     let loadavg_after = loadavg();
     let measured = (total - measure_from) as f64;
-    let logged: i64 = db
-        .query_one(
-            "select count(*) from action_log where action in (2, 4)",
-            &[],
-        )
-        .await?
-        .get(0);
+    let logged: i64 = db.query_one(stored, &[]).await?.get(0);
     let push = push.lock().await;
     let req = req.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let result = json!({
@@ -287,7 +305,7 @@ pub async fn views(env: &Env, a: &ViewArgs) -> anyhow::Result<Value> {
         "push_max_ms": ms(&push, 1.0),
         "errors": bad.load(Ordering::Relaxed),
         "sent_late_over_10ms": late,
-        "action_log_rows_2_4": logged,
+        "rows_stored": logged,
         "rss_mib": node.rss_kib() / 1024,
         "reps": reps,
         "customers": customers,

@@ -8,6 +8,7 @@
 //! drives the legacy polling endpoint against a hello-world route of the same binary, and a
 //! bare in-process WebSocket relay as the baseline for latency.
 
+mod articles;
 mod chaos;
 mod chaos_core;
 mod content;
@@ -92,6 +93,12 @@ enum Cmd {
     /// Redis down, slow consumers, rolling SIGTERMs (docs/RELIABILITY.md). Exits 1 when an
     /// invariant fails.
     Chaos(chaos::ChaosArgs),
+    /// How an article spread (QYW-52, the forward tree, a customer's reach) over 1,000,000
+    /// access nodes 20 levels deep, against walking the records recursively.
+    ArticleSpread(articles::SpreadArgs),
+    /// Article reads and forwards (GZH-06/10) offered open-loop (`--rate`), salespeople on
+    /// WebSockets: delivered rate, request and push p99.
+    ArticleEvents(content::ViewArgs),
     /// The whole suite behind docs/BENCHMARKS.md.
     All {
         #[arg(long, default_value_t = 10_000)]
@@ -187,6 +194,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Release(a) => {
             let r = release::run(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::ArticleSpread(a) => {
+            let r = articles::spread(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Cmd::ArticleEvents(a) => {
+            let r = articles::events(&env, &a).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Cmd::ServeRelay { port } => relay::serve(port).await?,
