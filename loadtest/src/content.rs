@@ -76,11 +76,12 @@ pub async fn product_list(env: &Env, a: &ListArgs) -> anyhow::Result<Value> {
                   '{CONTENT}', '{COVER}',
                   case when g % 10 = 3 then 2 else 1 end, (g * 7) % 11,
                   now() - (g || ' minutes')::interval
-           from generate_series(1, {n}) g;
-         vacuum analyze;",
+           from generate_series(1, {n}) g;",
         n = a.products
     ))
     .await?;
+    // Alone: VACUUM cannot run inside the insert's implicit transaction.
+    db.batch_execute("vacuum analyze").await?;
     let node = Node::start(env, 18_600, false, &[]).await?;
     let port = node.port;
     let http = reqwest::Client::new();
@@ -208,6 +209,7 @@ pub(crate) async fn open_loop(
     let req = Arc::new(Mutex::new(hist()?));
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
+    let first_error: Arc<Mutex<Option<String>>> = Arc::default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .build()?;
@@ -244,6 +246,7 @@ pub(crate) async fn open_loop(
         if let Some(Ok(mut q)) = sent.get(c).map(|s| s.lock()) {
             q.push_back(due);
         }
+        let first_error = first_error.clone();
         let (http, ok, bad, req, sent, measuring) = (
             http.clone(),
             ok.clone(),
@@ -253,14 +256,19 @@ pub(crate) async fn open_loop(
             measuring.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let good = match http.get(url).send().await {
-                Ok(r) => r
-                    .json::<Value>()
-                    .await
-                    .map(|v| v["code"] == 200)
-                    .unwrap_or(false),
-                Err(_) => false,
+            let answer = match http.get(url).send().await {
+                Ok(r) => r.json::<Value>().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
+            let good = matches!(&answer, Ok(v) if v["code"] == 200);
+            if !good {
+                if let Ok(mut first) = first_error.lock() {
+                    first.get_or_insert_with(|| match answer {
+                        Ok(v) => v.to_string(),
+                        Err(e) => e,
+                    });
+                }
+            }
             let done = start.elapsed().as_micros() as u64;
             if good {
                 if measuring.load(Ordering::Relaxed) {
@@ -304,6 +312,7 @@ pub(crate) async fn open_loop(
         "push_p99_ms": ms(&push, 0.99),
         "push_max_ms": ms(&push, 1.0),
         "errors": bad.load(Ordering::Relaxed),
+        "first_error": first_error.lock().ok().and_then(|f| f.clone()),
         "sent_late_over_10ms": late,
         "rows_stored": logged,
         "rss_mib": node.rss_kib() / 1024,
