@@ -709,6 +709,12 @@ fn view(r: &tokio_postgres::Row) -> NodeView {
 
 /// QYW-52: readers of one article shared by one salesperson at one level, in arrival order,
 /// with `level_num` and the level's count from the counters.
+///
+/// `level between $3 and $3 … order by level, id`, not `level = $3 … order by id`: with the
+/// equality PostgreSQL may walk the primary key in id order and filter, which finds a deep
+/// level's readers (all of them the latest ids) only after every shallower one (144 ms at
+/// level 20 of a 1,000,000-node tree); the range keeps `(level, id)` an order only
+/// `article_access_level_idx` gives (0.11 ms; docs/BENCHMARKS.md).
 pub async fn level_page(
     db: &impl GenericClient,
     company_id: i64,
@@ -721,8 +727,8 @@ pub async fn level_page(
     let stmt = db
         .prepare_cached(&format!(
             "select {VIEW_COLS} from article_access a join customer k on k.id = a.customer_id
-             where a.article_id = $1 and a.user_id = $2 and a.level = $3 and a.company_id = $4
-             order by a.id limit $5 offset $6"
+             where a.article_id = $1 and a.user_id = $2 and a.level between $3 and $3 and a.company_id = $4
+             order by a.level, a.id limit $5 offset $6"
         ))
         .await?;
     let rows = db
