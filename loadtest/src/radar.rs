@@ -570,7 +570,9 @@ pub async fn data(env: &Env, a: &DataArgs) -> anyhow::Result<Value> {
             .env("ZGLD_LOG", "warn")
             .output()
             .await?;
-        let v: Value = serde_json::from_slice(&out.stdout).context("check-counters output")?;
+        // Its first line: the dashboard counters (later lines check the article counters).
+        let first = out.stdout.split(|b| *b == b'\n').next().unwrap_or_default();
+        let v: Value = serde_json::from_slice(first).context("check-counters output")?;
         report.insert(
             format!("scan_vs_counters_{name}"),
             json!({
