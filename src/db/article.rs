@@ -292,13 +292,7 @@ async fn set_tags(
 
 /// ADM-68.
 pub async fn delete(db: &impl GenericClient, company_id: i64, id: i64) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from article where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    super::touched(n)
+    super::delete_in_company(db, "article", company_id, id).await
 }
 
 /// ADM-69: the company's tags, by id.
@@ -348,11 +342,5 @@ pub async fn rename_tag(
 
 /// ADM-72 (its links go with it).
 pub async fn delete_tag(db: &impl GenericClient, company_id: i64, id: i64) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from article_tag where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    super::touched(n)
+    super::delete_in_company(db, "article_tag", company_id, id).await
 }

@@ -287,6 +287,19 @@ pub fn touched(n: u64) -> Result<(), crate::error::ApiError> {
     }
 }
 
+/// Deletes row `id` of `table` if it belongs to the company; 302 when there is none (another
+/// company's id included), 304 while rows still reference it. `table` is a name from the code.
+pub async fn delete_in_company(
+    db: &impl deadpool_postgres::GenericClient,
+    table: &'static str,
+    company_id: i64,
+    id: i64,
+) -> Result<(), crate::error::ApiError> {
+    let sql = format!("delete from {table} where id = $1 and company_id = $2");
+    let n = db.execute(&sql, &[&id, &company_id]).await?;
+    touched(n)
+}
+
 /// Tenant-owned tables whose ids clients send in lists.
 #[derive(Debug, Clone, Copy)]
 pub enum Owned {

@@ -210,13 +210,7 @@ pub async fn set_recommend_index(
 }
 
 pub async fn delete(db: &impl GenericClient, company_id: i64, id: i64) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from product where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    touched(n)
+    super::delete_in_company(db, "product", company_id, id).await
 }
 
 /// Who wrote a piece of feedback.

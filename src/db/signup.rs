@@ -174,13 +174,7 @@ pub async fn delete_temp_user(
     company_id: i64,
     id: i64,
 ) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from temp_user where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    super::touched(n)
+    super::delete_in_company(db, "temp_user", company_id, id).await
 }
 
 /// Cards still free in the company, with the company row locked until the transaction ends

@@ -128,17 +128,7 @@ pub async fn rename(tx: &impl GenericClient, tag_id: i64, name: &str) -> Result<
 }
 
 pub async fn delete(db: &impl GenericClient, company_id: i64, tag_id: i64) -> Result<(), ApiError> {
-    if db
-        .execute(
-            "delete from customer_tag where id = $1 and company_id = $2",
-            &[&tag_id, &company_id],
-        )
-        .await?
-        == 0
-    {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    super::delete_in_company(db, "customer_tag", company_id, tag_id).await
 }
 
 /// Replaces a customer's tags; every tag must be the company's (302 otherwise).

@@ -117,13 +117,7 @@ pub async fn delete_group(
     company_id: i64,
     id: i64,
 ) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from talk_group where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    super::touched(n)
+    super::delete_in_company(db, "talk_group", company_id, id).await
 }
 
 /// ADM-92: the company's groups, oldest first, and the total.
@@ -203,13 +197,7 @@ pub async fn delete_phrase(
     company_id: i64,
     id: i64,
 ) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from talk_phrase where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    super::touched(n)
+    super::delete_in_company(db, "talk_phrase", company_id, id).await
 }
 
 /// ADM-96 and the salesperson's search: phrases of the company, optionally of one group and

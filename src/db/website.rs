@@ -123,11 +123,5 @@ pub async fn delete_template(
     company_id: i64,
     id: i64,
 ) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "delete from website_template where id = $1 and company_id = $2",
-            &[&id, &company_id],
-        )
-        .await?;
-    touched(n)
+    super::delete_in_company(db, "website_template", company_id, id).await
 }
