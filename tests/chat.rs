@@ -322,6 +322,19 @@ async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
     let reload = ws::next_of(&mut rws, "reload").await;
     assert_eq!(reload["conversation_id"], conv);
     assert_eq!(reload["last_seq"], 505);
+    let resumed = ws::next_of(&mut rws, "resumed").await;
+    assert_eq!(resumed["conversations"], json!([]));
+    // exactly the limit: all 500, in order, across the server's resume pages, then `resumed`
+    let (missed, resumed) = ws::resume(&mut rws, conv, 5).await;
+    let seqs: Vec<i64> = missed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (6..=505).collect::<Vec<_>>());
+    assert_eq!(missed[0]["msg"], "bulk 1");
+    assert_eq!(missed[499]["msg"], "bulk 500");
+    assert_eq!(resumed["conversations"][0]["last_seq"], 505);
+    // nothing missed: no message, `resumed` at the client's own seq
+    let (missed, resumed) = ws::resume(&mut rws, conv, 505).await;
+    assert!(missed.is_empty());
+    assert_eq!(resumed["conversations"][0]["last_seq"], 505);
     // someone else's conversation is not resumable
     let other = customer(&app, rep.user_id, "o_dave").await;
     let (mut ows, _) = ws::connect(&app, CUST_WS, &other).await;

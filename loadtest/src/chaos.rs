@@ -52,6 +52,11 @@ pub struct ChaosArgs {
     /// content is at most 16 KiB).
     #[arg(long, default_value_t = 15_000)]
     burst_pad: usize,
+    /// Scenario 3: the slow consumers stay away once closed (they read again, reconnect and
+    /// resume only after the measured phase), to tell the cost of the slowness itself from
+    /// the cost of their return.
+    #[arg(long)]
+    slow_stay_away: bool,
     /// Scenario 3: seconds of each phase (without, then with the slow consumers).
     #[arg(long, default_value_t = 25)]
     phase_secs: u64,
@@ -374,6 +379,7 @@ fn spawn_sampler(
     watches: Arc<std::sync::Mutex<Vec<(usize, Watch)>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     f: Arc<Fleet>,
+    come_back: bool,
 ) -> std::thread::JoinHandle<()> {
     let start = f.start;
     std::thread::spawn(move || {
@@ -398,8 +404,9 @@ fn spawn_sampler(
                     _ => {
                         w.closed_ns = Some(now);
                         // Closed by the server: the client reads again (it was stalled, it
-                        // comes back), reconnects and resumes.
-                        if let Some(c) = f.clients.get(*idx) {
+                        // comes back), reconnects and resumes; with --slow-stay-away only
+                        // after the phase.
+                        if let Some(c) = f.clients.get(*idx).filter(|_| come_back) {
                             c.slow.store(false, Ordering::SeqCst);
                         }
                     }
@@ -453,7 +460,7 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
         }
         f.tracing.store(with_slow, Ordering::SeqCst);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sampler = spawn_sampler(watches.clone(), stop.clone(), f.clone());
+        let sampler = spawn_sampler(watches.clone(), stop.clone(), f.clone(), !a.slow_stay_away);
         let _ = f.take_latencies(|_| true);
         f.measuring.store(true, Ordering::SeqCst);
         set_rates(&f, n, a.burst_rate, 0.0, a.burst_pad);
@@ -551,6 +558,7 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
     let after_max = after.iter().copied().fold(f64::MIN, f64::max);
     let out = json!({
         "slow_consumers": n,
+        "slow_stay_away": a.slow_stay_away,
         "closed_by_server": closed,
         "close_after_overflow_ms": pct_of_ms(&after.iter().map(|d| d.max(0.0)).collect::<Vec<_>>()),
         "close_after_overflow_max_ms": if after.is_empty() { Value::Null } else { json!((after_max * 10.0).round() / 10.0) },

@@ -21,6 +21,10 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const IDLE_LIMIT: Duration = Duration::from_secs(90);
 /// Messages replayed per conversation on resume before a full reload is asked for.
 pub const RESUME_LIMIT: i64 = 500;
+/// Messages of a resume fetched, rendered and written at a time. Between pages the session
+/// yields, so a long resume (a slow consumer coming back to hundreds of large messages) holds
+/// neither a worker thread nor its whole backlog in memory (docs/RELIABILITY.md, scenario 3).
+const RESUME_PAGE: i64 = 32;
 
 /// Who is on the other end of the socket.
 #[derive(Debug, Clone, Copy)]
@@ -237,6 +241,14 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
                             continue;
                         }
                         let result = match serde_json::from_str::<Command>(t.as_str()) {
+                            Ok(Command::Resume { conversations }) => {
+                                let mut sink = Sink { socket: &mut socket, limit: wt, conn: &conn, hub: &hub };
+                                match Box::pin(resume(&state, peer, conversations, &mut sink)).await {
+                                    Ok(()) => Ok(()),
+                                    Err(Halt::Api(e)) => Err(e),
+                                    Err(Halt::Socket(code)) => break 'session code,
+                                }
+                            }
                             Ok(cmd) => Box::pin(handle(&state, peer, cmd, &mut replies)).await,
                             Err(e) => Err(ApiError::form(format!("无法解析的指令: {e}"))),
                         };
@@ -322,6 +334,80 @@ async fn own_conversation(
     }
 }
 
+/// Where a streamed reply goes: straight to the socket, each frame within the write limit.
+struct Sink<'a> {
+    socket: &'a mut WebSocket,
+    limit: Duration,
+    conn: &'a Conn,
+    hub: &'a super::Hub,
+}
+
+impl Sink<'_> {
+    async fn send(&mut self, frame: String) -> Result<(), Halt> {
+        metrics::counter!("zgld_ws_frames_out_total", "via" => "reply").increment(1);
+        let msg = WsMessage::Text(Utf8Bytes::from(frame));
+        write(self.socket, msg, self.limit, self.conn, self.hub)
+            .await
+            .map_err(Halt::Socket)
+    }
+}
+
+/// Why a streamed reply stopped: a refusal to answer with an `error` frame, or the socket's end.
+enum Halt {
+    Api(ApiError),
+    Socket(u16),
+}
+
+impl From<ApiError> for Halt {
+    fn from(e: ApiError) -> Self {
+        Halt::Api(e)
+    }
+}
+
+/// `resume`: for each conversation, exactly the messages after the client's seq up to the
+/// conversation's last seq when asked (later ones reach the session live: it was registered
+/// with the hub before it could ask), in order, then `resumed`; more than [`RESUME_LIMIT`]
+/// missed → `reload`. Seqs are gap-free, so the count is known before reading a row.
+/// Streamed [`RESUME_PAGE`] messages at a time, yielding between pages.
+async fn resume(
+    state: &AppState,
+    peer: Peer,
+    conversations: HashMap<String, i64>,
+    sink: &mut Sink<'_>,
+) -> Result<(), Halt> {
+    let mut done = Vec::new();
+    for (id, after) in conversations {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| ApiError::form("conversation id 必须是数字"))?;
+        let c = own_conversation(state, peer, id).await?;
+        if c.last_seq - after.max(0) > RESUME_LIMIT {
+            let frame = json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq});
+            sink.send(frame.to_string()).await?;
+            continue;
+        }
+        let mut last = after;
+        while last.max(0) < c.last_seq {
+            let db = state.db.get().await.map_err(ApiError::from)?;
+            let page = chat::since(&db, c.id, last.max(0), RESUME_PAGE).await?;
+            drop(db);
+            let Some(end) = page.last().map(|m| m.seq) else {
+                break;
+            };
+            for m in &page {
+                let view = chat_service::render::live(state, m).await?;
+                sink.send(json!({"type": "message", "message": view}).to_string())
+                    .await?;
+            }
+            last = end;
+            tokio::task::yield_now().await;
+        }
+        done.push(json!({"conversation_id": c.id, "last_seq": last}));
+    }
+    sink.send(json!({"type": "resumed", "conversations": done}).to_string())
+        .await
+}
+
 async fn handle(
     state: &AppState,
     peer: Peer,
@@ -400,31 +486,8 @@ async fn handle(
                 Utf8Bytes::from(json!({"type": "typing", "from": me}).to_string()),
             );
         }
-        Command::Resume { conversations } => {
-            let mut done = Vec::new();
-            for (id, after) in conversations {
-                let id: i64 = id
-                    .parse()
-                    .map_err(|_| ApiError::form("conversation id 必须是数字"))?;
-                let c = own_conversation(state, peer, id).await?;
-                let db = state.db.get().await?;
-                let missed = chat::since(&db, c.id, after.max(0), RESUME_LIMIT + 1).await?;
-                drop(db);
-                if missed.len() as i64 > RESUME_LIMIT {
-                    out.push(
-                        json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq})
-                            .to_string(),
-                    );
-                    continue;
-                }
-                for m in &missed {
-                    let view = chat_service::render::live(state, m).await?;
-                    out.push(json!({"type": "message", "message": view}).to_string());
-                }
-                done.push(json!({"conversation_id": c.id, "last_seq": missed.last().map(|m| m.seq).unwrap_or(after)}));
-            }
-            out.push(json!({"type": "resumed", "conversations": done}).to_string());
-        }
+        // Streamed page by page from the session loop (`resume`), never built here.
+        Command::Resume { .. } => {}
         Command::RadarResume { after_id } => {
             let Party::User { id, company_id } = peer.party else {
                 return Err(ApiError::form("radar_resume 只用于雷达用户"));
