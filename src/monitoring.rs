@@ -19,7 +19,8 @@ pub struct EnvelopeCode(pub i64);
 
 /// Latency buckets (seconds) for every histogram whose name ends in `_seconds`.
 const SECONDS_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 /// Size buckets for every histogram whose name ends in `_size` (batch sizes, queue depths).
 const SIZE_BUCKETS: &[f64] = &[

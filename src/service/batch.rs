@@ -54,6 +54,8 @@ pub trait BatchStore: Send + Sync + 'static {
 struct Job<S: BatchStore> {
     item: S::Item,
     reply: oneshot::Sender<Result<S::Out, ApiError>>,
+    /// When it was submitted: its wait for a batch is measured (`zgld_writer_wait_seconds`).
+    queued: Instant,
 }
 
 /// Handle to the lanes; cheap to clone.
@@ -112,7 +114,11 @@ impl<S: BatchStore> Batcher<S> {
             .get(lane)
             .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("{}: no lane", S::NAME)))?;
         sender
-            .send(Job { item, reply })
+            .send(Job {
+                item,
+                reply,
+                queued: Instant::now(),
+            })
             .await
             .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("{} stopped", S::NAME)))?;
         rx.await
@@ -151,8 +157,11 @@ async fn write<S: BatchStore>(
     keys: &[i64],
     faults: &AtomicUsize,
 ) -> Result<Vec<S::Out>, ApiError> {
+    let asked = Instant::now();
     let mut client = pool.get().await?;
     let started = Instant::now();
+    metrics::histogram!("zgld_writer_connection_seconds", "writer" => S::NAME)
+        .record(started.duration_since(asked).as_secs_f64());
     let out = store.write(&mut client, batch, keys).await?;
     metrics::histogram!("zgld_writer_commit_seconds", "writer" => S::NAME)
         .record(started.elapsed().as_secs_f64());
@@ -212,6 +221,11 @@ async fn run<S: BatchStore>(
 ) {
     let mut jobs: Vec<Job<S>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        let now = Instant::now();
+        let wait = metrics::histogram!("zgld_writer_wait_seconds", "writer" => S::NAME);
+        for j in &jobs {
+            wait.record(now.duration_since(j.queued).as_secs_f64());
+        }
         let (items, replies): (Vec<S::Item>, Vec<_>) =
             jobs.drain(..).map(|j| (j.item, j.reply)).unzip();
         let keys = new_keys(items.len());

@@ -86,6 +86,7 @@ pub async fn send(
     content: Value,
     client_msg_id: Option<String>,
 ) -> Result<Sent, ApiError> {
+    let started = std::time::Instant::now();
     let info_type = check_content(&content)?;
     let client_msg_id = client_msg_id
         .map(|s| s.trim().to_owned())
@@ -131,7 +132,9 @@ pub async fn send(
             }
         }
     };
+    let checked = std::time::Instant::now();
     let stored = state.chat.submit(msg).await?;
+    let committed = std::time::Instant::now();
     metrics::counter!("zgld_chat_messages_in_total", "duplicate" => if stored.duplicate { "true" } else { "false" }).increment(1);
     let row = render::live(state, &stored.message).await?.to_string();
     if !stored.duplicate {
@@ -143,6 +146,13 @@ pub async fn send(
         );
         metrics::counter!("zgld_chat_messages_out_total").increment(1);
     }
+    let stage = |name: &'static str, from: std::time::Instant, to: std::time::Instant| {
+        metrics::histogram!("zgld_chat_stage_seconds", "stage" => name)
+            .record(to.duration_since(from).as_secs_f64());
+    };
+    stage("check", started, checked);
+    stage("store", checked, committed);
+    stage("publish", committed, std::time::Instant::now());
     Ok(Sent { stored, row })
 }
 
