@@ -234,6 +234,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 });
                 tracing::info!(%sandbox_bind, "WeChat sandbox listening");
             }
+            // The server serves the official account's article page itself (/yulanwenzhang/{id},
+            // docs/screens.md): unless configured, its links land here.
+            let here = format!("http://{}", settings.bind);
+            if std::env::var_os("ZGLD_GZH_FRONT_URL").is_none() {
+                settings.gzh.front_url = here.clone();
+            }
+            if std::env::var_os("ZGLD_PUBLIC_URL").is_none() {
+                settings.gzh.public_url = here;
+            }
             let state = startup::build_state(settings.clone()).await?;
             let mut logins = crate::demo::load(&state).await?;
             let screens = crate::demo::screens(&format!("http://{}", settings.bind), &logins);

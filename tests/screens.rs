@@ -11,7 +11,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{spawn_app, upload, TestApp};
+use common::{spawn_app, spawn_app_with, upload, TestApp};
 use zhugeleida::{demo, startup::Application};
 
 /// A real 96×96 PNG (a gradient), so the pages show a picture.
@@ -85,7 +85,19 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
             "`npm ci` in tests/browser failed: run `bash .ci/services`"
         );
     }
-    let mut app = spawn_app().await;
+    // The article pages are this server's own (/yulanwenzhang/{id}): the official account's
+    // links must land on it, so its port is chosen before it starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut app = spawn_app_with(|s| {
+        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        s.gzh.front_url = format!("http://127.0.0.1:{port}");
+        s.gzh.public_url = format!("http://127.0.0.1:{port}");
+    })
+    .await;
     let printed = demo::load(&app.state).await.unwrap();
     let company = printed["company_admin"]["company_id"].as_i64().unwrap();
     let admin = app.login(demo::ADMIN.0, demo::ADMIN.1).await;
@@ -155,6 +167,7 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
         .env("OPERATOR_PASSWORD", demo::OPERATOR.1)
         .env("SCREENS_DIR", &screens)
         .env("UPLOAD_PNG", &upload_png)
+        .env("SANDBOX_URL", &app.sandbox)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,6 +241,8 @@ async fn pages_are_served_with_type_and_cache_headers() {
         ("/h5", "text/html"),
         ("/c/", "text/html"),
         ("/console/", "text/html"),
+        ("/yulanwenzhang/1", "text/html"),
+        ("/c/article.js", "text/javascript"),
         ("/web/zgld.js", "text/javascript"),
         ("/web/md5.js", "text/javascript"),
         ("/web/style.css", "text/css"),

@@ -3,7 +3,8 @@
 //! the internet). The pages use only the public API and the WebSocket protocol.
 //!
 //! - `/h5/` the salesperson's workspace (mobile), `/console/` the admin console (desktop),
-//!   `/c/` the customer's pages; `/web/<file>` the shared client library and styles.
+//!   `/c/` the customer's pages, `/yulanwenzhang/{id}` the article page of the official
+//!   account; `/web/<file>` the shared client library and styles.
 //!
 //! Every answer carries its `Content-Type`, an `ETag` (md5 of the bytes) and
 //! `Cache-Control: no-cache` (revalidate: a new binary's pages are seen at once; an unchanged
@@ -56,6 +57,8 @@ static ASSETS: LazyLock<Vec<(Asset, String)>> = LazyLock::new(|| {
         asset!("/h5/app.js", JS, "h5/app.js"),
         asset!("/c", HTML, "c/index.html"),
         asset!("/c/app.js", JS, "c/app.js"),
+        asset!("/yulanwenzhang", HTML, "c/article.html"),
+        asset!("/c/article.js", JS, "c/article.js"),
         asset!("/console", HTML, "console/index.html"),
         asset!("/console/app.js", JS, "console/app.js"),
         asset!("/web/zgld.js", JS, "zgld.js"),
@@ -85,11 +88,19 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             r = r.route(prefix, get(serve));
         }
     }
-    r
+    // The article page GZH-07's redirect lands on (docs/articles.md): one page for every id.
+    r.route("/yulanwenzhang/{id}", get(article_page))
+}
+
+async fn article_page(headers: HeaderMap) -> Response {
+    asset_response("/yulanwenzhang", &headers)
 }
 
 async fn serve(uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path();
+    asset_response(uri.path(), &headers)
+}
+
+fn asset_response(path: &str, headers: &HeaderMap) -> Response {
     let Some((asset, etag)) = ASSETS.iter().find(|(a, _)| a.path == path) else {
         return ApiError::illegal("unknown page").into_response();
     };

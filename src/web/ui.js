@@ -90,3 +90,26 @@ export function when(s) {
 export function param(name) {
   return new URLSearchParams(location.search).get(name);
 }
+
+/**
+ * Rich content (API.md 1.11: `{cover_data, article_data: [{type: title|content|picture_url, data}]}`,
+ * as an object or as the JSON string of an article) as elements; any other text as paragraphs.
+ */
+export function richContent(content) {
+  let c = content;
+  if (typeof c === 'string') {
+    try {
+      c = JSON.parse(c);
+    } catch {
+      c = null;
+    }
+  }
+  const blocks = c && Array.isArray(c.article_data) ? c.article_data : null;
+  if (!blocks) return String(typeof content === 'string' ? content : '').split(/\n+/).filter(Boolean).map((t) => h('p', t));
+  return blocks.map((b) => {
+    const data = Array.isArray(b.data) ? b.data : [b.data];
+    if (b.type === 'picture_url') return data.filter(Boolean).map((u) => h('img', { src: fileUrl(String(u)), alt: '' }));
+    if (b.type === 'title') return h('h2', data.join(' '));
+    return data.join('\n').split(/\n+/).filter(Boolean).map((t) => h('p', t));
+  });
+}

@@ -51,9 +51,10 @@ function memoryStorage() {
  * signature is spent, so two writes never share one).
  */
 export class Client extends EventTarget {
-  constructor({ base = '', storage, storageKey = 'zgld' } = {}) {
+  constructor({ base = '', storage, storageKey = 'zgld', probe = null } = {}) {
     super();
     this.base = base;
+    this.probe = probe;
     this.storage = storage || (typeof sessionStorage !== 'undefined' ? sessionStorage : memoryStorage());
     this.key = storageKey;
     this.lastTs = 0;
@@ -128,10 +129,23 @@ export class Client extends EventTarget {
     }
     if (env.code === 200) return env.data;
     const err = new ApiError(env.code, env.msg, env.data);
-    // 404 非法请求 on a signed call: the session is gone (a spent signature says so in its msg).
-    if (signed && env.code === 404 && env.msg === '非法请求') this.dispatchEvent(new CustomEvent('expired', { detail: err }));
+    // 404 非法请求 on a signed call: the session is gone (a spent signature says so in its msg)
+    // — or this session may not do that (the legacy answers a refusal the same way). With a
+    // `probe` (a signed GET every session of this kind may call), the session is checked first.
+    if (signed && env.code === 404 && env.msg === '非法请求' && !(await this.stillSignedIn())) this.dispatchEvent(new CustomEvent('expired', { detail: err }));
     if (env.code === 306) this.dispatchEvent(new CustomEvent('expired', { detail: err }));
     throw err;
+  }
+
+  /** Whether the session still works (the `probe` answers); without a probe, assumed not. */
+  async stillSignedIn() {
+    if (!this.probe || !this.signedIn) return false;
+    try {
+      const res = await fetch(this.url(this.probe, this.authQuery()));
+      return (await res.json()).code === 200;
+    } catch {
+      return false;
+    }
   }
 
   get(path, query) {
@@ -161,6 +175,33 @@ export class Client extends EventTarget {
     const d = await this.request('GET', '/zhugeleida/xiaochengxu/login', { query: { code, uid, user_type: 2, source }, signed: false });
     this.setSession({ ...d, kind: 'customer', uid: Number(uid) });
     return d;
+  }
+
+  /**
+   * GZH-07: a reader in the official account, with the OAuth `code` WeChat's redirect put in the
+   * article page's URL (`state`, `appid`, `article_id`, `pid`, `level`, `uid`, `company_id` as the
+   * page got them). Resolves `{ authorize_url }` when WeChat must ask the reader's consent first
+   * (`is_verify` false: send the browser there), else signs in and resolves `{ user_id, token }`.
+   */
+  async loginOfficialAccount(query) {
+    const d = await this.request('GET', '/zhugeleida/gongzhonghao/work_gongzhonghao_auth', { query, signed: false });
+    if (d.is_verify === false && d.authorize_url) return { authorize_url: d.authorize_url };
+    this.setSession({ user_id: d.user_id, token: d.token, kind: 'customer', uid: Number(query.uid) || 0, company_id: Number(query.company_id) || 0 });
+    return d;
+  }
+
+  /**
+   * A signed GET that survives the page going away (`fetch` with `keepalive`, e.g. from
+   * `pagehide`); its answer is not read.
+   */
+  beacon(path, query) {
+    if (!this.signedIn) return;
+    const url = this.url(path, { ...(query || {}), ...this.authQuery() });
+    try {
+      fetch(url, { keepalive: true }).catch(() => {});
+    } catch {
+      if (navigator.sendBeacon) navigator.sendBeacon(url);
+    }
   }
 
   /**
@@ -398,6 +439,12 @@ export class Socket {
         break;
       case 'radar': {
         const ev = f.event || {};
+        // Article events (`kind: 'article'`, docs/articles.md) are never replayed and their `id`
+        // is the reader's node, not an action-log id: delivered as they come, not counted.
+        if (ev.kind === 'article') {
+          this.emit('radar', { ...ev, replay: false });
+          break;
+        }
         if (ev.id && ev.id <= this.radarId && f.replay) break;
         if (ev.id && this.seen.has('r' + ev.id)) break;
         if (ev.id) {

@@ -266,7 +266,7 @@ try {
   await shot(cust, 'customer-products-new');
 
   step('console pages');
-  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', 'table', 'console-roles'], ['website', '.card', 'console-website'], ['companies', 'table', 'console-companies']]) {
+  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', 'table', 'console-roles'], ['website', '.card', 'console-website']]) {
     await adm.click(`a[data-menu="${menu}"]`);
     await adm.locator(`main ${wait}`).first().waitFor();
     await shot(adm, name);
@@ -274,6 +274,153 @@ try {
   await adm.click('a[data-menu="temp"]');
   await adm.click('#signup-qr');
   await adm.locator('img[alt="注册二维码"]').waitFor();
+
+  // ---- articles, talk scripts and edit forms in the console ----
+  const n = Date.now() % 100000;
+  step('admin adds an article tag');
+  await adm.click('a[data-menu="article_tags"]');
+  await adm.locator('#tag-save').waitFor();
+  const tagName = `行业洞察${n}`;
+  await adm.fill('#tag-name', tagName);
+  await adm.click('#tag-save');
+  await adm.locator('td', { hasText: tagName }).waitFor();
+
+  step('admin writes an article (the server msg on an empty one), edits and publishes it');
+  await adm.click('a[data-menu="articles"]');
+  await adm.locator('#article-tags label', { hasText: tagName }).waitFor();
+  await adm.click('#article-save');
+  await adm.locator('#error:not(:empty)').waitFor();
+  console.log(`console shows the server's msg: ${await adm.locator('#error').textContent()}`);
+  await adm.setInputFiles('#article-image', env('UPLOAD_PNG'));
+  await adm.locator('#article-preview img').waitFor();
+  const draft = `销售团队如何用雷达跟进客户 ${n}`;
+  await adm.fill('#article-title', draft);
+  await adm.fill('#article-summary', '三个真实场景,看懂客户兴趣。');
+  await adm.fill('#article-text', '客户打开名片、产品和文章的每一次动作,都会实时出现在销售的雷达上。\n\n读得越久、转发越多,AI 成交率越高。');
+  await adm.locator('#article-tags label', { hasText: tagName }).locator('input').check();
+  await adm.click('#article-save');
+  const draftRow = adm.locator('tr', { hasText: draft });
+  await draftRow.locator('.status', { hasText: '未发' }).waitFor();
+  await draftRow.locator('.edit').click();
+  await adm.waitForFunction((t) => document.querySelector('#article-title').value === t && document.querySelector('#article-text').value.includes('雷达'), draft);
+  const title = `${draft}(修订)`;
+  await adm.fill('#article-title', title);
+  await adm.click('#article-save');
+  const row = adm.locator('tr', { hasText: title });
+  await row.waitFor();
+  await row.locator('.publish').click();
+  await row.locator('.status', { hasText: '已发' }).waitFor();
+  await shot(adm, 'console-articles');
+
+  step('admin adds a talk group and a phrase');
+  await adm.click('a[data-menu="talk"]');
+  await adm.locator('#talk-group-save').waitFor();
+  const group = `开场白${n}`;
+  await adm.fill('#talk-group-name', group);
+  await adm.click('#talk-group-save');
+  await adm.locator('#talk-groups td', { hasText: group }).waitFor();
+  await adm.selectOption('#talk-group', { label: group });
+  const phrase = `您好,我把旗舰版的案例手册发您看看 #${n}`;
+  await adm.fill('#talk-words', phrase);
+  await adm.click('#talk-phrase-save');
+  await adm.locator('#talk-phrases td', { hasText: phrase }).waitFor();
+  await shot(adm, 'console-talk');
+
+  step('edit forms: a role, the official-account page, backend accounts; a refusal keeps the session');
+  await adm.click('a[data-menu="companies"]');
+  await adm.locator('main .edit').first().click();
+  await adm.waitForFunction(() => document.querySelector('#company-name').value !== '');
+  await adm.click('#company-save');
+  await adm.locator('#error:not(:empty)').waitFor();
+  console.log(`a company admin may not edit companies: ${await adm.locator('#error').textContent()}`);
+  await adm.click('a[data-menu="roles"]');
+  await adm.locator('#role-rules input').first().waitFor();
+  const role = `临时角色${n}`;
+  await adm.fill('#role-name', role);
+  await adm.locator('#role-rules input').first().check();
+  await adm.click('#role-save');
+  await adm.locator('tr', { hasText: role }).locator('.edit').click();
+  await adm.waitForFunction((r) => document.querySelector('#role-name').value === r, role);
+  await adm.fill('#role-name', `${role}改`);
+  await adm.click('#role-save');
+  await adm.locator('td', { hasText: `${role}改` }).waitFor();
+  await adm.click('a[data-menu="accounts"]');
+  await adm.locator('main table').waitFor();
+  await shot(adm, 'console-accounts');
+  await adm.click('a[data-menu="gzh"]');
+  await adm.locator('#gzh-step').waitFor();
+  await shot(adm, 'console-gzh');
+
+  // ---- the article in the official account, on the salesperson's radar ----
+  step('the salesperson shares the published article');
+  await rep.click('a[href="#/radar"]');
+  await rep.locator('#feed').waitFor();
+  await rep.click('a[href="#/card"]');
+  const art = rep.locator('#articles li', { hasText: title });
+  await art.waitFor();
+  const articleId = await art.getAttribute('data-article');
+  await art.locator('.share-article').click();
+  const shareUrl = await art.locator('a.share-link').getAttribute('href');
+  console.log(`share link: ${shareUrl}`);
+  await rep.click('a[href="#/radar"]');
+  await rep.locator('#feed').waitFor();
+
+  step('a reader opens it through WeChat (sandbox OAuth, consent, GZH-07) and reads it');
+  const reader = async (openid, who) => {
+    const ctx = await browser.newContext(mobile);
+    await ctx.addCookies([{ name: 'sandbox_user', value: openid, url: env('SANDBOX_URL') }]);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watch(page, who);
+    return page;
+  };
+  const r1 = await reader('o_carol', 'reader1');
+  await r1.goto(shareUrl);
+  await r1.locator('#article-title', { hasText: title }).waitFor();
+  await perf(r1, 'article');
+  await rep.locator('#feed li[data-kind="article"][data-event="read"]', { hasText: 'Carol' }).first().waitFor();
+  console.log('workspace shows: the article read, live');
+  await shot(r1, 'customer-article');
+  await shot(rep, 'workspace-radar-article');
+
+  step('the reader forwards it; the radar shows the forward');
+  await r1.click('#share-friend');
+  await r1.locator('#share-link').waitFor();
+  const share2 = await r1.locator('#share-link').getAttribute('href');
+  await rep.locator('#feed li[data-event="forward"]', { hasText: 'Carol' }).first().waitFor();
+  console.log('workspace shows: the forward');
+
+  step('the influence view is open; a second-level reader appears live');
+  await rep.goto(`${BASE}/h5/#/article/${articleId}`);
+  await rep.locator('#readers li[data-customer]', { hasText: 'Carol' }).waitFor();
+  const r2 = await reader('o_bob', 'reader2');
+  await r2.goto(share2);
+  await r2.locator('#article-title', { hasText: title }).waitFor();
+  await rep.locator('#tree li[data-level="2"]', { hasText: 'Bob' }).waitFor();
+  console.log('influence shows: Bob at level 2, live');
+
+  step('the reader leaves the page; the reading time reaches the influence view');
+  await r1.goto('about:blank');
+  await rep.locator('#readers li[data-customer]:not([data-stay="0"])', { hasText: 'Carol' }).waitFor();
+  await rep.locator('#top-spreaders li[data-customer]', { hasText: 'Carol' }).waitFor();
+  console.log('influence shows: the reading time and the top spreader');
+  await shot(rep, 'workspace-article');
+
+  step('the salesperson sends a talk-script phrase in the chat; the customer sees it');
+  await cust.goto(`${BASE}/c/?uid=${REP}#/chat`);
+  await cust.locator('#chat-input').waitFor();
+  await rep.goto(`${BASE}/h5/#/chat/${customerId}`);
+  await rep.locator('#chat-input').waitFor();
+  await rep.locator('#conn[data-state="open"]').waitFor({ state: 'attached' });
+  await rep.click('#talk-open');
+  await rep.fill('#talk-search', `#${n}`);
+  const talkRow = rep.locator('#talk-list li', { hasText: phrase });
+  await talkRow.waitFor();
+  await shot(rep, 'workspace-talk');
+  await talkRow.locator('.talk-send').click();
+  await rep.locator('#msgs .bubble.mine', { hasText: phrase }).waitFor();
+  await cust.locator('#msgs .bubble:not(.mine)', { hasText: phrase }).waitFor();
+  console.log('customer shows: the talk-script phrase');
 
   step('the operator opens the batch release page');
   const opCtx = await browser.newContext(desktop);
@@ -287,6 +434,15 @@ try {
   await op.locator('#template').waitFor();
   await op.locator('main table').waitFor();
   await shot(op, 'console-release');
+
+  step('the operator edits a company (billing: card quota)');
+  await op.click('a[data-menu="companies"]');
+  await op.locator('main .edit').first().click();
+  await op.waitForFunction(() => document.querySelector('#company-name').value !== '');
+  await op.fill('#company-quota', '88');
+  await op.click('#company-save');
+  await op.locator('.quota', { hasText: '/88' }).first().waitFor();
+  await shot(op, 'console-companies');
 
   if (pageErrors.length) throw new Error(`page errors:\n${pageErrors.join('\n')}`);
   console.log('scenario passed');

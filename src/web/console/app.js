@@ -1,11 +1,11 @@
 // The admin console (/console/): company admins and the platform operator. Only the public
 // API (ADM-nn, PUB-01/02); every error shows the server's msg (docs/screens.md).
 import { Client, fileUrl } from '/web/zgld.js';
-import { h, $, mount, toast, avatar } from '/web/ui.js';
+import { h, $, mount, toast, avatar, richContent } from '/web/ui.js';
 import { lineChart } from '/web/chart.js';
 
 const A = '/zhugeleida/admin';
-const api = new Client({ storageKey: 'zgld.console' });
+const api = new Client({ storageKey: 'zgld.console', probe: '/zhugeleida/admin/login_rules' });
 const app = $('#app');
 
 const MENU = [
@@ -13,11 +13,16 @@ const MENU = [
   ['users', '用户'],
   ['temp', '待审核用户'],
   ['roles', '角色与权限'],
+  ['accounts', '后台账号'],
   ['products', '产品'],
+  ['articles', '文章'],
+  ['article_tags', '文章标签'],
+  ['talk', '话术库'],
   ['website', '官网'],
   ['plugins', '插件'],
   ['companies', '公司'],
   ['xcx', '小程序授权'],
+  ['gzh', '公众号授权'],
   ['release', '代小程序发布'],
 ];
 
@@ -43,6 +48,31 @@ function table(cols, rows, empty = '暂无数据') {
 
 function field(label, input) {
   return h('label', h('span', label), input);
+}
+
+/**
+ * The add/edit form of a list page: `fill(row)` puts a row's values in the inputs (null clears
+ * them), `save(row)` posts the add (row null) or the update; the title and buttons follow.
+ */
+function editor(noun, inputs, { fill, save, id }) {
+  let editing = null;
+  const title = h('h2', `新增${noun}`);
+  const cancel = h('button.ghost', { type: 'button', hidden: true, onclick: () => set(null) }, '取消编辑');
+  const submit = h('button', { type: 'button', id, onclick: async () => {
+    if (await save(editing)) {
+      toast(editing ? '已修改' : '已添加');
+      set(null);
+    }
+  } }, `添加${noun}`);
+  const set = (row) => {
+    editing = row;
+    fill(row);
+    title.textContent = row ? `编辑${noun}` : `新增${noun}`;
+    submit.textContent = row ? '保存修改' : `添加${noun}`;
+    cancel.hidden = !row;
+    if (row) title.scrollIntoView({ block: 'start' });
+  };
+  return { set, el: [title, h('div.card', inputs, h('div.toolbar', submit, cancel))] };
 }
 
 // ---------- sign-in ----------
@@ -97,7 +127,7 @@ function route() {
   if (!api.signedIn) return signIn();
   if (api.session.is_reset_password === false) return changePassword();
   const key = (location.hash || '#/home').slice(2).split('/')[0];
-  const views = { home, users, temp, roles, products, website, plugins, companies, xcx, release };
+  const views = { home, users, temp, roles, accounts, products, articles, article_tags: articleTags, talk, website, plugins, companies, xcx, gzh, release };
   (views[key] || home)();
 }
 window.onhashchange = route;
@@ -151,9 +181,26 @@ async function users() {
       ['小程序码', (u) => (u.qr_code ? h('img', { src: fileUrl(u.qr_code), style: 'width:48px' }) : '')],
       ['操作', (u) => h('div.row',
         h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/user/update_status/${u.id}`, { status: u.status === '启用' ? 2 : 1 }))) && (toast('已修改'), load()) }, u.status === '启用' ? '停用' : '启用'),
+        h('button.ghost.edit', { onclick: () => form.set(u) }, '编辑'),
         h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/user/create_small_program_qr_code/0`, { user_id: u.id }))) && (toast('已生成'), load()) }, '生成小程序码'))],
     ], d.ret_data));
   };
+  const uname = h('input#user-name', { placeholder: '姓名' });
+  const pos = h('input#user-position', { placeholder: '职位' });
+  // Radar users are staff rows too: ADM-30 edits their name and position.
+  const form = editor('用户', [field('姓名', uname), field('职位', pos), h('p.muted', '新用户由企业微信通讯录同步或扫码注册审核产生;这里修改姓名与职位。')], {
+    id: 'user-save',
+    fill: (u) => {
+      uname.value = u ? u.username || '' : '';
+      pos.value = u ? u.position || '' : '';
+    },
+    save: async (u) => {
+      if (!u) return toast('请先在列表中点「编辑」选择用户', 'error');
+      const ok = await call(() => api.post(`${A}/admin_userprofile/update/${u.id}`, { username: uname.value.trim(), position: pos.value.trim() }));
+      if (ok) load();
+      return ok;
+    },
+  });
   const sync = async () => {
     const bar = progress.firstChild;
     bar.style.width = '30%';
@@ -165,7 +212,7 @@ async function users() {
       load();
     }
   };
-  shell('users', h('h2', '雷达用户'), h('div.toolbar', name, status, h('button', { onclick: load }, '查询'), h('button.ghost', { onclick: sync }, '同步企业微信通讯录'), h('div.grow', progress)), list);
+  shell('users', h('h2', '雷达用户'), h('div.toolbar', name, status, h('button', { onclick: load }, '查询'), h('button.ghost', { onclick: sync }, '同步企业微信通讯录'), h('div.grow', progress)), list, form.el);
   await load();
 }
 
@@ -180,9 +227,22 @@ async function temp() {
     mount(list, table([
       ['', (u) => h('input', { type: 'checkbox', onchange: (e) => (e.target.checked ? chosen.add(u.temp_user_id) : chosen.delete(u.temp_user_id)) })],
       ['姓名', (u) => u.username], ['职位', (u) => u.position], ['微信', (u) => u.wechat], ['名片电话', (u) => u.mingpian_phone], ['部门', (u) => u.department], ['提交时间', (u) => u.create_date],
-      ['', (u) => h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/user/delete/${u.temp_user_id}`, {}, { type: 'temp_user' }))) && load() }, '删除')],
+      ['', (u) => h('div.row', h('button.ghost.edit', { onclick: () => form.set(u) }, '编辑'),
+        h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/user/delete/${u.temp_user_id}`, {}, { type: 'temp_user' }))) && load() }, '删除'))],
     ], d.ret_data, '没有待审核的用户'));
   };
+  const f = { username: h('input'), position: h('input'), wechat: h('input'), mingpian_phone: h('input') };
+  const form = editor('待审核用户', [field('姓名', f.username), field('职位', f.position), field('微信', f.wechat), field('名片电话', f.mingpian_phone)], {
+    fill: (u) => {
+      for (const [k, el] of Object.entries(f)) el.value = u ? u[k] || '' : '';
+    },
+    save: async (u) => {
+      if (!u) return toast('待审核用户由员工扫码注册产生;请在列表中点「编辑」修改', 'error');
+      const ok = await call(() => api.post(`${A}/user/update/${u.temp_user_id}`, Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()])), { type: 'temp_user' }));
+      if (ok) load();
+      return ok;
+    },
+  });
   shell('temp', h('h2', '待审核用户(扫码注册)'),
     h('div.toolbar',
       h('button', { onclick: async () => chosen.size && (await call(() => api.post(`${A}/user/approval_storage_user_info/0`, { user_id_list: JSON.stringify([...chosen]) }))) && (toast('已审核入库'), load()) }, '审核通过所选'),
@@ -190,7 +250,7 @@ async function temp() {
         const d = await call(() => api.get(`${A}/user/create_scan_code/0`));
         if (d) mount(qr, h('div.card', h('p', '新员工扫码填写资料,提交后出现在下面的列表:'), h('img', { src: fileUrl(d.qrcode_url), alt: '注册二维码', style: 'width:200px' })));
       } }, '生成注册二维码')),
-    qr, list);
+    qr, list, form.el);
   await load();
 }
 
@@ -198,29 +258,80 @@ async function temp() {
 
 async function roles() {
   const list = h('div');
-  const name = h('input', { placeholder: '角色名' });
-  const rulesBox = h('div');
+  const name = h('input#role-name', { placeholder: '角色名' });
+  const rulesBox = h('div#role-rules');
+  const form = editor('角色', [field('名称', name), h('div.muted', '权限'), rulesBox], {
+    id: 'role-save',
+    fill: (r) => {
+      name.value = r ? r.role_name : '';
+      const on = new Set(r ? r.rules_data.flatMap((p) => [p.selected ? p.parent_rule_id : null, ...p.children_rule_list.filter((c) => c.selected).map((c) => c.children_rule_id)]).filter((x) => x !== null).map(String) : []);
+      for (const i of rulesBox.querySelectorAll('input')) i.checked = on.has(i.value);
+    },
+    save: async (r) => {
+      const ids = [...rulesBox.querySelectorAll('input:checked')].map((i) => i.value);
+      const form = { name: name.value.trim(), rules_list: JSON.stringify(ids) };
+      const ok = await call(() => api.post(r ? `${A}/admin_role/update/${r.role_id}` : `${A}/admin_role/add/0`, form));
+      if (ok) load();
+      return ok;
+    },
+  });
   const load = async () => {
     const [d, r] = await Promise.all([call(() => api.get(`${A}/admin_role`)), call(() => api.get(`${A}/access_rules`))]);
-    if (d) {
-      mount(list, table([['角色', (x) => x.role_name], ['权限', (x) => x.rules_data.flatMap((p) => [p.selected ? p.parent_rule_name : null, ...p.children_rule_list.filter((c) => c.selected).map((c) => c.children_rule_name)]).filter(Boolean).join('、')],
-        ['创建时间', (x) => x.create_date], ['', (x) => h('button.ghost.danger', { onclick: async () => (await call(() => api.post(`${A}/admin_role/delete/${x.role_id}`))) && (toast('已删除'), load()) }, '删除')]], d.ret_data));
-    }
-    if (r) {
+    if (r && !rulesBox.children.length) {
       const flat = (rows) => rows.flatMap((x) => [x, ...flat(x.children || x.children_list || [])]);
       const all = flat(r.ret_data || []);
       mount(rulesBox, all.map((x) => h('label', { style: 'display:inline-block;margin-right:12px' }, h('input', { type: 'checkbox', value: x.id || x.rule_id }), ' ', x.name || x.rule_name || x.title)));
     }
+    if (d) {
+      mount(list, table([['角色', (x) => x.role_name], ['权限', (x) => x.rules_data.flatMap((p) => [p.selected ? p.parent_rule_name : null, ...p.children_rule_list.filter((c) => c.selected).map((c) => c.children_rule_name)]).filter(Boolean).join('、')],
+        ['创建时间', (x) => x.create_date], ['', (x) => h('div.row',
+          h('button.ghost.edit', { onclick: () => form.set(x) }, '编辑'),
+          h('button.ghost.danger', { onclick: async () => confirm(`删除角色「${x.role_name}」?`) && (await call(() => api.post(`${A}/admin_role/delete/${x.role_id}`))) && (toast('已删除'), load()) }, '删除'))]], d.ret_data));
+    }
   };
-  shell('roles', h('h2', '角色'), list, h('h2', '新增角色'), h('div.card', field('名称', name), h('div.muted', '权限'), rulesBox,
-    h('button', { onclick: async () => {
-      const ids = [...rulesBox.querySelectorAll('input:checked')].map((i) => i.value);
-      if (await call(() => api.post(`${A}/admin_role/add/0`, { name: name.value.trim(), rules_list: JSON.stringify(ids) }))) {
-        toast('已添加');
-        name.value = '';
-        load();
-      }
-    } }, '添加角色')));
+  shell('roles', h('h2', '角色'), list, form.el);
+  await load();
+}
+
+// ---------- backend accounts (ADM-28..32) ----------
+
+async function accounts() {
+  const list = h('div');
+  const login = h('input#account-login', { placeholder: '登录名' });
+  const pass = h('input#account-pass', { type: 'password', placeholder: '初始密码(编辑时留空不改)', autocomplete: 'new-password' });
+  const uname = h('input#account-name', { placeholder: '姓名' });
+  const pos = h('input', { placeholder: '职位' });
+  const role = h('select#account-role');
+  const s = api.session;
+  const form = editor('后台账号', [field('登录名', login), field('密码', pass), field('姓名', uname), field('职位', pos), field('角色', role)], {
+    id: 'account-save',
+    fill: (u) => {
+      login.value = u ? u.login_user || '' : '';
+      pass.value = '';
+      uname.value = u ? u.username || '' : '';
+      pos.value = u ? u.position || '' : '';
+      if (u) role.value = String(u.role_id);
+    },
+    save: async (u) => {
+      const f = { login_user: login.value.trim(), password: pass.value || undefined, username: uname.value.trim(), position: pos.value.trim(), role_id: role.value, company_id: u ? u.company_id : s.company_id };
+      const ok = await call(() => api.post(u ? `${A}/admin_userprofile/update/${u.id}` : `${A}/admin_userprofile/add/0`, f));
+      if (ok) load();
+      return ok;
+    },
+  });
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/admin_userprofile`));
+    if (!d) return;
+    mount(list, table([['', (u) => avatar(u.avatar)], ['登录名', (u) => u.login_user || ''], ['姓名', (u) => u.username || ''], ['公司', (u) => u.company_name || ''], ['角色', (u) => u.role_name || ''],
+      ['状态', (u) => u.status_text], ['最后登录', (u) => u.last_login_date || ''],
+      ['操作', (u) => h('div.row',
+        h('button.ghost.edit', { onclick: () => form.set(u) }, '编辑'),
+        h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/admin_userprofile/update_status/${u.id}`, { status: u.status === 1 ? 2 : 1 }))) && (toast('已修改'), load()) }, u.status === 1 ? '停用' : '启用'),
+        h('button.ghost.danger', { onclick: async () => confirm(`删除账号「${u.login_user || u.username}」?`) && (await call(() => api.post(`${A}/admin_userprofile/delete/${u.id}`))) && (toast('已删除'), load()) }, '删除'))]], d.ret_data));
+  };
+  shell('accounts', h('h2', '后台账号'), list, form.el);
+  const r = await call(() => api.get(`${A}/admin_role`));
+  if (r) mount(role, r.ret_data.map((x) => h('option', { value: x.role_id }, x.role_name)));
   await load();
 }
 
@@ -325,21 +436,39 @@ async function plugins() {
   if (g) mount(goods, table([['名称', (x) => x.goods_name || x.name || ''], ['创建时间', (x) => x.create_date || '']], g.ret_data));
 }
 
-// ---------- companies (ADM-46/47) ----------
+// ---------- companies and billing (ADM-46..48) ----------
+
+const PLAN = [[1, '一个月'], [2, '二个月'], [3, '三个月'], [4, '一年'], [5, '二年']];
 
 async function companies() {
   const list = h('div');
-  const name = h('input', { placeholder: '公司名称' });
-  const start = h('input', { type: 'date', value: new Date().toISOString().slice(0, 10) });
-  const len = h('select', {}, [[1, '一个月'], [2, '二个月'], [3, '三个月'], [4, '一年'], [5, '二年']].map(([v, t]) => h('option', { value: v }, t)));
-  const quota = h('input', { type: 'number', value: 10, style: 'width:6em' });
+  const name = h('input#company-name', { placeholder: '公司名称' });
+  const start = h('input#company-start', { type: 'date' });
+  const len = h('select#company-length', {}, PLAN.map(([v, t]) => h('option', { value: v }, t)));
+  const quota = h('input#company-quota', { type: 'number', min: 0, style: 'width:6em' });
+  const form = editor('公司', [field('名称', name), field('计费开始', start), field('开通时长', len), field('可开通名片数', quota), h('p.muted', '到期日按计费开始 + 开通时长计算(ADM-47/48)。')], {
+    id: 'company-save',
+    fill: (c) => {
+      name.value = c ? c.name : '';
+      start.value = c && c.charging_start_time ? c.charging_start_time.slice(0, 10) : new Date().toISOString().slice(0, 10);
+      len.value = String(c && c.open_length_time ? c.open_length_time : 1);
+      quota.value = String(c ? c.mingpian_available_num : 10);
+    },
+    save: async (c) => {
+      const f = { name: name.value.trim(), charging_start_time: start.value, open_length_time: len.value, mingpian_available_num: quota.value };
+      const ok = await call(() => api.post(c ? `${A}/company/update_company/${c.company_id}` : `${A}/company/add_company/0`, f));
+      if (ok) load();
+      return ok;
+    },
+  });
   const load = async () => {
     const d = await call(() => api.get(`${A}/company`));
-    if (d) mount(list, table([['公司', (x) => x.name], ['已开通/可开通名片', (x) => `${x.user_count}/${x.mingpian_available_num}`], ['客户', (x) => String(x.customer_num)],
-      ['计费开始', (x) => x.charging_start_time || ''], ['到期', (x) => x.account_expired_time || ''], ['剩余天数', (x) => String(x.available_days)]], d.ret_data));
+    if (d) mount(list, table([['公司', (x) => x.name], ['已开通/可开通名片', (x) => h('span.quota', `${x.user_count}/${x.mingpian_available_num}`)], ['客户', (x) => String(x.customer_num)],
+      ['计费开始', (x) => x.charging_start_time || ''], ['开通时长', (x) => (PLAN.find(([v]) => v === x.open_length_time) || [0, ''])[1]], ['到期', (x) => x.account_expired_time || ''],
+      ['已用/剩余天数', (x) => `${x.used_days ?? ''} / ${x.available_days}`], ['', (x) => h('button.ghost.edit', { onclick: () => form.set(x) }, '编辑')]], d.ret_data));
   };
-  shell('companies', h('h2', '公司'), list, h('h2', '新增公司(平台运营)'), h('div.card', field('名称', name), field('计费开始', start), field('开通时长', len), field('名片数', quota),
-    h('button', { onclick: async () => (await call(() => api.post(`${A}/company/add_company/0`, { name: name.value.trim(), charging_start_time: start.value, open_length_time: len.value, mingpian_available_num: quota.value }))) && (toast('已添加'), load()) }, '添加公司')));
+  shell('companies', h('h2', '公司与计费'), list, form.el);
+  form.set(null);
   await load();
 }
 
@@ -438,6 +567,205 @@ async function release() {
   const t = await call(() => api.get(`${A}/dai_xcx/template_list`));
   if (t) mount(tpl, (t.template_list || []).map((x) => h('option', { value: x.template_id }, `${x.template_id} · ${x.user_version} · ${x.user_desc}`)));
   await load();
+}
+
+// ---------- articles (ADM-64..68, publish) ----------
+
+async function articles() {
+  const list = h('div');
+  const spread = h('div#article-spread');
+  const filterTitle = h('input', { placeholder: '标题' });
+  const filterStatus = h('select', {}, h('option', { value: '' }, '全部'), h('option', { value: 1 }, '已发'), h('option', { value: 2 }, '未发'));
+  const title = h('input#article-title', { placeholder: '标题', style: 'width:28em' });
+  const summary = h('input#article-summary', { placeholder: '摘要', style: 'width:28em' });
+  const text = h('textarea#article-text', { rows: 8, cols: 60, placeholder: '正文(空行分段)' });
+  const ads = h('input#article-ads', { placeholder: '文中广告(可选)', style: 'width:28em' });
+  const file = h('input#article-image', { type: 'file', accept: 'image/*' });
+  const bar = h('div');
+  const preview = h('div#article-preview');
+  const tagsBox = h('div#article-tags');
+  let coverPath = null;
+  let tags = [];
+  const showCover = () => mount(preview, coverPath ? h('img', { src: fileUrl(coverPath), alt: '', style: 'max-width:160px', dataset: { path: coverPath } }) : null);
+  file.onchange = async () => {
+    const f = file.files[0];
+    if (!f) return;
+    bar.style.width = '0';
+    const p = await call(() => api.uploadImage(f, { source: 'cover_picture', chunkSize: 64 * 1024, onProgress: (x) => (bar.style.width = `${Math.round(x * 100)}%`) }));
+    if (p) {
+      coverPath = p;
+      showCover();
+    }
+  };
+  // The body as rich content (API.md 1.11): the cover first, then one paragraph per block.
+  const toContent = () => JSON.stringify({ cover_data: coverPath ? [{ type: 'picture_url', data: [coverPath] }] : [], article_data: [...(coverPath ? [{ type: 'picture_url', data: [coverPath] }] : []), ...text.value.split(/\n\s*\n/).map((t) => t.trim()).filter(Boolean).map((t) => ({ type: 'content', data: [t] }))] });
+  const fromContent = (c) => {
+    try {
+      const o = JSON.parse(c);
+      return (o.article_data || []).filter((b) => b.type !== 'picture_url').map((b) => (b.data || []).join('\n')).join('\n\n');
+    } catch {
+      return c || '';
+    }
+  };
+  const form = editor('文章', [field('标题', title), field('摘要', summary), field('封面', file), h('div.progress', bar), preview, field('正文', text), field('广告', ads), h('div', h('span.muted', '标签: '), tagsBox)], {
+    id: 'article-save',
+    fill: async (a) => {
+      let full = a;
+      if (a) {
+        const d = await call(() => api.get(`${A}/article/myarticle/${a.id}`));
+        if (!d) return;
+        full = d.ret_data[0];
+      }
+      title.value = full ? full.title : '';
+      summary.value = full ? full.summary || '' : '';
+      text.value = full ? fromContent(full.content) : '';
+      ads.value = full ? full.insert_ads || '' : '';
+      coverPath = full ? full.cover_url || null : null;
+      file.value = '';
+      bar.style.width = '0';
+      showCover();
+      const on = new Set((full ? full.tag_list : []).map((t) => t.id));
+      for (const i of tagsBox.querySelectorAll('input')) i.checked = on.has(Number(i.value));
+    },
+    save: async (a) => {
+      const f = { title: title.value.trim(), summary: summary.value.trim(), content: toContent(), cover_picture: coverPath || '', insert_ads: ads.value.trim(), tags_id_list: JSON.stringify([...tagsBox.querySelectorAll('input:checked')].map((i) => Number(i.value))) };
+      const ok = await call(() => api.post(a ? `${A}/article/update/${a.id}` : `${A}/article/add/0`, f));
+      if (ok) load();
+      return ok;
+    },
+  });
+  const showSpread = async (a) => {
+    const [stay, top, tree] = await Promise.all([
+      call(() => api.get(`${A}/article/stay_distribution/${a.id}`)),
+      call(() => api.get(`${A}/article/top_spreaders/${a.id}`, { length: 10 })),
+      call(() => api.get(`${A}/article/forward_tree/${a.id}`, { current_page: 1, length: 200 })),
+    ]);
+    if (!stay) return;
+    mount(spread, h('h2', `「${a.title}」的传播`), h('div.card',
+      h('div.row', h('div.stat', '读者', h('b', stay.reader_count)), h('div.stat', '阅读次数', h('b', stay.read_count)), h('div.stat', '转发', h('b', stay.forward_count)), h('div.stat', '读完', h('b', stay.finished)), h('div.stat', '平均阅读(秒)', h('b', stay.avg_stay_time))),
+      table(stay.buckets.map((b) => [b.bucket, () => String(b.count)]), [{}]),
+      h('h2', '传播最广的客户'), table([['客户', (n) => n.customer_name || `客户${n.customer_id}`], ['层级', (n) => String(n.level)], ['带来读者', (n) => String(n.reach)], ['直接转发', (n) => String(n.children)]], top ? top.ret_data : [], '还没有客户带来新读者'),
+      h('h2', '转发树'), table([['客户', (n) => h('span', { style: `padding-left:${(n.level - 1) * 20}px` }, n.customer_name || `客户${n.customer_id}`)], ['层级', (n) => String(n.level)], ['阅读', (n) => String(n.read_count)], ['停留(秒)', (n) => String(n.stay_time)], ['带来读者', (n) => String(n.reach)]], tree ? tree.ret_data : [], '还没有读者')));
+    spread.scrollIntoView({ block: 'start' });
+  };
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/article/myarticle_list`, { title: filterTitle.value.trim() || undefined, status: filterStatus.value || undefined }));
+    if (!d) return;
+    mount(list, table([
+      ['封面', (a) => (a.cover_url ? h('img', { src: fileUrl(a.cover_url), style: 'width:64px' }) : '')],
+      ['标题', (a) => a.title], ['标签', (a) => (a.tag_list || []).map((t) => h('span.pill', t.name))], ['状态', (a) => h('span.status', a.status)],
+      ['阅读', (a) => String(a.read_count)], ['转发', (a) => String(a.forward_count)], ['作者', (a) => a.author || ''], ['创建时间', (a) => (a.create_date || '').replace('T', ' ').slice(0, 16)],
+      ['操作', (a) => h('div.row',
+        h('button.ghost.publish', { onclick: async () => (await call(() => api.post(`${A}/article/publish/${a.id}`, { status: a.status_code === 1 ? 2 : 1 }))) && (toast(a.status_code === 1 ? '已撤回' : '已发布'), load()) }, a.status_code === 1 ? '撤回' : '发布'),
+        h('button.ghost.edit', { onclick: () => form.set(a) }, '编辑'),
+        h('button.ghost', { onclick: () => showSpread(a) }, '传播'),
+        h('button.ghost.danger', { onclick: async () => confirm(`删除「${a.title}」?`) && (await call(() => api.post(`${A}/article/delete/${a.id}`))) && load() }, '删除'))],
+    ], d.ret_data, '还没有文章'));
+  };
+  shell('articles', h('h2', '公众号文章'), h('div.toolbar', filterTitle, filterStatus, h('button', { onclick: load }, '查询')), list, spread, form.el);
+  const t = await call(() => api.get(`${A}/article_tag`));
+  tags = t ? t.ret_data : [];
+  mount(tagsBox, tags.length ? tags.map((x) => h('label', { style: 'display:inline-block;margin-right:12px' }, h('input', { type: 'checkbox', value: x.id }), ' ', x.name)) : h('span.muted', '还没有标签(在「文章标签」里添加)'));
+  await load();
+}
+
+// ---------- article tags (ADM-69..72) ----------
+
+async function articleTags() {
+  const list = h('div');
+  const name = h('input#tag-name', { placeholder: '标签名' });
+  const form = editor('标签', [field('名称', name)], {
+    id: 'tag-save',
+    fill: (t) => (name.value = t ? t.name : ''),
+    save: async (t) => {
+      const ok = await call(() => api.post(t ? `${A}/article_tag/update/${t.id}` : `${A}/article_tag/add/0`, { tag_name: name.value.trim() }));
+      if (ok) load();
+      return ok;
+    },
+  });
+  const load = async () => {
+    const d = await call(() => api.get(`${A}/article_tag`));
+    if (d) mount(list, table([['标签', (t) => t.name], ['', (t) => h('div.row', h('button.ghost.edit', { onclick: () => form.set(t) }, '改名'),
+      h('button.ghost.danger', { onclick: async () => confirm(`删除标签「${t.name}」?`) && (await call(() => api.post(`${A}/article_tag/delete/${t.id}`))) && load() }, '删除'))]], d.ret_data, '还没有标签'));
+  };
+  shell('article_tags', h('h2', '文章标签'), list, form.el);
+  await load();
+}
+
+// ---------- talk scripts (话术库, ADM-89..96) ----------
+
+async function talk() {
+  const groupsBox = h('div#talk-groups');
+  const phrasesBox = h('div#talk-phrases');
+  const groupName = h('input#talk-group-name', { placeholder: '分组名' });
+  const words = h('textarea#talk-words', { rows: 3, cols: 50, placeholder: '话术内容' });
+  const groupSel = h('select#talk-group');
+  const filter = h('select#talk-filter');
+  let groups = [];
+  const groupForm = editor('分组', [field('名称', groupName)], {
+    id: 'talk-group-save',
+    fill: (g) => (groupName.value = g ? g.groupName : ''),
+    save: async (g) => {
+      const ok = await call(() => api.post(g ? `${A}/talkGroupManageOper/update/${g.id}` : `${A}/talkGroupManageOper/add/0`, { groupName: groupName.value.trim() }));
+      if (ok) loadGroups();
+      return ok;
+    },
+  });
+  const phraseForm = editor('话术', [field('分组', groupSel), field('内容', words)], {
+    id: 'talk-phrase-save',
+    fill: (p) => {
+      words.value = p ? p.contentWords : '';
+      if (p) groupSel.value = String(p.talkGroupId);
+    },
+    save: async (p) => {
+      const ok = await call(() => api.post(p ? `${A}/speechDetailsManageOper/update/${p.id}` : `${A}/speechDetailsManageOper/add/0`, { contentWords: words.value.trim(), talkGroupName: groupSel.value }));
+      if (ok) loadPhrases();
+      return ok;
+    },
+  });
+  const loadPhrases = async () => {
+    const d = await call(() => api.get(`${A}/speechDetailsManageShow`, { talkGroupId: filter.value || undefined }));
+    if (d) mount(phrasesBox, table([['话术', (p) => h('div', { style: 'white-space:pre-wrap' }, p.contentWords)], ['分组', (p) => p.talkGroupName], ['发送次数', (p) => String(p.sendNum)], ['创建时间', (p) => p.createDate],
+      ['', (p) => h('div.row', h('button.ghost.edit', { onclick: () => phraseForm.set(p) }, '编辑'),
+        h('button.ghost.danger', { onclick: async () => confirm('删除这条话术?') && (await call(() => api.get(`${A}/speechDetailsManageOper/delete/${p.id}`))) && loadPhrases() }, '删除'))]], d.otherList, '还没有话术'));
+  };
+  const loadGroups = async () => {
+    const d = await call(() => api.get(`${A}/talkGroupManageShow`));
+    if (!d) return;
+    groups = d.otherList;
+    const keep = filter.value;
+    mount(groupSel, groups.map((g) => h('option', { value: g.id }, g.groupName)));
+    mount(filter, h('option', { value: '' }, '全部分组'), groups.map((g) => h('option', { value: g.id }, g.groupName)));
+    filter.value = keep;
+    mount(groupsBox, table([['分组', (g) => g.groupName], ['创建人', (g) => g.userProfile || ''], ['创建时间', (g) => g.createDate],
+      ['', (g) => h('div.row', h('button.ghost.edit', { onclick: () => groupForm.set(g) }, '改名'),
+        h('button.ghost.danger', { onclick: async () => confirm(`删除分组「${g.groupName}」?`) && (await call(() => api.get(`${A}/talkGroupManageOper/delete/${g.id}`))) && loadGroups() }, '删除'))]], groups, '还没有分组'));
+    loadPhrases();
+  };
+  filter.onchange = loadPhrases;
+  shell('talk', h('h2', '话术分组'), groupsBox, groupForm.el, h('h2', '话术'), h('div.toolbar', filter), phrasesBox, phraseForm.el,
+    h('p.muted', '销售在工作台聊天里搜索并发送话术(info_type 1),发送次数自动累计。'));
+  await loadGroups();
+}
+
+// ---------- official-account authorization (ADM-78/87/88) ----------
+
+async function gzh() {
+  const box = h('div.card#gzh-box');
+  shell('gzh', h('h2', '公众号授权'), box);
+  const d = await call(() => api.get(`${A}/gzh_auth_process`));
+  if (!d) return;
+  const r = d.ret_data || {};
+  const appid = h('input#gzh-appid', { placeholder: '公众号 AppID', value: r.authorization_appid || '' });
+  const link = h('div');
+  mount(box,
+    h('p#gzh-step', d.step === '' ? '已完成授权' : `当前步骤: ${d.step}`),
+    r.name ? h('div.row', r.head_img ? avatar(r.head_img) : null, h('div', h('b', r.name), h('div.muted', `${r.principal_name || ''} · ${r.service_category || ''}${r.verify_type_info ? ' · 已认证' : ''}`))) : null,
+    h('h2', '1. 填写 AppID'), h('div.row', appid, h('button#gzh-appid-save', { onclick: async () => (await call(() => api.post(`${A}/gzh_auth_process/update/app_id`, { authorization_appid: appid.value.trim() }))) && (toast('已保存'), gzh()) }, '保存')),
+    h('h2', '2. 授权给第三方平台'), h('button.ghost', { onclick: async () => {
+      const url = await call(() => api.post(`${A}/open_weixin_gongzhonghao/create_grant_url`));
+      if (url) mount(link, h('p', '请公众号管理员打开并扫码授权: ', h('a', { href: url, target: '_blank', rel: 'noopener' }, url)));
+    } }, '生成授权链接'), link);
 }
 
 route();

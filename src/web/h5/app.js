@@ -1,10 +1,11 @@
 // The salesperson's workspace (/h5/): radar feed, customers (通讯录), a customer's story,
 // chat, the card. Only the public API and the WebSocket (docs/screens.md).
-import { Client, Socket } from '/web/zgld.js';
+import { Client, Socket, fileUrl } from '/web/zgld.js';
 import { h, $, mount, avatar, toast, attempt, when, param } from '/web/ui.js';
 
 const Q = '/zhugeleida/qiyeweixin';
-const api = new Client({ storageKey: 'zgld.h5' });
+const A = '/zhugeleida/admin';
+const api = new Client({ storageKey: 'zgld.h5', probe: '/zhugeleida/admin/login_rules' });
 const app = $('#app');
 
 // Live state shared by the views.
@@ -105,7 +106,7 @@ function start() {
       refreshBadges();
     });
     ws.on('radar', (ev) => {
-      if (state.radar.some((r) => r.id && r.id === ev.id)) return;
+      if (ev.kind !== 'article' && state.radar.some((r) => r.kind !== 'article' && r.id && r.id === ev.id)) return;
       state.radar.unshift(ev);
       state.radar.length = Math.min(state.radar.length, 200);
       if (!(state.view && state.view.name === 'radar')) state.radarBadge += 1;
@@ -152,14 +153,16 @@ function route() {
   const [, name = 'radar', id] = (location.hash || '#/radar').split('/');
   const n = Number(id);
   state.view = { name, id: n };
-  const views = { radar: radarView, customers: customersView, customer: customerView, messages: messagesView, chat: chatView, card: cardView };
+  const views = { radar: radarView, customers: customersView, customer: customerView, messages: messagesView, chat: chatView, card: cardView, article: articleView };
   (views[name] || radarView)(n);
 }
 
 // ---------- radar feed ----------
 
 function radarItem(ev, fresh) {
-  return h('li', { class: fresh ? 'new' : '', dataset: { action: ev.action || '', customer: ev.customer_id }, onclick: () => (location.hash = `#/customer/${ev.customer_id}`) },
+  const article = ev.kind === 'article';
+  const open = () => (location.hash = article ? `#/article/${ev.article_id}` : `#/customer/${ev.customer_id}`);
+  return h('li', { class: fresh ? 'new' : '', dataset: { action: ev.action || '', kind: ev.kind || 'card', event: ev.article_event || '', customer: ev.customer_id }, onclick: open },
     avatar(ev.headimgurl),
     h('div.grow',
       ev.customer__username ? h('b.who', ev.customer__username) : null,
@@ -316,7 +319,31 @@ async function chatView(id) {
   };
   const name = h('span', `客户${id}`);
   const scroller = h('div.msgs', more, msgs);
-  shell(name, h('div.chat', scroller, typing, phrases, form), { back: '#/messages' });
+  // 话术库 (docs/articles.md, talk scripts): search the company's phrases and send one; the
+  // server sends it as an ordinary message (info_type 1) and counts it.
+  const talkList = h('ul.list#talk-list');
+  const talkSearch = h('input#talk-search.grow', { placeholder: '搜索话术…', autocomplete: 'off' });
+  const talkPanel = h('div.talk#talk-panel', { hidden: true }, h('div.row', talkSearch), talkList);
+  let talkSeq = 0;
+  const loadTalk = async () => {
+    const mine = ++talkSeq;
+    const d = await attempt(() => api.get(`${Q}/talk`, { keyword: talkSearch.value.trim() || undefined, current_page: 1, length: 20 }));
+    if (!d || mine !== talkSeq) return;
+    mount(talkList, d.ret_data.length ? d.ret_data.map((t) => h('li', { dataset: { phrase: t.id } },
+      h('div.grow', h('div.talk-text', t.contentWords), h('div.muted', `${t.talkGroupName} · 已发送 ${t.sendNum} 次`)),
+      h('button.ghost', { type: 'button', onclick: () => { input.value = t.contentWords; input.focus(); } }, '编辑'),
+      h('button.talk-send', { type: 'button', onclick: async () => {
+        const ok = await attempt(() => api.post(`${Q}/talk/send_msg/${t.id}`, { customer_id: id, client_msg_id: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) }));
+        if (ok) talkPanel.hidden = true;
+      } }, '发送'))) : h('li.muted', '没有找到话术'));
+  };
+  talkSearch.oninput = loadTalk;
+  const talkBtn = h('button.ghost#talk-open', { type: 'button', onclick: () => {
+    talkPanel.hidden = !talkPanel.hidden;
+    if (!talkPanel.hidden) loadTalk();
+  } }, '话术');
+  form.prepend(talkBtn);
+  shell(name, h('div.chat', scroller, typing, talkPanel, phrases, form), { back: '#/messages' });
 
   const markRead = (m) => {
     const cid = m.conversation_id;
@@ -384,6 +411,7 @@ async function cardView() {
   const sign = h('input#card-sign', { value: c.sign || '', placeholder: '个性签名' });
   const newTag = h('input', { placeholder: '新标签' });
   const qr = h('div');
+  const articles = h('div', h('div.muted', '加载中…'));
   const showQr = (path) => mount(qr, path ? h('img', { src: '/' + path, alt: '小程序码', style: 'width:160px' }) : h('span.muted', '还没有小程序码'));
   showQr(c.qr_code);
   mount(body,
@@ -401,7 +429,82 @@ async function cardView() {
         if (d) showQr(d.ret_data[0].qr_code);
       }
     } }, '生成小程序码')),
-    h('div.card.muted', '客户打开名片: ', h('a', { href: `/c/?uid=${api.session.user_id}` }, `/c/?uid=${api.session.user_id}`)));
+    h('div.card.muted', '客户打开名片: ', h('a', { href: `/c/?uid=${api.session.user_id}` }, `/c/?uid=${api.session.user_id}`)),
+    h('div.card#articles', h('h2', '文章影响力'), articles));
+  const d = await attempt(() => api.get(`${A}/article/myarticle_list`, { status: 1, current_page: 1, length: 50 }));
+  if (!d) return;
+  mount(articles, d.ret_data.length ? h('ul.list', d.ret_data.map((a) => {
+    const link = h('div.share');
+    return h('li', { dataset: { article: a.id } },
+      a.cover_url ? h('img.avatar', { src: fileUrl(a.cover_url), alt: '', style: 'border-radius:6px' }) : null,
+      h('div.grow', h('div', a.title), h('div.muted', `阅读 ${a.read_count} · 转发 ${a.forward_count}`), link),
+      h('div.row',
+        h('button.ghost.share-article', { onclick: async (e) => {
+          e.stopPropagation();
+          // GZH-05 with the article: the link that opens it in the official account, as my share.
+          const r = await attempt(() => api.get(`/zhugeleida/gongzhonghao/create_gongzhonghao_auth_url/${api.session.company_id}`, { article_id: a.id }));
+          if (!r) return;
+          mount(link, h('a.share-link', { href: r.authorize_url, style: 'word-break:break-all;font-size:12px' }, r.authorize_url));
+          if (navigator.clipboard) navigator.clipboard.writeText(r.authorize_url).catch(() => {});
+          toast('分享链接已生成,发给客户吧');
+        } }, '分享'),
+        h('button.ghost.influence', { onclick: () => (location.hash = `#/article/${a.id}`) }, '影响力')));
+  })) : h('div.muted', '公司还没有发布文章'));
+}
+
+// ---------- one article's influence (QYW-52 and the spread extensions, docs/articles.md) ----------
+
+const dur = (s) => (s >= 60 ? `${Math.floor(s / 60)}分${s % 60}秒` : `${s}秒`);
+
+async function articleView(id) {
+  const body = h('div#influence', h('div.card.muted', '加载中…'));
+  shell('文章影响力', body, { back: '#/card' });
+  let level = 1;
+  const readers = h('ul.list#readers');
+  const levels = h('div.row#levels');
+  const loadLevel = async (n) => {
+    level = n;
+    const d = await attempt(() => api.get(`${Q}/article/customer_effect_ranking_by_level/${id}`, { level: n, current_page: 1, length: 50 }));
+    if (!d) return;
+    for (const b of levels.children) b.classList.toggle('ghost', Number(b.dataset.level) !== n);
+    mount(readers, d.ret_data.length ? d.ret_data.map((r) => h('li', { dataset: { customer: r.customer_id, level: r.level, stay: r.stay_time }, onclick: () => (location.hash = `#/customer/${r.customer_id}`) },
+      avatar(r.customer_headimgurl), h('div.grow', h('div', r.customer_name || `客户${r.customer_id}`), h('div.muted', [r.sex, r.area].filter(Boolean).join(' · '))),
+      h('div.muted', `阅读 ${r.read_count} 次`, h('br'), `停留 ${dur(r.stay_time || 0)}`))) : h('li.muted', '这一层还没有读者'));
+  };
+  const paint = async () => {
+    const [art, stay, first, tree, top] = await Promise.all([
+      attempt(() => api.get(`${A}/article/myarticle/${id}`)),
+      attempt(() => api.get(`${Q}/article/stay_distribution/${id}`)),
+      attempt(() => api.get(`${Q}/article/customer_effect_ranking_by_level/${id}`, { level: 0 })),
+      attempt(() => api.get(`${Q}/article/forward_tree/${id}`, { current_page: 1, length: 200 })),
+      attempt(() => api.get(`${Q}/article/top_spreaders/${id}`, { length: 5 })),
+    ]);
+    if (!art || !stay) return mount(body, h('div.card', '文章不存在'));
+    const a = art.ret_data[0];
+    const max = Math.max(1, ...stay.buckets.map((b) => b.count));
+    const deepest = (first && first.level_num) || 0;
+    mount(levels, Array.from({ length: Math.max(1, deepest) }, (_, i) => h('button.ghost', { dataset: { level: i + 1 }, onclick: () => loadLevel(i + 1) }, `第${i + 1}层`)));
+    mount(body,
+      h('div.card', h('h2#influence-title', a.title), h('div.stats4',
+        h('div.stat', '读者', h('b#reader-count', stay.reader_count)), h('div.stat', '阅读次数', h('b', stay.read_count)),
+        h('div.stat', '转发', h('b#forward-count', stay.forward_count)), h('div.stat', '读完', h('b', stay.finished))),
+      h('div.muted', `平均阅读 ${dur(Math.round(stay.avg_stay_time || 0))},读完约需 ${dur(stay.read_secs || 0)}`)),
+      h('div.card', h('h2', '阅读时长分布'), h('div#stay-buckets', stay.buckets.map((b) => h('div.bar', { dataset: { bucket: b.bucket, n: b.count } }, h('span', b.bucket), h('i', { style: `width:${(b.count * 100) / max}%` }), h('b', b.count))))),
+      h('div.card', h('h2', `按层级的读者(共 ${deepest} 层)`), levels, readers),
+      h('div.card', h('h2', '转发树'), h('ul.list.tree#tree', tree && tree.ret_data.length ? tree.ret_data.map((n) => h('li', { dataset: { level: n.level, customer: n.customer_id }, style: `padding-left:${12 + (n.level - 1) * 20}px` },
+        avatar(n.customer_headimgurl), h('div.grow', h('div', n.customer_name || `客户${n.customer_id}`), h('div.muted', `第${n.level}层 · 阅读 ${n.read_count} 次 · ${dur(n.stay_time || 0)}${n.finished ? ' · 已读完' : ''}`)),
+        n.reach ? h('span.pill', `带来 ${n.reach} 人`) : null)) : h('li.muted', '还没有人读过'))),
+      h('div.card', h('h2', '传播最广的客户'), h('ul.list#top-spreaders', top && top.ret_data.length ? top.ret_data.map((n) => h('li', { dataset: { customer: n.customer_id } },
+        avatar(n.customer_headimgurl), h('div.grow', n.customer_name || `客户${n.customer_id}`), h('span.pill', `带来 ${n.reach} 人`))) : h('li.muted', '还没有客户转发带来新读者'))));
+    await loadLevel(Math.min(level, Math.max(1, deepest)));
+  };
+  await paint();
+  // Live: each read, forward or reading time of this article redraws the view.
+  let busy = null;
+  state.view.onRadar = (ev) => {
+    if (ev.kind !== 'article' || ev.article_id !== id) return;
+    busy = (busy || Promise.resolve()).then(paint);
+  };
 }
 
 signIn();
