@@ -194,6 +194,11 @@ pub struct WechatSettings {
     pub public_base_url: String,
     /// Code release batches (ADM-81..86): concurrency, back-off, leases.
     pub release: ReleaseSettings,
+    /// How often each node's background renewer looks for component and authorizer tokens
+    /// due for renewal (`ZGLD_TOKEN_RENEWER_MS`, default 20 000). Keep it well under a
+    /// twelfth of the token lifetime (10 min of WeChat's 2 h); only sped-up sandbox runs need
+    /// less (docs/wechat-sandbox.md "Scaled clock").
+    pub token_renewer: Duration,
 }
 
 /// How code release batches run (docs/wechat-platform.md "Code release").
@@ -301,6 +306,7 @@ impl Settings {
                 component: Some(ComponentSettings::sandbox()),
                 public_base_url: "http://127.0.0.1:8000".into(),
                 release: ReleaseSettings::default(),
+                token_renewer: Duration::from_secs(20),
             },
             static_dir: PathBuf::from("."),
             storage: StorageSettings::default(),
@@ -483,6 +489,10 @@ fn component_from_env(w: &mut WechatSettings) -> anyhow::Result<()> {
     }
     if let Some(v) = env("ZGLD_RELEASE_LEASE_SECS") {
         r.lease = Duration::from_secs(v.parse::<u64>().context("ZGLD_RELEASE_LEASE_SECS")?.max(3));
+    }
+    if let Some(v) = env("ZGLD_TOKEN_RENEWER_MS") {
+        w.token_renewer =
+            Duration::from_millis(v.parse::<u64>().context("ZGLD_TOKEN_RENEWER_MS")?.max(10));
     }
     if let Some(v) = env("ZGLD_PUBLIC_BASE_URL") {
         w.public_base_url = v.trim_end_matches('/').to_owned();

@@ -86,7 +86,8 @@ pub async fn lock_component(
 }
 
 /// Saves a renewed component token: it expires in `ttl` seconds and is due for renewal in
-/// `renew_in` seconds.
+/// `renew_in` seconds, counted from this statement (`clock_timestamp()`, not the
+/// transaction's start: the caller has already taken off the time since it asked WeChat).
 pub async fn save_component_token(
     c: &impl GenericClient,
     component_appid: &str,
@@ -96,8 +97,8 @@ pub async fn save_component_token(
 ) -> Result<(), tokio_postgres::Error> {
     c.execute(
         "update wx_component
-         set access_token = $2, token_expires_at = now() + make_interval(secs => $3),
-             token_renew_at = now() + make_interval(secs => $4), renewals = renewals + 1,
+         set access_token = $2, token_expires_at = clock_timestamp() + make_interval(secs => $3),
+             token_renew_at = clock_timestamp() + make_interval(secs => $4), renewals = renewals + 1,
              updated_at = now()
          where component_appid = $1",
         &[&component_appid, &token, &ttl, &renew_in],
@@ -164,19 +165,23 @@ pub async fn fresh_authorizer_token(
     }))
 }
 
-/// Locks the authorizer row of `appid` until the transaction ends; `None` if unknown.
+/// Locks the authorizer row of `appid` until the transaction ends; `None` if unknown (or,
+/// with `skip_locked`, if another transaction holds it).
 pub async fn lock_authorizer(
     c: &impl GenericClient,
     appid: &str,
+    skip_locked: bool,
 ) -> Result<Option<AuthorizerTokenRow>, tokio_postgres::Error> {
-    let r = c
-        .query_opt(
-            "select authorized, refresh_token, access_token,
-                    extract(epoch from token_renew_at - clock_timestamp())::float8
-             from wx_authorizer where appid = $1 for update",
-            &[&appid],
-        )
-        .await?;
+    let sql = if skip_locked {
+        "select authorized, refresh_token, access_token,
+                extract(epoch from token_renew_at - clock_timestamp())::float8
+         from wx_authorizer where appid = $1 for update skip locked"
+    } else {
+        "select authorized, refresh_token, access_token,
+                extract(epoch from token_renew_at - clock_timestamp())::float8
+         from wx_authorizer where appid = $1 for update"
+    };
+    let r = c.query_opt(sql, &[&appid]).await?;
     Ok(r.map(|r| {
         let token: Option<String> = r.get(2);
         let secs: Option<f64> = r.get(3);
@@ -194,7 +199,8 @@ pub async fn lock_authorizer(
     }))
 }
 
-/// Saves a renewed (or first) authorizer token and the refresh token that comes with it.
+/// Saves a renewed (or first) authorizer token and the refresh token that comes with it;
+/// `ttl` and `renew_in` count from this statement, as for [`save_component_token`].
 pub async fn save_authorizer_token(
     c: &impl GenericClient,
     appid: &str,
@@ -206,8 +212,8 @@ pub async fn save_authorizer_token(
     c.execute(
         "update wx_authorizer
          set access_token = $2, refresh_token = coalesce($3, refresh_token),
-             token_expires_at = now() + make_interval(secs => $4),
-             token_renew_at = now() + make_interval(secs => $5), renewals = renewals + 1
+             token_expires_at = clock_timestamp() + make_interval(secs => $4),
+             token_renew_at = clock_timestamp() + make_interval(secs => $5), renewals = renewals + 1
          where appid = $1",
         &[&appid, &token, &refresh_token, &ttl, &renew_in],
     )

@@ -268,6 +268,8 @@ pub async fn finish(state: &AppState, auth_code: &str) -> Result<Finished, ApiEr
     let component_appid = cfg.appid.clone();
     let wechat = state.wechat.clone();
     let code = auth_code.to_owned();
+    // The token's lifetime counts from here (see `token::store_authorization`).
+    let asked = std::time::Instant::now();
     let auth = component::call(state, |token| {
         let (wechat, appid, code) = (wechat.clone(), component_appid.clone(), code.clone());
         async move { wechat.query_auth(&token, &appid, &code).await }
@@ -346,6 +348,7 @@ pub async fn finish(state: &AppState, auth_code: &str) -> Result<Finished, ApiEr
         &auth.authorizer_access_token,
         &auth.authorizer_refresh_token,
         auth.expires_in,
+        asked,
     )
     .await?;
     let step: i16 = tx

@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
+use futures_util::StreamExt;
 
 use crate::db::wx_platform as db;
 use crate::state::AppState;
@@ -23,8 +24,8 @@ use crate::wechat::client::{slot_in, CachedToken, WechatError, DEFAULT_TOKEN_TTL
 /// WeChat keeps a replaced token working a few more minutes as well (WECHAT.md §0.5).
 const RENEW_WHEN_LEFT: f64 = 1.0 / 12.0;
 
-/// How often the background renewer looks for due tokens.
-const RENEWER_PERIOD: Duration = Duration::from_secs(20);
+/// Authorizer tokens one node's background renewer renews at once.
+const RENEWER_CONCURRENCY: usize = 8;
 
 fn store_error(e: impl Into<anyhow::Error>) -> WechatError {
     WechatError::Transport(e.into().context("token store"))
@@ -42,6 +43,17 @@ fn lifetimes(expires_in: Option<i64>) -> (f64, f64) {
         .filter(|s| *s > 0)
         .map_or(DEFAULT_TOKEN_TTL_SECS as f64, |s| s as f64);
     (ttl, ttl * (1.0 - RENEW_WHEN_LEFT))
+}
+
+/// (ttl, renew_in) left *now* of a token WeChat issued in answer to a request sent at
+/// `asked`: WeChat's `expires_in` counts from when it issued the token, so the time since we
+/// asked (the round trip, and whatever the caller did before storing it) is taken off. Counting
+/// from the moment of storing instead made tokens look younger than they were, by the
+/// authorization's second call and its transaction (found by `tests/token_sim.rs`).
+fn lifetimes_since(expires_in: Option<i64>, asked: Instant) -> (f64, f64) {
+    let (ttl, renew_in) = lifetimes(expires_in);
+    let age = asked.elapsed().as_secs_f64();
+    (ttl - age, renew_in - age)
 }
 
 fn cached(token: String, fresh_secs: f64) -> CachedToken {
@@ -86,11 +98,12 @@ pub async fn component_token(state: &AppState) -> Result<String, WechatError> {
         errcode: 61006,
         errmsg: "no component_verify_ticket received yet".into(),
     })?;
+    let asked = Instant::now();
     let answer = state
         .wechat
         .component_token(&cfg.appid, cfg.secret.expose(), &ticket)
         .await?;
-    let (ttl, renew_in) = lifetimes(answer.expires_in);
+    let (ttl, renew_in) = lifetimes_since(answer.expires_in, asked);
     db::save_component_token(
         &tx,
         &cfg.appid,
@@ -128,6 +141,25 @@ pub async fn component_token_rejected(state: &AppState, stale: &str) {
 /// The authorizer token of `appid` (see the module doc). 61003 when the account is unknown or
 /// has withdrawn its authorization.
 pub async fn authorizer_token(state: &AppState, appid: &str) -> Result<String, WechatError> {
+    authorizer_token_with(state, appid, Wait::ForRenewer)
+        .await?
+        .ok_or_else(|| WechatError::Transport(anyhow!("authorizer token row locked")))
+}
+
+/// What to do when another node holds the token's row (it is renewing it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Wait for it and take the token it got (requests).
+    ForRenewer,
+    /// Leave it to that node: `Ok(None)` (the background renewer, so nodes share the work).
+    SkipLocked,
+}
+
+async fn authorizer_token_with(
+    state: &AppState,
+    appid: &str,
+    wait: Wait,
+) -> Result<Option<String>, WechatError> {
     let cfg = state
         .settings
         .wechat
@@ -137,16 +169,20 @@ pub async fn authorizer_token(state: &AppState, appid: &str) -> Result<String, W
     let slot_arc = slot_in(&state.wechat.inner.authorizer_tokens, appid, "");
     let mut slot = slot_arc.lock().await;
     if let Some(t) = slot.as_ref().filter(|t| Instant::now() < t.refresh_at) {
-        return Ok(t.token.clone());
+        return Ok(Some(t.token.clone()));
     }
-    let mut client = state.db.get().await.map_err(store_error)?;
-    if let Some(t) = db::fresh_authorizer_token(&client, appid)
-        .await
-        .map_err(store_error)?
     {
-        let token = t.token.clone();
-        *slot = Some(cached(t.token, t.fresh_secs));
-        return Ok(token);
+        let client = state.db.get().await.map_err(store_error)?;
+        if let Some(t) = db::fresh_authorizer_token(&client, appid)
+            .await
+            .map_err(store_error)?
+        {
+            let token = t.token.clone();
+            *slot = Some(cached(t.token, t.fresh_secs));
+            return Ok(Some(token));
+        }
+        // The connection goes back before the component token is fetched: holding one
+        // while waiting for another could exhaust the pool under many renewals at once.
     }
     let not_authorized = || WechatError::Api {
         errcode: 61003,
@@ -154,19 +190,28 @@ pub async fn authorizer_token(state: &AppState, appid: &str) -> Result<String, W
     };
     // The component token first, outside the row lock (it may itself wait for a renewal).
     let component = component_token(state).await?;
+    let mut client = state.db.get().await.map_err(store_error)?;
     let tx = client.transaction().await.map_err(store_error)?;
-    let row = db::lock_authorizer(&tx, appid)
+    let Some(row) = db::lock_authorizer(&tx, appid, wait == Wait::SkipLocked)
         .await
         .map_err(store_error)?
-        .filter(|r| r.authorized)
-        .ok_or_else(not_authorized)?;
+    else {
+        return match wait {
+            Wait::SkipLocked => Ok(None),
+            Wait::ForRenewer => Err(not_authorized()),
+        };
+    };
+    if !row.authorized {
+        return Err(not_authorized());
+    }
     if let Some(t) = row.fresh {
         tx.commit().await.map_err(store_error)?;
         let token = t.token.clone();
         *slot = Some(cached(t.token, t.fresh_secs));
-        return Ok(token);
+        return Ok(Some(token));
     }
     let refresh = row.refresh_token.ok_or_else(not_authorized)?;
+    let asked = Instant::now();
     let answer = match state
         .wechat
         .refresh_authorizer_token(&component, &cfg.appid, appid, &refresh)
@@ -179,7 +224,7 @@ pub async fn authorizer_token(state: &AppState, appid: &str) -> Result<String, W
         }
         other => other?,
     };
-    let (ttl, renew_in) = lifetimes(answer.expires_in);
+    let (ttl, renew_in) = lifetimes_since(answer.expires_in, asked);
     db::save_authorizer_token(
         &tx,
         appid,
@@ -195,7 +240,7 @@ pub async fn authorizer_token(state: &AppState, appid: &str) -> Result<String, W
     tracing::info!(appid, ttl, "authorizer token renewed");
     let token = answer.authorizer_access_token.clone();
     *slot = Some(cached(answer.authorizer_access_token, renew_in));
-    Ok(token)
+    Ok(Some(token))
 }
 
 /// WeChat refused the authorizer token `stale` of `appid`: make it due (see
@@ -221,15 +266,17 @@ pub async fn forget_authorizer(state: &AppState, appid: &str, stale: Option<&str
     }
 }
 
-/// Saves the authorizer token that came with an authorization (`api_query_auth`).
+/// Saves the authorizer token that came with an authorization (`api_query_auth`, asked at
+/// `asked`).
 pub async fn store_authorization(
     c: &impl deadpool_postgres::GenericClient,
     appid: &str,
     token: &str,
     refresh_token: &str,
     expires_in: Option<i64>,
+    asked: Instant,
 ) -> Result<(), tokio_postgres::Error> {
-    let (ttl, renew_in) = lifetimes(expires_in);
+    let (ttl, renew_in) = lifetimes_since(expires_in, asked);
     db::save_authorizer_token(c, appid, token, Some(refresh_token), ttl, renew_in).await
 }
 
@@ -240,7 +287,8 @@ pub async fn run_renewer(state: AppState) {
     let Some(cfg) = state.settings.wechat.component.clone() else {
         return;
     };
-    let mut tick = tokio::time::interval(RENEWER_PERIOD);
+    let period = state.settings.wechat.token_renewer;
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -263,17 +311,23 @@ pub async fn run_renewer(state: AppState) {
             tracing::warn!(error = %e, "background component token renewal failed");
             continue;
         }
+        // Only what is due now (a token is renewed once its renewal time has passed), several
+        // at a time, skipping rows another node is renewing at this moment: the nodes share
+        // the work instead of queueing behind each other's row locks.
         let due = match state.db.get().await {
-            Ok(c) => db::authorizers_due(&c, RENEWER_PERIOD.as_secs_f64() * 2.0, 200)
-                .await
-                .unwrap_or_default(),
+            Ok(c) => db::authorizers_due(&c, 0.0, 500).await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        for appid in due {
-            if let Err(e) = authorizer_token(&state, &appid).await {
-                tracing::warn!(appid, error = %e, "background authorizer token renewal failed");
-            }
-        }
+        futures_util::stream::iter(due)
+            .for_each_concurrent(RENEWER_CONCURRENCY, |appid| {
+                let state = state.clone();
+                async move {
+                    if let Err(e) = authorizer_token_with(&state, &appid, Wait::SkipLocked).await {
+                        tracing::warn!(appid, error = %e, "background authorizer token renewal failed");
+                    }
+                }
+            })
+            .await;
     }
 }
 
@@ -288,5 +342,13 @@ mod tests {
         assert_eq!(lifetimes(Some(0)).0, 7200.0);
         let (ttl, renew) = lifetimes(Some(72));
         assert!(renew < ttl && renew > 60.0);
+    }
+
+    #[test]
+    fn the_lifetime_counts_from_when_the_token_was_asked_for() {
+        let asked = Instant::now() - Duration::from_secs(30);
+        let (ttl, renew) = lifetimes_since(Some(7200), asked);
+        assert!((7169.0..=7170.0).contains(&ttl), "{ttl}");
+        assert!((6569.0..=6570.0).contains(&renew), "{renew}");
     }
 }

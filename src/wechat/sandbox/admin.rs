@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/clock", get(get_clock).post(set_clock))
         .route("/tokens/expire", post(expire_tokens))
         .route("/tokens/revoke", post(revoke_tokens))
+        .route("/tokens/report", get(token_report))
         .route(
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -55,7 +56,8 @@ fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Stri
 }
 
 fn clock_json(st: &SandboxState) -> Value {
-    json!({"mode": st.clock.mode, "now": st.clock.now()})
+    let factor = (st.clock.mode == ClockMode::Scaled).then_some(st.clock.factor);
+    json!({"mode": st.clock.mode, "now": st.clock.now(), "factor": factor})
 }
 
 async fn get_clock(State(shared): State<Shared>) -> Json<Value> {
@@ -67,6 +69,8 @@ struct ClockChange {
     advance_secs: Option<i64>,
     set_unix: Option<i64>,
     mode: Option<ClockMode>,
+    /// Scaled mode: sandbox seconds per real second from now on.
+    factor: Option<f64>,
 }
 
 /// `POST /__sandbox/clock {"advance_secs":N}` (or `set_unix`, `mode`).
@@ -77,6 +81,9 @@ async fn set_clock(State(shared): State<Shared>, bytes: Bytes) -> Response {
     };
     let answer = {
         let mut st = shared.lock();
+        if let Some(factor) = change.factor {
+            st.clock.set_factor(factor);
+        }
         if let Some(mode) = change.mode {
             st.clock.set_mode(mode);
         }
@@ -92,6 +99,15 @@ async fn set_clock(State(shared): State<Shared>, bytes: Bytes) -> Response {
     };
     super::push::deliver(&shared).await;
     Json(answer).into_response()
+}
+
+/// `GET /__sandbox/tokens/report[?kinds=component,authorizer&detail=1]`: issues and renewals
+/// per token, and the calls that came with a dead token (`super::report`).
+async fn token_report(
+    State(shared): State<Shared>,
+    Query(q): Query<super::report::ReportQuery>,
+) -> Json<Value> {
+    Json(super::report::report(&shared.lock(), &q))
 }
 
 #[derive(Default, Deserialize)]
@@ -402,7 +418,7 @@ async fn audit_decide(
     };
     let (decided, real) = {
         let mut st = shared.lock();
-        let real = st.clock.mode == ClockMode::Real;
+        let real = st.clock.mode != ClockMode::Virtual;
         (
             super::code::decide(
                 &mut st,
@@ -422,7 +438,9 @@ async fn audit_decide(
     super::push::deliver(&shared).await;
     if real && d.after_secs > 0 {
         let shared = shared.clone();
-        let wait = std::time::Duration::from_secs(u64::try_from(d.after_secs).unwrap_or(0));
+        let wait = std::time::Duration::from_secs_f64(
+            shared.lock().clock.real_secs(d.after_secs).max(0.0),
+        );
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
             super::code::settle(&mut shared.lock(), &appid);

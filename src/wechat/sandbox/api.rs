@@ -37,6 +37,7 @@ pub(crate) fn token(st: &mut SandboxState, req: &Inbound) -> Outcome {
             owner: TokenOwner::App {
                 appid: appid.to_owned(),
             },
+            issued_at: now,
             dies_at: now + st.seed.tokens.invalidate_after_secs,
             revoked: false,
         },
@@ -44,7 +45,7 @@ pub(crate) fn token(st: &mut SandboxState, req: &Inbound) -> Outcome {
     st.oa_current.insert(appid.to_owned(), token.clone());
     Ok(Reply::ok(json!({
         "access_token": token,
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
     })))
 }
 

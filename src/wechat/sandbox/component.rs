@@ -142,13 +142,14 @@ pub(crate) fn api_component_token(st: &mut SandboxState, req: &Inbound) -> Outco
         token.clone(),
         TokenRecord {
             owner: TokenOwner::Component,
+            issued_at: now,
             dies_at: now + st.seed.tokens.invalidate_after_secs,
             revoked: false,
         },
     );
     Ok(Reply::ok(json!({
         "component_access_token": token,
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
     })))
 }
 
@@ -162,7 +163,7 @@ pub(crate) fn api_create_preauthcode(st: &mut SandboxState, req: &Inbound) -> Ou
     let expires = st.clock.now() + PRE_AUTH_TTL;
     st.component.pre_auth_codes.insert(code.clone(), expires);
     Ok(Reply::ok(
-        json!({"pre_auth_code": code, "expires_in": PRE_AUTH_TTL}),
+        json!({"pre_auth_code": code, "expires_in": st.clock.expires_in(PRE_AUTH_TTL)}),
     ))
 }
 
@@ -282,7 +283,10 @@ pub(crate) fn bindcomponent(st: &mut SandboxState, req: &Inbound) -> Outcome {
     target
         .query_pairs_mut()
         .append_pair("auth_code", &code)
-        .append_pair("expires_in", &AUTH_CODE_TTL.to_string());
+        .append_pair(
+            "expires_in",
+            &st.clock.expires_in(AUTH_CODE_TTL).to_string(),
+        );
     Ok(Reply::Redirect(target.to_string()))
 }
 
@@ -297,6 +301,7 @@ fn issue_authorizer_token(st: &mut SandboxState, appid: &str) -> String {
             owner: TokenOwner::Authorizer {
                 appid: appid.to_owned(),
             },
+            issued_at: now,
             dies_at: now + st.seed.tokens.invalidate_after_secs,
             revoked: false,
         },
@@ -330,7 +335,7 @@ pub(crate) fn api_query_auth(st: &mut SandboxState, req: &Inbound) -> Outcome {
     Ok(Reply::ok(json!({"authorization_info": {
         "authorizer_appid": appid,
         "authorizer_access_token": token,
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
         "authorizer_refresh_token": grant.refresh_token,
         "func_info": func_info(&grant.func_ids),
     }})))
@@ -353,7 +358,7 @@ pub(crate) fn api_authorizer_token(st: &mut SandboxState, req: &Inbound) -> Outc
     let token = issue_authorizer_token(st, &appid);
     Ok(Reply::ok(json!({
         "authorizer_access_token": token,
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
         "authorizer_refresh_token": refresh,
     })))
 }

@@ -158,10 +158,16 @@ impl Default for AuditConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ClockConfig {
-    /// `virtual` (time moves only through `POST /__sandbox/clock`) or `real`.
+    /// `virtual` (time moves only through `POST /__sandbox/clock`), `real`, or `scaled`
+    /// (`factor` sandbox seconds per real second).
     pub mode: ClockMode,
-    /// Unix second the virtual clock starts at; the real time at start-up when absent.
+    /// Unix second the virtual or scaled clock starts at; the real time at start-up when absent.
     pub start_unix: Option<i64>,
+    /// `scaled` mode: sandbox seconds per real second (e.g. 120: two hours in one minute).
+    /// Token answers then report `expires_in` in real seconds (`ttl_secs / factor`), so a
+    /// client that reads `expires_in` as real seconds, as every WeChat client does, sees the
+    /// token die when the sandbox kills it (docs/wechat-sandbox.md "Scaled clock").
+    pub factor: Option<f64>,
 }
 
 /// How the sandbox clock moves.
@@ -173,6 +179,8 @@ pub enum ClockMode {
     Virtual,
     /// Wall-clock time plus any explicit advances.
     Real,
+    /// Wall-clock time sped up by `clock.factor`, plus any explicit advances.
+    Scaled,
 }
 
 /// `[tokens]`.

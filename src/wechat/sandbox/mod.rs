@@ -18,6 +18,7 @@ mod directory;
 mod mp;
 mod push;
 mod qyapi;
+mod report;
 mod state;
 mod upstream;
 mod wxa;

@@ -115,7 +115,7 @@ fn access_token(st: &mut SandboxState, req: &Inbound) -> Outcome {
     );
     let mut body = json!({
         "access_token": token,
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
         "refresh_token": format!("sbx_ort_{n}"),
         "openid": openid,
         "scope": scope,
@@ -169,6 +169,6 @@ fn getticket(st: &mut SandboxState, req: &Inbound) -> Outcome {
         "errcode": 0,
         "errmsg": "ok",
         "ticket": format!("ticket@@@sandbox-{}", st.mp.ticket_seq),
-        "expires_in": st.seed.tokens.ttl_secs,
+        "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs),
     })))
 }

@@ -56,6 +56,7 @@ pub(crate) fn gettoken(st: &mut SandboxState, req: &Inbound) -> Outcome {
                     corpid: corpid.to_owned(),
                     agentid,
                 },
+                issued_at: now,
                 dies_at: now + st.seed.tokens.invalidate_after_secs,
                 revoked: false,
             };
@@ -65,7 +66,7 @@ pub(crate) fn gettoken(st: &mut SandboxState, req: &Inbound) -> Outcome {
         }
     };
     Ok(ok(
-        json!({"access_token": token, "expires_in": st.seed.tokens.ttl_secs}),
+        json!({"access_token": token, "expires_in": st.clock.expires_in(st.seed.tokens.ttl_secs)}),
     ))
 }
 

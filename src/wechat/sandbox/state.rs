@@ -42,6 +42,20 @@ pub(crate) struct SandboxState {
     pub pushes: Vec<PushRecord>,
     /// Official-account web tokens and tickets (`super::mp`).
     pub mp: super::mp::MpState,
+    /// Calls answered 42001 because their token had died (not fault rules): the token report.
+    pub expired_uses: Vec<ExpiredUse>,
+}
+
+/// A call that arrived with a dead token (answered 42001).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ExpiredUse {
+    pub seq: u64,
+    /// Sandbox time of the call.
+    pub time: i64,
+    pub host: String,
+    pub path: String,
+    /// appid / corpid / agentid the call was resolved to.
+    pub identity: Vec<String>,
 }
 
 /// Third-party platform state.
@@ -111,7 +125,11 @@ pub(crate) struct Counters {
 
 impl SandboxState {
     pub fn new(seed: SandboxConfig) -> Self {
-        let clock = Clock::new(seed.clock.mode, seed.clock.start_unix);
+        let clock = Clock::new(
+            seed.clock.mode,
+            seed.clock.start_unix,
+            seed.clock.factor.unwrap_or(1.0),
+        );
         Self {
             seed,
             clock,
@@ -130,6 +148,7 @@ impl SandboxState {
             outbox: Vec::new(),
             pushes: Vec::new(),
             mp: Default::default(),
+            expired_uses: Vec::new(),
         }
     }
 
@@ -142,18 +161,28 @@ impl SandboxState {
 /// Sandbox time in unix seconds.
 pub(crate) struct Clock {
     pub mode: ClockMode,
-    /// Virtual mode: the current time.
+    /// Virtual mode: the current time. Scaled mode: the time at `origin_ms`.
     frozen: i64,
     /// Real mode: seconds added to the wall clock by `advance`.
     offset: i64,
+    /// Scaled mode: sandbox seconds per real second.
+    pub factor: f64,
+    /// Scaled mode: the wall-clock millisecond at which the sandbox time was `frozen`.
+    origin_ms: i64,
 }
 
 impl Clock {
-    fn new(mode: ClockMode, start: Option<i64>) -> Self {
+    fn new(mode: ClockMode, start: Option<i64>, factor: f64) -> Self {
         Self {
             mode,
             frozen: start.unwrap_or_else(real_now),
             offset: 0,
+            factor: if factor.is_finite() && factor > 0.0 {
+                factor
+            } else {
+                1.0
+            },
+            origin_ms: real_now_ms(),
         }
     }
 
@@ -161,12 +190,16 @@ impl Clock {
         match self.mode {
             ClockMode::Virtual => self.frozen,
             ClockMode::Real => real_now() + self.offset,
+            ClockMode::Scaled => {
+                let real_ms = (real_now_ms() - self.origin_ms) as f64;
+                self.frozen + (real_ms * self.factor / 1000.0).floor() as i64
+            }
         }
     }
 
     pub fn advance(&mut self, secs: i64) {
         match self.mode {
-            ClockMode::Virtual => self.frozen += secs,
+            ClockMode::Virtual | ClockMode::Scaled => self.frozen += secs,
             ClockMode::Real => self.offset += secs,
         }
     }
@@ -175,6 +208,40 @@ impl Clock {
         match self.mode {
             ClockMode::Virtual => self.frozen = unix,
             ClockMode::Real => self.offset = unix - real_now(),
+            ClockMode::Scaled => {
+                self.frozen = unix;
+                self.origin_ms = real_now_ms();
+            }
+        }
+    }
+
+    /// Changes the speed of a scaled clock from now on (the time itself does not jump).
+    pub fn set_factor(&mut self, factor: f64) {
+        if factor.is_finite() && factor > 0.0 {
+            let now = self.now();
+            self.factor = factor;
+            if self.mode == ClockMode::Scaled {
+                self.set(now);
+            }
+        }
+    }
+
+    /// The `expires_in` to report for a lifetime of `secs` sandbox seconds: the same number,
+    /// except on a scaled clock, where it is the real seconds the token will live (rounded
+    /// down, at least 1), so a client that counts `expires_in` in real time, as every WeChat
+    /// client does, expects the death the sandbox enforces.
+    pub fn expires_in(&self, secs: i64) -> i64 {
+        match self.mode {
+            ClockMode::Scaled => ((secs as f64 / self.factor).floor() as i64).max(1),
+            _ => secs,
+        }
+    }
+
+    /// Real seconds for `secs` sandbox seconds (timers of the admin API).
+    pub fn real_secs(&self, secs: i64) -> f64 {
+        match self.mode {
+            ClockMode::Scaled => secs as f64 / self.factor,
+            _ => secs as f64,
         }
     }
 
@@ -219,6 +286,8 @@ pub(crate) enum TokenOwner {
 #[derive(Clone, Debug)]
 pub(crate) struct TokenRecord {
     pub owner: TokenOwner,
+    /// Sandbox time it was issued at (the token report).
+    pub issued_at: i64,
     /// Using it at or after this time → 42001.
     pub dies_at: i64,
     /// Revoked through the admin API → 40001 / 40014.

@@ -373,6 +373,18 @@ pub(crate) async fn handle(
             fault: fault_name,
             response: reply.record(),
         };
+        if matches!(record.fault.as_deref(), None | Some("delay_ms"))
+            && record.response.errcode == Some(42001)
+        {
+            let dead = super::state::ExpiredUse {
+                seq: record.seq,
+                time: record.time,
+                host: record.host.clone(),
+                path: record.path.clone(),
+                identity: record.identity.clone(),
+            };
+            st.expired_uses.push(dead);
+        }
         st.calls.push(record);
         let has_pushes = !st.outbox.is_empty();
         (reply, has_pushes)
