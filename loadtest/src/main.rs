@@ -15,6 +15,7 @@ mod content;
 mod radar;
 mod relay;
 mod release;
+mod token_sim;
 mod upload;
 
 use std::{
@@ -89,6 +90,11 @@ enum Cmd {
     /// Code release (ADM-81/82/83/85) to N sandbox mini programs, one company each: each
     /// batch's wall time until done, and the total against the 60 s target.
     Release(release::ReleaseArgs),
+    /// Simulated token run: two nodes against a sandbox whose clock is sped up (`--factor`),
+    /// companies authorizing at staggered times, traffic through their tokens; the sandbox's
+    /// token report: calls with a dead token, and each token renewed once per lifetime.
+    /// Exits 1 when a check fails.
+    TokenSim(token_sim::TokenSimArgs),
     /// Chaos: two nodes, one PostgreSQL, a private Redis, 200 chatting clients; SIGKILLs,
     /// Redis down, slow consumers, rolling SIGTERMs (docs/RELIABILITY.md). Exits 1 when an
     /// invariant fails.
@@ -204,6 +210,14 @@ async fn main() -> anyhow::Result<()> {
             let r = articles::events(&env, &a).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
+        Cmd::TokenSim(a) => {
+            let (ok, r) = token_sim::run(&env, &a).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            if !ok {
+                eprintln!("[token-sim] a check failed");
+                std::process::exit(1);
+            }
+        }
         Cmd::ServeRelay { port } => relay::serve(port).await?,
         Cmd::Chaos(a) => {
             if !chaos::run(&env, &a).await? {
@@ -221,7 +235,26 @@ struct Env {
     redis: String,
 }
 
-const DB: &str = "zhugeleida_bench";
+/// The benchmark database, recreated by every run: `zhugeleida_bench`, or `ZGLD_BENCH_DB`
+/// (so a run beside another one on the same PostgreSQL does not drop its database).
+const DB: BenchDb = BenchDb;
+
+#[derive(Clone, Copy)]
+struct BenchDb;
+
+impl std::fmt::Display for BenchDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match std::env::var("ZGLD_BENCH_DB") {
+            Ok(name)
+                if !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                f.write_str(&name)
+            }
+            _ => f.write_str("zhugeleida_bench"),
+        }
+    }
+}
 
 fn token(kind: char, id: usize) -> String {
     hex::encode(Md5::digest(format!("bench-{kind}{id}").as_bytes()))
@@ -390,6 +423,198 @@ fn now_ns(start: Instant) -> u64 {
     start.elapsed().as_nanos() as u64
 }
 
+/// Connected chat clients, ready for [`chat_phase`]: salespeople recording the latency of each
+/// customer message that reaches them, customers with a writer queue each. Shared by `chat`
+/// and `release --with-chat`.
+struct ChatRig {
+    start: Instant,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    measuring: Arc<AtomicBool>,
+    lat_rx: mpsc::UnboundedReceiver<u64>,
+    ack_rx: mpsc::UnboundedReceiver<u64>,
+    outs: Vec<(usize, mpsc::UnboundedSender<String>)>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    go_tx: tokio::sync::watch::Sender<bool>,
+    connect_secs: f64,
+}
+
+impl ChatRig {
+    /// Opens `reps` salesperson sockets on `rep_port` and `customers` customer sockets on
+    /// `cust_port` (bench users `u1..` and `c1..` of [`prepare`]).
+    async fn connect(
+        a: &ChatArgs,
+        reps: usize,
+        customers: usize,
+        rep_port: u16,
+        cust_port: u16,
+    ) -> anyhow::Result<ChatRig> {
+        let start = Instant::now();
+        let counters = Arc::new(Counters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let measuring = Arc::new(AtomicBool::new(false));
+        let (lat_tx, lat_rx) = mpsc::unbounded_channel::<u64>();
+        // The sender's `sent` ack, timed from the message's (scheduled) send time.
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
+
+        // Salespeople: record the latency of every customer message that reaches them.
+        let connect_started = Instant::now();
+        let mut tasks = Vec::new();
+        let mut rep_sockets = futures_util::stream::iter(1..=reps)
+            .map(|id| async move {
+                ws_connect(
+                    rep_port,
+                    &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)),
+                    id,
+                )
+                .await
+            })
+            .buffered(64);
+        while let Some(ws) = rep_sockets.next().await {
+            let ws = ws?;
+            let (c, lat, measuring) = (counters.clone(), lat_tx.clone(), measuring.clone());
+            tasks.push(tokio::spawn(async move {
+                let (_w, mut r) = ws.split();
+                while let Some(Ok(m)) = r.next().await {
+                    let Message::Text(t) = m else {
+                        if matches!(m, Message::Close(_)) {
+                            c.closed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    };
+                    let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                        continue;
+                    };
+                    if v["type"] == "message" && v["message"]["send_type"] == 2 {
+                        c.received.fetch_add(1, Ordering::Relaxed);
+                        if let Some(sent) = v["message"]["msg"]
+                            .as_str()
+                            .and_then(|s| s.strip_prefix("t="))
+                            .and_then(|s| s.parse::<u64>().ok())
+                        {
+                            if measuring.load(Ordering::Relaxed) {
+                                let _ = lat.send(now_ns(start).saturating_sub(sent));
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        // Customers: a writer queue each; the first `senders` of them send. Saturating senders
+        // wait for `go`, given once every client is connected and idle memory is measured.
+        let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+        let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
+        let mut cust_sockets = futures_util::stream::iter(1..=customers)
+            .map(|id| async move {
+                ws_connect(
+                    cust_port,
+                    &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)),
+                    reps + id,
+                )
+                .await
+                .map(|ws| (id, ws))
+            })
+            .buffered(64);
+        while let Some(next) = cust_sockets.next().await {
+            let (id, ws) = next?;
+            let go = go_rx.clone();
+            let (mut w, mut r) = ws.split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            let c = counters.clone();
+            let (ack_lat, measuring2) = (ack_tx.clone(), measuring.clone());
+            let rep = ((id - 1) % reps) + 1;
+            let saturate = a.rate == 0 && id <= a.senders;
+            let window = a.window;
+            let stop2 = stop.clone();
+            let tx2 = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(s) = rx.recv().await {
+                    if w.send(Message::Text(s.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                let send_one = |n: &mut u64| {
+                    *n += 1;
+                    c.sent.fetch_add(1, Ordering::Relaxed);
+                    let t = now_ns(start);
+                    json!({"type": "send", "client_msg_id": format!("{id}-{n}-{t}"), "u_id": rep, "msg": format!("t={t}")}).to_string()
+                };
+                while let Some(Ok(m)) = r.next().await {
+                    let Message::Text(t) = m else {
+                        if matches!(m, Message::Close(_)) {
+                            c.closed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    };
+                    let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                    match v["type"].as_str() {
+                        Some("hello") if saturate => {
+                            let first: Vec<String> = (0..window).map(|_| send_one(&mut n)).collect();
+                            let tx3 = tx2.clone();
+                            let mut go = go.clone();
+                            tokio::spawn(async move {
+                                let _ = go.wait_for(|g| *g).await;
+                                for f in first {
+                                    let _ = tx3.send(f);
+                                }
+                            });
+                        }
+                        Some("sent") => {
+                            c.acked.fetch_add(1, Ordering::Relaxed);
+                            // client_msg_id ends with the send time (ns since start).
+                            if let Some(sent) = v["client_msg_id"]
+                                .as_str()
+                                .and_then(|s| s.rsplit('-').next())
+                                .and_then(|s| s.parse::<u64>().ok())
+                            {
+                                if measuring2.load(Ordering::Relaxed) {
+                                    let _ = ack_lat.send(now_ns(start).saturating_sub(sent));
+                                }
+                            }
+                            if saturate && !stop2.load(Ordering::Relaxed) {
+                                let _ = tx2.send(send_one(&mut n));
+                            }
+                        }
+                        Some("error") => {
+                            c.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                }
+            }));
+            outs.push((rep, tx));
+        }
+        Ok(ChatRig {
+            start,
+            counters,
+            stop,
+            measuring,
+            lat_rx,
+            ack_rx,
+            outs,
+            tasks,
+            go_tx,
+            connect_secs: connect_started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Lets saturating senders start.
+    fn go(&self) {
+        let _ = self.go_tx.send(true);
+    }
+
+    /// Stops the drivers and drops every connection.
+    fn close(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
 /// Opens the clients, measures idle memory, then runs the chat workload.
 async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let reps = a.reps.max(1);
@@ -425,145 +650,8 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before: Vec<u64> = nodes.iter().map(Node::rss_kib).collect();
 
-    let start = Instant::now();
-    let counters = Arc::new(Counters::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let (lat_tx, mut lat_rx) = mpsc::unbounded_channel::<u64>();
-    // The sender's `sent` ack, timed from the message's (scheduled) send time.
-    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<u64>();
-
-    // Salespeople: record the latency of every customer message that reaches them.
-    let connect_started = Instant::now();
-    let mut tasks = Vec::new();
-    let mut rep_sockets = futures_util::stream::iter(1..=reps)
-        .map(|id| async move {
-            ws_connect(
-                rep_port,
-                &format!("/zhugeleida/qiyeweixin/ws?{}", signed('u', id)),
-                id,
-            )
-            .await
-        })
-        .buffered(64);
-    while let Some(ws) = rep_sockets.next().await {
-        let ws = ws?;
-        let (c, lat, measuring) = (counters.clone(), lat_tx.clone(), measuring.clone());
-        tasks.push(tokio::spawn(async move {
-            let (_w, mut r) = ws.split();
-            while let Some(Ok(m)) = r.next().await {
-                let Message::Text(t) = m else {
-                    if matches!(m, Message::Close(_)) {
-                        c.closed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    continue;
-                };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
-                    continue;
-                };
-                if v["type"] == "message" && v["message"]["send_type"] == 2 {
-                    c.received.fetch_add(1, Ordering::Relaxed);
-                    if let Some(sent) = v["message"]["msg"]
-                        .as_str()
-                        .and_then(|s| s.strip_prefix("t="))
-                        .and_then(|s| s.parse::<u64>().ok())
-                    {
-                        if measuring.load(Ordering::Relaxed) {
-                            let _ = lat.send(now_ns(start).saturating_sub(sent));
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    // Customers: a writer queue each; the first `senders` of them send. Saturating senders
-    // wait for `go`, given once every client is connected and idle memory is measured.
-    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
-    let mut outs: Vec<(usize, mpsc::UnboundedSender<String>)> = Vec::new();
-    let mut cust_sockets = futures_util::stream::iter(1..=customers)
-        .map(|id| async move {
-            ws_connect(
-                cust_port,
-                &format!("/zhugeleida/xiaochengxu/ws?{}", signed('c', id)),
-                reps + id,
-            )
-            .await
-            .map(|ws| (id, ws))
-        })
-        .buffered(64);
-    while let Some(next) = cust_sockets.next().await {
-        let (id, ws) = next?;
-        let go = go_rx.clone();
-        let (mut w, mut r) = ws.split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        let c = counters.clone();
-        let (ack_lat, measuring2) = (ack_tx.clone(), measuring.clone());
-        let rep = ((id - 1) % reps) + 1;
-        let saturate = a.rate == 0 && id <= a.senders;
-        let window = a.window;
-        let stop2 = stop.clone();
-        let tx2 = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(s) = rx.recv().await {
-                if w.send(Message::Text(s.into())).await.is_err() {
-                    break;
-                }
-            }
-        }));
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            let send_one = |n: &mut u64| {
-                *n += 1;
-                c.sent.fetch_add(1, Ordering::Relaxed);
-                let t = now_ns(start);
-                json!({"type": "send", "client_msg_id": format!("{id}-{n}-{t}"), "u_id": rep, "msg": format!("t={t}")}).to_string()
-            };
-            while let Some(Ok(m)) = r.next().await {
-                let Message::Text(t) = m else {
-                    if matches!(m, Message::Close(_)) {
-                        c.closed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    continue;
-                };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
-                match v["type"].as_str() {
-                    Some("hello") if saturate => {
-                        let first: Vec<String> = (0..window).map(|_| send_one(&mut n)).collect();
-                        let tx3 = tx2.clone();
-                        let mut go = go.clone();
-                        tokio::spawn(async move {
-                            let _ = go.wait_for(|g| *g).await;
-                            for f in first {
-                                let _ = tx3.send(f);
-                            }
-                        });
-                    }
-                    Some("sent") => {
-                        c.acked.fetch_add(1, Ordering::Relaxed);
-                        // client_msg_id ends with the send time (ns since start).
-                        if let Some(sent) = v["client_msg_id"]
-                            .as_str()
-                            .and_then(|s| s.rsplit('-').next())
-                            .and_then(|s| s.parse::<u64>().ok())
-                        {
-                            if measuring2.load(Ordering::Relaxed) {
-                                let _ = ack_lat.send(now_ns(start).saturating_sub(sent));
-                            }
-                        }
-                        if saturate && !stop2.load(Ordering::Relaxed) {
-                            let _ = tx2.send(send_one(&mut n));
-                        }
-                    }
-                    Some("error") => {
-                        c.errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {}
-                }
-            }
-        }));
-        outs.push((rep, tx));
-    }
-    let connect_secs = connect_started.elapsed().as_secs_f64();
+    let mut rig = ChatRig::connect(a, reps, customers, rep_port, cust_port).await?;
+    let connect_secs = rig.connect_secs;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle: Vec<u64> = nodes.iter().map(Node::rss_kib).collect();
     let conns_per_node: Vec<usize> = if nodes.len() > 1 {
@@ -578,7 +666,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         .map(|((b, i), n)| (i.saturating_sub(*b)) as f64 / *n as f64)
         .collect();
 
-    let _ = go_tx.send(true);
+    rig.go();
     // Phases: the first rate, then (capacity search) each step rate on the same connections.
     let mut rates = vec![a.rate];
     if a.rate > 0 {
@@ -587,18 +675,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let mut phases = Vec::new();
     let mut capacity = None;
     for rate in rates {
-        let phase = chat_phase(
-            &counters,
-            &outs,
-            a,
-            rate,
-            &measuring,
-            &stop,
-            &mut lat_rx,
-            &mut ack_rx,
-            start,
-        )
-        .await?;
+        let phase = chat_phase(&mut rig, a, rate, None).await?;
         let p99 = phase["latency_ms"]["p99"].as_f64().unwrap_or(f64::MAX);
         let delivered = phase["delivered_per_sec"].as_f64().unwrap_or(0.0);
         let sustained = rate > 0 && p99 <= a.p99_limit_ms && delivered >= 0.98 * rate as f64;
@@ -612,7 +689,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    rig.stop.store(true, Ordering::Relaxed);
     let mut db_rows = Value::Null;
     if !a.bare {
         if let Ok((db, conn)) =
@@ -624,9 +701,8 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
             }
         }
     }
-    for t in tasks {
-        t.abort();
-    }
+    let counters = rig.counters.clone();
+    rig.close();
     drop(nodes);
     drop(relay_child);
     let mut report = json!({
@@ -674,18 +750,24 @@ fn pct_ms(hist: &Histogram<u64>) -> Value {
 /// One measured phase of a chat run at `rate` msg/s (0: the senders saturate by themselves).
 /// Open loop: message n of the phase is due at `t0 + n / rate` and carries that scheduled
 /// time, so a driver that falls behind shows its lag in the latency (no coordinated omission).
-#[allow(clippy::too_many_arguments)]
+/// The measurement lasts `a.seconds` after `a.warmup`, or, given `until`, until it completes.
 async fn chat_phase(
-    counters: &Arc<Counters>,
-    outs: &[(usize, mpsc::UnboundedSender<String>)],
+    rig: &mut ChatRig,
     a: &ChatArgs,
     rate: u64,
-    measuring: &Arc<AtomicBool>,
-    stop: &Arc<AtomicBool>,
-    lat_rx: &mut mpsc::UnboundedReceiver<u64>,
-    ack_rx: &mut mpsc::UnboundedReceiver<u64>,
-    start: Instant,
+    until: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 ) -> anyhow::Result<Value> {
+    let ChatRig {
+        counters,
+        outs,
+        measuring,
+        stop,
+        lat_rx,
+        ack_rx,
+        start,
+        ..
+    } = rig;
+    let start = *start;
     let phase_stop = Arc::new(AtomicBool::new(false));
     let driver = if rate > 0 {
         let senders = a.senders.min(outs.len()).max(1);
@@ -727,7 +809,10 @@ async fn chat_phase(
         counters.sent.load(Ordering::Relaxed),
     );
     let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    match until {
+        Some(f) => f.await,
+        None => tokio::time::sleep(Duration::from_secs(a.seconds)).await,
+    }
     let elapsed = t0.elapsed().as_secs_f64();
     let (r1, k1, s1) = (
         counters.received.load(Ordering::Relaxed),

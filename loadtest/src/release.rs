@@ -4,6 +4,11 @@
 //! The sandbox runs as a child process on a real clock with N authorizers; every company
 //! authorizes its mini program through the sandbox's headless grant (the `authorized` push to
 //! the server's receiver) before the clock starts.
+//!
+//! With `--with-chat RATE`, chat clients (the `chat` generator of `main.rs`) connect to the same
+//! node first; one chat phase at RATE msg/s runs without the batch, then the same load runs
+//! again while the batch releases, measured for exactly as long as the batch takes. The report
+//! gives the batch duration, each phase's chat latency and the p99 ratio (target ≤ 1.10).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +17,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use super::{loadavg, prepare, round, signed, Env, Node, DB};
+use super::{chat_phase, loadavg, prepare, round, signed, ChatArgs, ChatRig, Env, Node, DB};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReleaseArgs {
@@ -28,6 +33,24 @@ pub struct ReleaseArgs {
     /// Port of the server node.
     #[arg(long, default_value_t = 18_200)]
     port: u16,
+    /// Chat at this rate (msg/s) on the same node: a phase without the batch, then one during it.
+    #[arg(long)]
+    with_chat: Option<u64>,
+    /// Chat WebSocket clients in all (salespeople + customers), as `chat --clients`.
+    #[arg(long, default_value_t = 10_000)]
+    chat_clients: usize,
+    /// Salespeople among them.
+    #[arg(long, default_value_t = 1_000)]
+    chat_reps: usize,
+    /// Customers that send.
+    #[arg(long, default_value_t = 2_000)]
+    chat_senders: usize,
+    /// Measured seconds of the chat phase without the batch (the phase with it lasts the batch).
+    #[arg(long, default_value_t = 30)]
+    chat_seconds: u64,
+    /// Unmeasured seconds at the start of each chat phase.
+    #[arg(long, default_value_t = 3)]
+    chat_warmup: u64,
 }
 
 async fn db(env: &Env) -> anyhow::Result<tokio_postgres::Client> {
@@ -86,6 +109,7 @@ async fn sandbox(env: &Env, apps: usize, port: u16) -> anyhow::Result<tokio::pro
 async fn batch(
     http: &reqwest::Client,
     base: &str,
+    op: usize,
     path: &str,
     form: &[(&str, String)],
 ) -> anyhow::Result<(f64, Value)> {
@@ -95,7 +119,7 @@ async fn batch(
     let r: Value = http
         .post(format!(
             "{base}/zhugeleida/admin/dai_xcx/{path}?{}",
-            signed('u', 1)
+            signed('u', op)
         ))
         .form(form)
         .send()
@@ -109,7 +133,7 @@ async fn batch(
         let b: Value = http
             .get(format!(
                 "{base}/zhugeleida/admin/dai_xcx/batch/{id}?{}",
-                signed('u', 1)
+                signed('u', op)
             ))
             .send()
             .await?
@@ -127,14 +151,83 @@ async fn batch(
     }
 }
 
+/// Commit, submit, poll (audits approved at once), release: each batch's seconds and JSON.
+async fn release_all(
+    http: &reqwest::Client,
+    base: &str,
+    op: usize,
+    list: &str,
+) -> anyhow::Result<Value> {
+    let t0 = Instant::now();
+    let load0 = loadavg();
+    let (commit_s, commit) = batch(
+        http,
+        base,
+        op,
+        "upload_code",
+        &[
+            ("app_ids_list", list.to_owned()),
+            ("template_id", "1".into()),
+            ("user_version", "v1.0.1".into()),
+            ("user_desc", "bench".into()),
+        ],
+    )
+    .await?;
+    let ids = [("app_ids_list", list.to_owned())];
+    let (submit_s, submit) = batch(http, base, op, "submit_audit", &ids).await?;
+    let (poll_s, poll) = batch(http, base, op, "get_latest_audit_status", &[]).await?;
+    let (release_s, release) = batch(http, base, op, "relase_code", &ids).await?;
+    Ok(json!({
+        "commit_secs": round(commit_s),
+        "submit_secs": round(submit_s),
+        "poll_secs": round(poll_s),
+        "release_secs": round(release_s),
+        "total_secs": round(t0.elapsed().as_secs_f64()),
+        "batches": {"commit": commit, "submit": submit, "poll": poll, "release": release},
+        "loadavg_before": load0,
+        "loadavg_after": loadavg(),
+    }))
+}
+
 pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
-    prepare(env, 1, 1).await?;
+    let chat_args = a.with_chat.map(|rate| ChatArgs {
+        clients: a.chat_clients,
+        reps: a.chat_reps.max(1),
+        rate,
+        senders: a.chat_senders,
+        window: 4,
+        seconds: a.chat_seconds,
+        warmup: a.chat_warmup,
+        nodes: 1,
+        bare: false,
+        step_rates: vec![],
+        p99_limit_ms: 50.0,
+    });
+    let (reps, customers) = match &chat_args {
+        Some(c) => (c.reps, c.clients.saturating_sub(c.reps).max(1)),
+        None => (1, 1),
+    };
+    prepare(env, reps, customers).await?;
     let n = a.apps;
     let db = db(env).await?;
-    // user 1 becomes the platform operator; one company per mini program, appid entered (step 2).
+    // The platform operator: a user of its own (role 1) in the bench company, signed in as
+    // `signed('u', id)`; one company per mini program, appid entered (step 2).
+    let op: i64 = db
+        .query_one(
+            "insert into user_profile (company_id, role_id, userid, login_user, username)
+             values (1, 1, 'operator', 'operator', 'operator') returning id",
+            &[],
+        )
+        .await?
+        .get(0);
+    db.execute(
+        "insert into auth_session (user_id, token) values ($1, md5('bench-u' || $2))",
+        &[&op, &op.to_string()],
+    )
+    .await?;
+    let op = usize::try_from(op)?;
     db.batch_execute(&format!(
-        "update user_profile set role_id = 1 where id = 1;
-         select setval(pg_get_serial_sequence('company', 'id'), (select max(id) from company));
+        "select setval(pg_get_serial_sequence('company', 'id'), (select max(id) from company));
          insert into company (name, mingpian_available_num)
            select '公司' || g, 10 from generate_series(1, {n}) g;
          insert into wx_authorizer (company_id, kind, appid, step)
@@ -208,55 +301,79 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
         .collect();
     let list = serde_json::to_string(&ids)?;
 
-    let t0 = Instant::now();
-    let load0 = loadavg();
-    let (commit_s, commit) = batch(
-        &http,
-        &base,
-        "upload_code",
-        &[
-            ("app_ids_list", list.clone()),
-            ("template_id", "1".into()),
-            ("user_version", "v1.0.1".into()),
-            ("user_desc", "bench".into()),
-        ],
-    )
-    .await?;
-    let (submit_s, submit) = batch(
-        &http,
-        &base,
-        "submit_audit",
-        &[("app_ids_list", list.clone())],
-    )
-    .await?;
-    let (poll_s, poll) = batch(&http, &base, "get_latest_audit_status", &[]).await?;
-    let (release_s, release) = batch(
-        &http,
-        &base,
-        "relase_code",
-        &[("app_ids_list", list.clone())],
-    )
-    .await?;
-    let total = t0.elapsed().as_secs_f64();
+    let (batch_report, chat) = match &chat_args {
+        None => (release_all(&http, &base, op, &list).await?, Value::Null),
+        Some(c) => {
+            let mut rig = ChatRig::connect(c, reps, customers, node.port, node.port).await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rig.go();
+            eprintln!("[release] chat at {} msg/s without the batch", c.rate);
+            let without = chat_phase(&mut rig, c, c.rate, None).await?;
+            eprintln!("[release] the same chat while releasing to {n} apps");
+            let done = std::sync::Arc::new(tokio::sync::Mutex::new(None));
+            let until = {
+                let (http, base, list, done) =
+                    (http.clone(), base.clone(), list.clone(), done.clone());
+                // Polled only once the phase's warm-up is over: the batch starts as the
+                // measurement does and the measurement ends with it.
+                Box::pin(async move {
+                    let r = release_all(&http, &base, op, &list).await;
+                    *done.lock().await = Some(r);
+                })
+            };
+            let with = chat_phase(&mut rig, c, c.rate, Some(until)).await?;
+            let errors = rig
+                .counters
+                .errors
+                .load(std::sync::atomic::Ordering::Relaxed);
+            rig.close();
+            let batch_report = done
+                .lock()
+                .await
+                .take()
+                .context("the batch did not finish")??;
+            let p99 = |v: &Value| v["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN);
+            let p50 = |v: &Value| v["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN);
+            let chat = json!({
+                "rate": c.rate,
+                "clients": c.clients,
+                "reps": c.reps,
+                "senders": c.senders,
+                "without_batch": without,
+                "with_batch": with,
+                "p50_ratio": round(p50(&with) / p50(&without)),
+                "p99_ratio": round(p99(&with) / p99(&without)),
+                "chat_errors": errors,
+            });
+            (batch_report, chat)
+        }
+    };
+    let total = batch_report["total_secs"].as_f64().unwrap_or(f64::NAN);
     let live: i64 = db
         .query_one("select count(*) from wx_release where status = 7", &[])
         .await?
         .get(0);
     let _ = sandbox.kill().await;
-    Ok(json!({
+    let mut report = json!({
         "bench": "code_release",
         "apps": n,
         "concurrency": a.concurrency,
         "authorize_secs": round(auth_secs),
-        "commit_secs": round(commit_s),
-        "submit_secs": round(submit_s),
-        "poll_secs": round(poll_s),
-        "release_secs": round(release_s),
-        "total_secs": round(total),
+        "total_secs": total,
         "released": live,
-        "target": "total_secs <= 60 with released == apps",
-        "batches": {"commit": commit, "submit": submit, "poll": poll, "release": release},
-        "loadavg_before": load0,
-        "loadavg_after": loadavg(),
-    }))
+        "target": if chat.is_null() {
+            "total_secs <= 60 with released == apps"
+        } else {
+            "total_secs <= 60 with released == apps, chat.p99_ratio <= 1.10"
+        },
+    });
+    if let (Some(r), Some(b)) = (report.as_object_mut(), batch_report.as_object()) {
+        for (k, v) in b {
+            r.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if !chat.is_null() {
+            r.insert("chat".into(), chat);
+        }
+    }
+    Ok(report)
 }

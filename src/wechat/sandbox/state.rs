@@ -44,6 +44,8 @@ pub(crate) struct SandboxState {
     pub mp: super::mp::MpState,
     /// Calls answered 42001 because their token had died (not fault rules): the token report.
     pub expired_uses: Vec<ExpiredUse>,
+    /// Mini-program code images already drawn, by (scene, width).
+    pub png_cache: HashMap<(String, u32), Vec<u8>>,
 }
 
 /// A call that arrived with a dead token (answered 42001).
@@ -149,6 +151,7 @@ impl SandboxState {
             pushes: Vec::new(),
             mp: Default::default(),
             expired_uses: Vec::new(),
+            png_cache: HashMap::new(),
         }
     }
 

@@ -175,7 +175,20 @@ pub(crate) fn getwxacodeunlimit(st: &mut SandboxState, req: &Inbound) -> Outcome
             return Err(41030);
         }
     }
-    let body = code_png(&code.scene, code.width).map_err(|_| -1)?;
+    // The same scene and width always draw the same bytes: drawn once (under the state lock,
+    // where a busy load run would otherwise queue every call behind the PNG encoder).
+    let cache_key = (code.scene.clone(), code.width);
+    let body = match st.png_cache.get(&cache_key) {
+        Some(png) => png.clone(),
+        None => {
+            let png = code_png(&code.scene, code.width).map_err(|_| -1)?;
+            if st.png_cache.len() >= 4096 {
+                st.png_cache.clear();
+            }
+            st.png_cache.insert(cache_key, png.clone());
+            png
+        }
+    };
     Ok(Reply::Image {
         content_type: "image/png",
         scene: code.scene,
