@@ -124,7 +124,9 @@ fn signed_unique(id: usize) -> String {
         })
         .unwrap_or(now);
     let ts = now.max(prev + 1).to_string();
-    let sig = hex::encode(md5::Md5::digest(format!("{ts}{}", token('u', id)).as_bytes()));
+    let sig = hex::encode(md5::Md5::digest(
+        format!("{ts}{}", token('u', id)).as_bytes(),
+    ));
     format!("rand_str={sig}&timestamp={ts}&user_id={id}")
 }
 
