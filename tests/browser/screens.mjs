@@ -29,6 +29,7 @@ const WEIGHT_BUDGET = 150 * 1024; // docs/screens.md
 
 const step = (s) => console.log(`step: ${s}`);
 const shot = async (page, name) => {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
   console.log(`screenshot: ${join(SHOTS, `${name}.png`)}`);
 };
@@ -250,7 +251,6 @@ try {
   await adm.fill('#product-text', '新品上市,欢迎咨询。');
   await adm.click('#product-save');
   await adm.locator('td', { hasText: productName }).waitFor();
-  await shot(adm, 'console-products');
 
   step("the customer's page shows the new product with its image");
   await cust.goto(`${BASE}/c/?uid=${REP}#/products`);
@@ -265,12 +265,29 @@ try {
   console.log('customer shows: the new product and its image');
   await shot(cust, 'customer-products-new');
 
+  step('admin edits the product (ADM-12/14); feedback is listed');
+  await adm.locator('tr', { hasText: productName }).locator('.edit').click();
+  await adm.waitForFunction((name) => document.querySelector('#product-name').value === name && document.querySelector('#image-preview img'), productName);
+  await adm.fill('#product-price', '199');
+  await adm.click('#product-save');
+  await adm.locator('tr', { hasText: productName }).locator('td', { hasText: /^199$/ }).waitFor();
+  await adm.locator('#feedback table').waitFor();
+  await shot(adm, 'console-products');
+
   step('console pages');
-  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', 'table', 'console-roles'], ['website', '.card', 'console-website']]) {
+  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', '#access-rules table', 'console-roles']]) {
     await adm.click(`a[data-menu="${menu}"]`);
     await adm.locator(`main ${wait}`).first().waitFor();
     await shot(adm, name);
   }
+  step('website templates: the current website saved as a template');
+  await adm.click('a[data-menu="website"]');
+  await adm.locator('#templates table').waitFor();
+  const tpl = `春季模板${Date.now() % 100000}`;
+  await adm.fill('#template-name', tpl);
+  await adm.click('#template-save');
+  await adm.locator('#templates td', { hasText: tpl }).waitFor();
+  await shot(adm, 'console-website');
   await adm.click('a[data-menu="temp"]');
   await adm.click('#signup-qr');
   await adm.locator('img[alt="注册二维码"]').waitFor();

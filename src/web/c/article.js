@@ -90,6 +90,16 @@ async function wechatMenu(a, link) {
   });
 }
 
+/** The pictures of the body (so a cover that is also the body's first picture shows once). */
+function bodyPictures(content) {
+  try {
+    const c = JSON.parse(content);
+    return (c.article_data || []).filter((b) => b.type === 'picture_url').flatMap((b) => b.data || []);
+  } catch {
+    return [];
+  }
+}
+
 async function main() {
   if (!articleId || !share.uid) return fail('链接不完整:缺少文章或分享人。请从微信里分享给您的链接打开。');
   const ok = await signIn();
@@ -117,7 +127,7 @@ async function main() {
       h('div.muted', [a.author, when(a.create_date)].filter(Boolean).join(' · ')),
       h('div', (a.tag_list || []).map((t) => h('span.pill', t.name))),
       a.summary ? h('p.muted', a.summary) : null,
-      a.cover_url ? h('img', { src: fileUrl(a.cover_url), alt: '' }) : null,
+      a.cover_url && !bodyPictures(a.content).includes(a.cover_url) ? h('img', { src: fileUrl(a.cover_url), alt: '' }) : null,
       richContent(a.content),
       a.insert_ads ? h('div.card.muted', a.insert_ads) : null),
     h('div.actions', h('button#share-friend', { onclick: () => doShare(1) }, '分享给朋友'), h('button.ghost#share-moments', { onclick: () => doShare(2) }, '分享到朋友圈')),

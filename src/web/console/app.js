@@ -289,8 +289,33 @@ async function roles() {
           h('button.ghost.danger', { onclick: async () => confirm(`删除角色「${x.role_name}」?`) && (await call(() => api.post(`${A}/admin_role/delete/${x.role_id}`))) && (toast('已删除'), load()) }, '删除'))]], d.ret_data));
     }
   };
-  shell('roles', h('h2', '角色'), list, form.el);
-  await load();
+  const rulesList = h('div#access-rules');
+  const ruleName = h('input', { placeholder: '权限名称' });
+  const rulePath = h('input', { placeholder: 'url_path' });
+  const ruleParent = h('select');
+  const ruleForm = editor('权限条目', [field('名称', ruleName), field('路径', rulePath), field('上级', ruleParent)], {
+    fill: (r) => {
+      ruleName.value = r ? r.name : '';
+      rulePath.value = r ? r.url_path || '' : '';
+      ruleParent.value = r && r.super_id ? String(r.super_id) : '';
+    },
+    save: async (r) => {
+      const f = { name: ruleName.value.trim(), url_path: rulePath.value.trim(), super_id_id: ruleParent.value || undefined };
+      const ok = await call(() => api.post(r ? `${A}/access_rules/update/${r.id}` : `${A}/access_rules/add/0/`, f));
+      if (ok) loadRules();
+      return ok;
+    },
+  });
+  const loadRules = async () => {
+    const d = await call(() => api.get(`${A}/access_rules`));
+    if (!d) return;
+    mount(ruleParent, h('option', { value: '' }, '(顶级)'), d.ret_data.filter((r) => !r.super_id).map((r) => h('option', { value: r.id }, r.name)));
+    mount(rulesList, table([['权限', (r) => r.name], ['路径', (r) => r.url_path || ''], ['上级', (r) => r.super_name || ''],
+      ['', (r) => h('div.row', h('button.ghost.edit', { onclick: () => ruleForm.set(r) }, '编辑'),
+        h('button.ghost.danger', { onclick: async () => confirm(`删除权限「${r.name}」?`) && (await call(() => api.post(`${A}/access_rules/delete/${r.id}`))) && loadRules() }, '删除'))]], d.ret_data));
+  };
+  shell('roles', h('h2', '角色'), list, form.el, h('h2', '权限条目'), rulesList, ruleForm.el);
+  await Promise.all([load(), loadRules()]);
 }
 
 // ---------- backend accounts (ADM-28..32) ----------
@@ -339,6 +364,7 @@ async function accounts() {
 
 async function products() {
   const list = h('div');
+  const feedback = h('div#feedback');
   const name = h('input#product-name', { placeholder: '产品名称' });
   const price = h('input#product-price', { placeholder: '价格' });
   const reason = h('input#product-reason', { placeholder: '推荐理由' });
@@ -348,13 +374,46 @@ async function products() {
   const progress = h('div.progress#upload-progress', bar);
   const preview = h('div#image-preview');
   let cover = null;
+  const showCover = () => mount(preview, cover ? h('img', { src: fileUrl(cover), alt: '', style: 'max-width:160px', dataset: { path: cover } }) : null);
   file.onchange = async () => {
     const f = file.files[0];
     if (!f) return;
     bar.style.width = '0';
-    cover = await call(() => api.uploadImage(f, { source: 'cover_picture', chunkSize: 64 * 1024, onProgress: (x) => (bar.style.width = `${Math.round(x * 100)}%`) }));
-    if (cover) mount(preview, h('img', { src: fileUrl(cover), alt: '', style: 'max-width:160px', dataset: { path: cover } }));
+    const p = await call(() => api.uploadImage(f, { source: 'cover_picture', chunkSize: 64 * 1024, onProgress: (x) => (bar.style.width = `${Math.round(x * 100)}%`) }));
+    if (p) {
+      cover = p;
+      showCover();
+    }
   };
+  const form = editor('产品', [field('名称', name), field('价格', price), field('推荐理由', reason), field('介绍', text), field('封面图片', file), progress, preview], {
+    id: 'product-save',
+    fill: async (p) => {
+      let one = null;
+      if (p) {
+        // ADM-12: the whole content (the list carries only the cover).
+        const d = await call(() => api.get(`${A}/product/product_single/`, { product_id: p.product_id, product_type: 1 }));
+        if (!d || !d.ret_data.length) return;
+        one = d.ret_data[0];
+      }
+      const c = (one && one.content) || {};
+      name.value = one ? one.name : '';
+      price.value = one ? one.price || '' : '';
+      reason.value = one ? one.reason || '' : '';
+      text.value = (c.article_data || []).filter((b) => b.type === 'content').map((b) => (b.data || []).join('\n')).join('\n');
+      const cd = Array.isArray(c.cover_data) ? c.cover_data : [];
+      cover = cd[0] && cd[0].data ? cd[0].data[0] || null : null;
+      file.value = '';
+      bar.style.width = '0';
+      showCover();
+    },
+    save: async (p) => {
+      const content = { cover_data: cover ? [{ type: 'picture_url', data: [cover] }] : [], article_data: [{ type: 'title', data: [name.value] }, ...(cover ? [{ type: 'picture_url', data: [cover] }] : []), { type: 'content', data: [text.value] }] };
+      const f = { product_type: 1, name: name.value.trim(), price: price.value.trim(), reason: reason.value.trim(), content: JSON.stringify(content) };
+      const ok = await call(() => api.post(p ? `${A}/product/update/${p.product_id}` : `${A}/product/add/0`, f));
+      if (ok) load();
+      return ok;
+    },
+  });
   const load = async () => {
     const d = await call(() => api.get(`${A}/product/product_list/`, { product_type: 1, status: undefined }));
     const off = await call(() => api.get(`${A}/product/product_list/`, { product_type: 1, status: 2 }));
@@ -368,26 +427,24 @@ async function products() {
         return u ? h('img', { src: fileUrl(u), style: 'width:64px' }) : '';
       }],
       ['名称', (p) => p.name], ['价格', (p) => p.price], ['发布人', (p) => p.publisher], ['发布时间', (p) => p.publisher_date], ['状态', (p) => p.status],
+      ['推荐指数', (p) => h('select.recommend', { onchange: async (e) => (await call(() => api.post(`${A}/product/recommend_index/${p.product_id}`, { index: e.target.value }))) && (toast('推荐指数已修改'), load()) },
+        h('option', { value: '' }, p.recommend_index !== undefined ? String(p.recommend_index) : '设置'), Array.from({ length: 10 }, (_, i) => h('option', { value: 10 - i }, String(10 - i))))],
       ['操作', (p) => h('div.row',
+        h('button.ghost.edit', { onclick: () => form.set(p) }, '编辑'),
         h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/product/change_status/${p.product_id}`, { status: p.status_code === 2 ? 1 : 2 }))) && load() }, p.status_code === 2 ? '上架' : '下架'),
         h('button.ghost.danger', { onclick: async () => confirm(`删除「${p.name}」?`) && (await call(() => api.post(`${A}/product/delete/${p.product_id}`))) && load() }, '删除'))],
     ], rows, '还没有产品'));
   };
-  shell('products', h('h2', '公司产品'), list, h('h2', '新增产品'),
-    h('div.card', field('名称', name), field('价格', price), field('推荐理由', reason), field('介绍', text), field('封面图片', file), progress, preview,
-      h('button#product-save', { onclick: async () => {
-        const content = { cover_data: cover ? [{ type: 'picture_url', data: [cover] }] : [], article_data: [{ type: 'title', data: [name.value] }, ...(cover ? [{ type: 'picture_url', data: [cover] }] : []), { type: 'content', data: [text.value] }] };
-        if (await call(() => api.post(`${A}/product/add/0`, { product_type: 1, name: name.value.trim(), price: price.value.trim(), reason: reason.value.trim(), content: JSON.stringify(content) }))) {
-          toast('产品已添加');
-          name.value = price.value = reason.value = text.value = '';
-          cover = null;
-          file.value = '';
-          bar.style.width = '0';
-          mount(preview);
-          load();
-        }
-      } }, '保存产品')));
-  await load();
+  const loadFeedback = async () => {
+    const d = await call(() => api.get(`${A}/product/feedback_list/`));
+    if (!d) return;
+    const part = (f, type) => (Array.isArray(f.content) ? f.content : []).filter((c) => c.type === type).flatMap((c) => (Array.isArray(c.data) ? c.data : [c.data]));
+    mount(feedback, table([['提交人', (f) => f.user_name || ''], ['类型', (f) => f.problem_type_text || ''], ['内容', (f) => [part(f, 'content').join(' '), part(f, 'picture_url').map((u) => h('img', { src: fileUrl(u), style: 'width:48px;margin:2px' }))]],
+      ['电话', (f) => part(f, 'phone').join(' ')], ['公司', (f) => f.company_name || ''], ['状态', (f) => f.status_text],
+      ['', (f) => h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/product/change_feedback_status/${f.id}`, { status: f.status === 1 ? 2 : 1 }))) && loadFeedback() }, f.status === 1 ? '标为已处理' : '重新打开')]], d.ret_data, '没有意见反馈'));
+  };
+  shell('products', h('h2', '公司产品'), list, form.el, h('h2', '意见反馈'), feedback);
+  await Promise.all([load(), loadFeedback()]);
 }
 
 // ---------- website (ADM-39/40) ----------
@@ -403,6 +460,17 @@ async function website() {
   const kind = h('select', {}, h('option', { value: 'guntu' }, '滚动图'), h('option', { value: 'content' }, '内容'));
   const text = h('input', { placeholder: '文字(可选)' });
   const bar = h('div');
+  const templates = h('div#templates');
+  const tplName = h('input#template-name', { placeholder: '模板名称' });
+  // ADM-41..44: a template is a website content to start from; 套用 puts it in the editor above.
+  const loadTemplates = async () => {
+    const t = await call(() => api.get(`${A}/website_template`));
+    if (t) mount(templates, table([['模板', (x) => x.name || `模板${x.id}`], ['内容块', (x) => String((x.template_content || []).length)], ['创建时间', (x) => (x.create_date || '').replace('T', ' ').slice(0, 16)],
+      ['', (x) => h('div.row',
+        h('button.ghost', { onclick: () => { content = JSON.parse(JSON.stringify(x.template_content || [])); paint(); toast('已套用模板,保存官网后生效'); } }, '套用'),
+        h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/website_template/update/${x.id}`, { name: x.name || '', template_content: JSON.stringify(content) }))) && (toast('模板已更新'), loadTemplates()) }, '用当前内容更新'),
+        h('button.ghost.danger', { onclick: async () => confirm('删除这个模板?') && (await call(() => api.post(`${A}/website_template/delete/${x.id}`))) && loadTemplates() }, '删除'))]], t.ret_data, '还没有模板'));
+  };
   shell('website', h('h2', '公司官网'), blocks,
     h('div.card', h('h2', '添加一块'), kind, ' ', file, ' ', text, h('div.progress', bar), h('button.ghost', { onclick: async () => {
       const f = file.files[0];
@@ -414,10 +482,12 @@ async function website() {
       content.push({ type: kind.value, data: [item] });
       paint();
     } }, '添加')),
-    h('button', { onclick: async () => (await call(() => api.post(`${A}/website/edit/${companyId}`, { website_content: JSON.stringify(content) }))) && toast('官网已保存') }, '保存官网'));
+    h('button#website-save', { onclick: async () => (await call(() => api.post(`${A}/website/edit/${companyId}`, { website_content: JSON.stringify(content) }))) && toast('官网已保存') }, '保存官网'),
+    h('h2', '官网模板'), templates, h('div.toolbar', tplName, h('button.ghost#template-save', { onclick: async () => (await call(() => api.post(`${A}/website_template/add/0`, { name: tplName.value.trim(), template_content: JSON.stringify(content) }))) && (toast('已存为模板'), (tplName.value = ''), loadTemplates()) }, '把当前内容存为模板')));
   const d = await call(() => api.get(`${A}/website`, { company_id: companyId }));
   if (d && d.ret_data[0]) content = d.ret_data[0].website_content || [];
   paint();
+  await loadTemplates();
 }
 
 // ---------- plugins (ADM-51, ADM-55, ADM-60) ----------
@@ -467,9 +537,24 @@ async function companies() {
       ['计费开始', (x) => x.charging_start_time || ''], ['开通时长', (x) => (PLAN.find(([v]) => v === x.open_length_time) || [0, ''])[1]], ['到期', (x) => x.account_expired_time || ''],
       ['已用/剩余天数', (x) => `${x.used_days ?? ''} / ${x.available_days}`], ['', (x) => h('button.ghost.edit', { onclick: () => form.set(x) }, '编辑')]], d.ret_data));
   };
-  shell('companies', h('h2', '公司与计费'), list, form.el);
+  const own = api.session.company_id;
+  const wecom = h('div#wecom');
+  const corp = h('input', { placeholder: 'CorpID' });
+  const txl = h('input', { placeholder: '通讯录 Secret', type: 'password', autocomplete: 'off' });
+  const appType = h('select', {}, h('option', { value: 1 }, 'AI雷达'), h('option', { value: 2 }, 'Boss雷达'));
+  const agent = h('input', { placeholder: 'AgentId' });
+  const secret = h('input', { placeholder: '应用 Secret', type: 'password', autocomplete: 'off' });
+  const loadWecom = async () => {
+    const d = await call(() => api.get(`${A}/company/author_status`, { company_id: own }));
+    if (d) mount(wecom, table([['企业微信', (x) => x.name], ['验证', (x) => (x.is_validate ? '已验证' : '未配置或未通过')]], d.ret_data));
+  };
+  shell('companies', h('h2', '公司与计费'), list, form.el,
+    h('h2', '本公司的企业微信'), wecom,
+    h('div.card', h('div.toolbar', corp, txl, h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/company/update_tongxunlu/${own}`, { corp_id: corp.value.trim(), tongxunlu_secret: txl.value }))) && (toast('已保存'), loadWecom()) }, '保存通讯录')),
+      h('div.toolbar', appType, agent, secret, h('button.ghost', { onclick: async () => (await call(() => api.post(`${A}/company/update_agent/${own}`, { app_type: appType.value, agent_id: agent.value.trim(), app_secret: secret.value }))) && (toast('已保存'), loadWecom()) }, '保存应用')),
+      h('p.muted', '先保存通讯录 Secret,再保存 AI雷达 / Boss雷达 应用;保存时向企业微信验证。')));
   form.set(null);
-  await load();
+  await Promise.all([load(), loadWecom()]);
 }
 
 // ---------- mini-program authorization (ADM-73/74/76) ----------
@@ -597,8 +682,8 @@ async function articles() {
       showCover();
     }
   };
-  // The body as rich content (API.md 1.11): the cover first, then one paragraph per block.
-  const toContent = () => JSON.stringify({ cover_data: coverPath ? [{ type: 'picture_url', data: [coverPath] }] : [], article_data: [...(coverPath ? [{ type: 'picture_url', data: [coverPath] }] : []), ...text.value.split(/\n\s*\n/).map((t) => t.trim()).filter(Boolean).map((t) => ({ type: 'content', data: [t] }))] });
+  // The body as rich content (API.md 1.11): one paragraph per block; the cover is `cover_picture`.
+  const toContent = () => JSON.stringify({ cover_data: coverPath ? [{ type: 'picture_url', data: [coverPath] }] : [], article_data: [...text.value.split(/\n\s*\n/).map((t) => t.trim()).filter(Boolean).map((t) => ({ type: 'content', data: [t] }))] });
   const fromContent = (c) => {
     try {
       const o = JSON.parse(c);
