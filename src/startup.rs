@@ -178,6 +178,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         people.clone(),
         settings.database_url.clone(),
     ));
+    let content = crate::service::content_cache::ContentCache::default();
+    tokio::spawn(crate::service::content_cache::listen(
+        content.clone(),
+        settings.database_url.clone(),
+    ));
     let radar = crate::service::radar::Radar::start(
         pool.clone(),
         settings.chat_writers,
@@ -195,6 +200,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         chat,
         radar,
         people,
+        content,
         storage,
     };
     // Third-party platform tokens renewed ahead of expiry, one node at a time (row locks).
@@ -208,6 +214,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let state_for_layers = state.clone();
     Router::new()
         .merge(api::router().into_router())
         // The screens: workspace, console, customer pages (src/web/, docs/screens.md); static
@@ -217,6 +224,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // Per route (after routing), so the request counter knows the matched path.
         .layer(axum::middleware::from_fn(crate::monitoring::track))
+        // A staff write empties this node's content cache when it answers.
+        .layer(axum::middleware::from_fn_with_state(
+            state_for_layers,
+            crate::service::content_cache::after_staff_writes,
+        ))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -39,6 +39,8 @@ pub struct AppState {
     pub radar: crate::service::radar::Radar,
     /// Names and avatars shown beside chat messages (short-lived cache).
     pub people: People,
+    /// Products, websites and articles as customers open them (dropped on change).
+    pub content: crate::service::content_cache::ContentCache,
     /// Stored files: `/statics/`, uploads, card photos, mini-program codes.
     pub storage: crate::storage::Storage,
 }

@@ -470,3 +470,130 @@ async fn an_article_event_batch_that_fails_after_its_commit_is_never_written_aga
         .unwrap();
     assert!(disagreements.is_empty(), "{disagreements:?}");
 }
+
+/// A radar batch is written as one pipeline (`begin`, every statement, `commit`): a statement
+/// that fails in it makes the `commit` a rollback, so nothing of the batch is half-written;
+/// the writer then retries the events one by one, and only the bad one fails. Here one read
+/// and one card view name a customer that does not exist (their inserts break a foreign key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_statement_in_a_pipelined_batch_writes_nothing_of_it() {
+    use zhugeleida::db::{
+        article_spread::{ArticleEvent, ArticleOp},
+        radar::NewEvent,
+    };
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("流水线回滚").await;
+    let cust = customer(&app, rep.user_id, "o_pipeline").await;
+    let article: i64 = app
+        .db()
+        .await
+        .query_one(
+            "insert into article (company_id, user_id, title, status) values ($1, $2, '文章', 1)
+             returning id",
+            &[&company, &rep.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    const N: usize = 20;
+    const BAD: [usize; 2] = [7, 10];
+    let nobody = cust.user_id + 1_000_000;
+    let radar = app.state.radar.clone();
+    // Even items read the article, odd items view the card; items 7 and 10 are by nobody.
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let radar = radar.clone();
+        let who = if BAD.contains(&i) {
+            nobody
+        } else {
+            cust.user_id
+        };
+        async move {
+            if i % 2 == 0 {
+                radar
+                    .store_article(ArticleEvent {
+                        company_id: company,
+                        user_id: rep.user_id,
+                        customer_id: who,
+                        article_id: article,
+                        read_secs: 10,
+                        op: ArticleOp::Read { pid: None },
+                    })
+                    .await
+                    .map(|o| Some(o.rec.read_count))
+            } else {
+                radar
+                    .store(NewEvent {
+                        company_id: company,
+                        user_id: rep.user_id,
+                        customer_id: who,
+                        action: 2,
+                        source: 1,
+                        customer_name: "客户".into(),
+                    })
+                    .await
+                    .map(|_| None)
+            }
+        }
+    }))
+    .await;
+    let mut reads = vec![];
+    for (i, r) in results.iter().enumerate() {
+        if BAD.contains(&i) {
+            assert!(r.is_err(), "event {i} by nobody was stored");
+            continue;
+        }
+        let read_count = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("event {i} failed: {e}"));
+        if i % 2 == 0 {
+            reads.push(read_count.unwrap());
+        }
+    }
+    // The good reads counted once each, in submission order.
+    assert_eq!(reads, (1..=(N / 2 - 1) as i32).collect::<Vec<_>>());
+    let db = app.db().await;
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(
+        count("select count(*) from article_event").await,
+        N as i64 / 2 - 1
+    );
+    assert_eq!(
+        count("select count(*) from action_log").await,
+        N as i64 / 2 - 1
+    );
+    assert_eq!(count("select count(*) from article_access").await, 1);
+    assert_eq!(
+        count("select read_count from article_stat").await,
+        N as i64 / 2 - 1
+    );
+    assert_eq!(count("select reader_count from article_stat").await, 1);
+    assert_eq!(
+        count("select count(*) from user_customer where customer_id > 1000000").await,
+        0
+    );
+    let disagreements = zhugeleida::db::article_spread::check(&db, company)
+        .await
+        .unwrap();
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+    // Every connection went back to the pool outside a transaction: more batches work.
+    for _ in 0..40 {
+        radar
+            .store(NewEvent {
+                company_id: company,
+                user_id: rep.user_id,
+                customer_id: cust.user_id,
+                action: 2,
+                source: 1,
+                customer_name: "客户".into(),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        count("select count(*) from action_log").await,
+        N as i64 / 2 - 1 + 40
+    );
+}

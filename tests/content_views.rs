@@ -351,3 +351,102 @@ async fn customers_see_only_shelved_products_of_their_company_and_their_salesper
     // Only the one good list view was logged for A.
     assert_eq!(radar_views(&app, &rep_a).await.0, t_a + 1);
 }
+
+/// Pages customers open are cached per node (src/service/content_cache.rs): a change by the
+/// admin shows at the customer's very next view on this node (the staff write empties the
+/// node's cache when it answers), and a change made in PostgreSQL directly shows as soon as
+/// its NOTIFY arrives.
+#[tokio::test]
+async fn a_changed_product_or_website_shows_at_the_next_view() {
+    let app = spawn_app().await;
+    let (company, admin, rep) = app.tenant("缓存").await;
+    let pid = add_product(&app, &admin, "1", "旧名").await;
+    let c = customer(&app, rep.user_id, "o_cache").await;
+    let uid = rep.user_id.to_string();
+    let pid_s = pid.to_string();
+    let product_q = [("uid", uid.as_str()), ("product_id", pid_s.as_str())];
+    let website_q = [("uid", uid.as_str())];
+    let product = || {
+        app.get("/zhugeleida/xiaochengxu/product/product_single")
+            .signed(&c)
+            .query(&product_q)
+    };
+    let website = || {
+        app.get("/zhugeleida/xiaochengxu/website")
+            .signed(&c)
+            .query(&website_q)
+    };
+    // The cache is trusted only once the node hears changes.
+    for _ in 0..200 {
+        if app.state.content.is_live() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app.state.content.is_live());
+    // Twice: the second view is served from the cache.
+    for _ in 0..2 {
+        assert_eq!(
+            product().send().await.ok().data()["ret_data"][0]["name"],
+            "旧名"
+        );
+    }
+    // Off the shelf: the next view is 302.
+    app.post(&format!("/zhugeleida/admin/product/change_status/{pid}"))
+        .signed(&admin)
+        .form(&[("status", "2")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(product().send().await.code(), 302);
+    // Back on the shelf and renamed.
+    app.post(&format!("/zhugeleida/admin/product/change_status/{pid}"))
+        .signed(&admin)
+        .form(&[("status", "1")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        product().send().await.ok().data()["ret_data"][0]["name"],
+        "旧名"
+    );
+    app.post(&format!("/zhugeleida/admin/product/update/{pid}"))
+        .signed(&admin)
+        .form(&[("name", "新名"), ("price", "1"), ("reason", "好")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(
+        product().send().await.ok().data()["ret_data"][0]["name"],
+        "新名"
+    );
+    // The website, edited by the admin.
+    let before = website().send().await.ok().data()["ret_data"][0].clone();
+    app.post(&format!("/zhugeleida/admin/website/edit/{company}"))
+        .signed(&admin)
+        .form(&[("website_content", WEBSITE)])
+        .send()
+        .await
+        .ok();
+    let after = website().send().await.ok().data()["ret_data"][0].clone();
+    assert_ne!(before, after);
+    assert_eq!(website().send().await.ok().data()["ret_data"][0], after);
+    // Changed in PostgreSQL behind the server's back: shown once the NOTIFY has arrived.
+    app.db()
+        .await
+        .execute(
+            "update product set name = '库里改的' where id = $1",
+            &[&pid],
+        )
+        .await
+        .unwrap();
+    let mut name = Value::Null;
+    for _ in 0..100 {
+        name = product().send().await.ok().data()["ret_data"][0]["name"].clone();
+        if name == "库里改的" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(name, "库里改的");
+}

@@ -188,6 +188,14 @@ impl<P: Principal, const W: bool> FromRequestParts<AppState> for Authed<P, W> {
         }
         if W {
             spend_signature(state, P::KIND, user_id, rand_str).await?;
+            if let Some(mark) = parts
+                .extensions
+                .get::<crate::service::content_cache::StaffWrite>()
+            {
+                if P::KIND == Staff::KIND {
+                    mark.set();
+                }
+            }
         }
         // Record use at most once a minute: cheap on hot polling paths.
         if (now - session.last_used_at).num_seconds() >= 60 {

@@ -130,6 +130,37 @@ pub async fn get(
     Ok(v.pop())
 }
 
+/// What a reader sees of an article (GZH-06): the row without the spread counters, with its
+/// content and tags, in one prepared statement.
+pub async fn for_reader(
+    db: &impl GenericClient,
+    company_id: i64,
+    id: i64,
+) -> Result<Option<ArticleRow>, ApiError> {
+    let r = super::opt_cached(
+        db,
+        "select a.id, a.company_id, a.title, a.summary, a.cover_url, a.insert_ads, a.status, a.source,
+            a.read_secs, coalesce(u.username, ''), coalesce(u.avatar, 'statics/imgs/setAvator.jpg'),
+            0::int8, 0::int8, a.create_date, a.publish_date, a.content,
+            array(select t.id from article_tag_link l join article_tag t on t.id = l.tag_id
+                   where l.article_id = a.id order by t.id),
+            array(select t.name from article_tag_link l join article_tag t on t.id = l.tag_id
+                   where l.article_id = a.id order by t.id)
+         from article a left join user_profile u on u.id = a.user_id
+         where a.id = $1 and a.company_id = $2",
+        &[&id, &company_id],
+    )
+    .await?;
+    Ok(r.map(|r| {
+        let mut a = row(&r);
+        a.content = Some(r.get(15));
+        let ids: Vec<i64> = r.get(16);
+        let names: Vec<String> = r.get(17);
+        a.tags = ids.into_iter().zip(names).collect();
+        a
+    }))
+}
+
 /// An article's company, title and expected reading time, by id alone (the customer side
 /// checks the company itself).
 pub async fn brief(

@@ -83,10 +83,6 @@ struct Node {
     last_access: DateTime<Utc>,
 }
 
-const NODE_COLS: &str =
-    "id, article_id, user_id, company_id, customer_id, level, path, pid, read_count,
-    stay_time, finished, last_access_date";
-
 fn node(r: &tokio_postgres::Row) -> Node {
     Node {
         id: r.get(0),
@@ -136,20 +132,154 @@ type Key = (i64, i64, i64);
 /// Every event is also logged in `article_event` under its write key (`keys[i]` for
 /// `batch[i]`) with what it gave, so that after a failed batch [`recorded_by_key`] tells
 /// which events are stored (issue 9 item 11): a stored event is never written twice.
+///
+/// Two round trips: [`load`] (the nodes and the new ids), then [`Plan::write`] (every
+/// statement sent at once). The radar writer pipelines the second with the relations' upsert
+/// and the `commit` (`service::radar`).
 pub async fn store(
     tx: &Transaction<'_>,
     batch: &[ArticleEvent],
     keys: &[i64],
 ) -> Result<Vec<ArticleRecorded>, ApiError> {
-    let now = Utc::now();
-    // 1. The nodes the batch refers to.
+    let st = Statements::prepare(tx).await?;
+    let loaded = load(tx, &st, batch).await?;
+    let plan = apply(batch, loaded)?;
+    plan.write(tx, &st, batch, keys).await?;
+    Ok(plan.out)
+}
+
+/// The writer's statements, prepared before a pipeline (a statement prepared inside one would
+/// run after what was sent before it was ready).
+pub struct Statements {
+    load: tokio_postgres::Statement,
+    node_ids: tokio_postgres::Statement,
+    forward_ids: tokio_postgres::Statement,
+    insert_nodes: tokio_postgres::Statement,
+    update_nodes: tokio_postgres::Statement,
+    insert_forwards: tokio_postgres::Statement,
+    stat: tokio_postgres::Statement,
+    level: tokio_postgres::Statement,
+    bucket: tokio_postgres::Statement,
+    log: tokio_postgres::Statement,
+}
+
+/// The batch's nodes by key and by id, with the columns [`node`] reads.
+const LOAD: &str = "select id, article_id, user_id, company_id, customer_id, level, path, pid, read_count, stay_time, finished, last_access_date from article_access
+     where (article_id, user_id, customer_id) in (select * from unnest($1::int8[], $2::int8[], $3::int8[]))
+     union all
+     select id, article_id, user_id, company_id, customer_id, level, path, pid, read_count, stay_time, finished, last_access_date from article_access where id = any($4::int8[])";
+
+/// One id per read whose reader has no node yet (a node's path holds its own id).
+const NODE_IDS: &str = "select nextval('article_access_id_seq')
+     from (select distinct a, u, k from unnest($1::int8[], $2::int8[], $3::int8[]) as t(a, u, k)) r
+     where not exists (select 1 from article_access x
+                        where x.article_id = r.a and x.user_id = r.u and x.customer_id = r.k)";
+
+const FORWARD_IDS: &str =
+    "select nextval('article_forward_id_seq') from generate_series(1, $1::int4)";
+
+const INSERT_NODES: &str = "insert into article_access (id, company_id, article_id, user_id, customer_id, parent_id, pid, level, path)
+     select id, c, a, u, k, path[cardinality(path) - 1], p, l, path
+     from (select id, c, a, u, k, p, l, pa::int8[] as path
+           from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int2[], $8::text[])
+           as t(id, c, a, u, k, p, l, pa)) s";
+
+const UPDATE_NODES: &str = "update article_access a set
+        read_count = a.read_count + t.r, forward_count = a.forward_count + t.f,
+        reach = a.reach + t.re, children = a.children + t.ch,
+        stay_time = coalesce(t.s, a.stay_time), finished = coalesce(t.fin, a.finished),
+        last_access_date = case when t.touched then now() else a.last_access_date end
+     from unnest($1::int8[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::bool[], $8::bool[])
+        as t(id, r, f, re, ch, s, fin, touched)
+     where a.id = t.id";
+
+const INSERT_FORWARDS: &str = "insert into article_forward (id, company_id, article_id, user_id, customer_id, access_id, pid, forward_type)
+     select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int2[])";
+
+const STAT: &str = "insert into article_stat as s (article_id, user_id, company_id, read_count, reader_count, forward_count,
+        level_num, stay_total, finished)
+     select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int2[], $8::int8[], $9::int8[])
+     on conflict (article_id, user_id) do update set
+        read_count = s.read_count + excluded.read_count,
+        reader_count = s.reader_count + excluded.reader_count,
+        forward_count = s.forward_count + excluded.forward_count,
+        level_num = greatest(s.level_num, excluded.level_num),
+        stay_total = s.stay_total + excluded.stay_total,
+        finished = s.finished + excluded.finished";
+
+const LEVEL: &str = "insert into article_level as c (article_id, user_id, level, n)
+     select * from unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[])
+     on conflict (article_id, user_id, level) do update set n = c.n + excluded.n";
+
+const BUCKET: &str = "insert into article_stay as c (article_id, user_id, bucket, n)
+     select * from unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[])
+     on conflict (article_id, user_id, bucket) do update set n = c.n + excluded.n";
+
+const LOG: &str =
+    "insert into article_event (company_id, article_id, user_id, customer_id, op, write_key,
+        access_id, forward_id, level, pid, first_visit, read_count, stay_time,
+        finished_now, weight, at)
+     select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int2[],
+        $6::int8[], $7::int8[], $8::int8[], $9::int2[], $10::int8[], $11::bool[],
+        $12::int4[], $13::int4[], $14::bool[], $15::float8[], $16::timestamptz[])";
+
+impl Statements {
+    pub async fn prepare(db: &impl GenericClient) -> Result<Self, ApiError> {
+        let (load, node_ids, forward_ids, insert_nodes, update_nodes) = tokio::try_join!(
+            db.prepare_cached(LOAD),
+            db.prepare_cached(NODE_IDS),
+            db.prepare_cached(FORWARD_IDS),
+            db.prepare_cached(INSERT_NODES),
+            db.prepare_cached(UPDATE_NODES),
+        )?;
+        let (insert_forwards, stat, level, bucket, log) = tokio::try_join!(
+            db.prepare_cached(INSERT_FORWARDS),
+            db.prepare_cached(STAT),
+            db.prepare_cached(LEVEL),
+            db.prepare_cached(BUCKET),
+            db.prepare_cached(LOG),
+        )?;
+        Ok(Statements {
+            load,
+            node_ids,
+            forward_ids,
+            insert_nodes,
+            update_nodes,
+            insert_forwards,
+            stat,
+            level,
+            bucket,
+            log,
+        })
+    }
+}
+
+/// What the batch's writes start from: its nodes, ids for its new nodes and its forwards.
+pub struct Loaded {
+    rows: Vec<tokio_postgres::Row>,
+    node_ids: Vec<i64>,
+    forward_ids: Vec<i64>,
+    now: DateTime<Utc>,
+}
+
+/// The nodes the batch refers to, one id per new reader and one per forward: one round trip.
+pub async fn load(
+    db: &impl GenericClient,
+    st: &Statements,
+    batch: &[ArticleEvent],
+) -> Result<Loaded, ApiError> {
     let (mut ka, mut ku, mut kc, mut ids) = (vec![], vec![], vec![], vec![]);
+    let (mut ra, mut ru, mut rc) = (vec![], vec![], vec![]);
+    let mut forwards = 0i32;
     for e in batch {
         match e.op {
             ArticleOp::Read { pid } => {
                 ka.push(e.article_id);
                 ku.push(e.user_id);
                 kc.push(e.customer_id);
+                ra.push(e.article_id);
+                ru.push(e.user_id);
+                rc.push(e.customer_id);
                 if let Some(p) = pid {
                     ka.push(e.article_id);
                     ku.push(e.user_id);
@@ -160,53 +290,65 @@ pub async fn store(
                 ka.push(e.article_id);
                 ku.push(e.user_id);
                 kc.push(e.customer_id);
+                forwards += 1;
             }
             ArticleOp::Stay { access_id, .. } => ids.push(access_id),
         }
     }
-    let load = tx
-        .prepare_cached(&format!(
-            "select {NODE_COLS} from article_access
-             where (article_id, user_id, customer_id) in (select * from unnest($1::int8[], $2::int8[], $3::int8[]))
-             union all
-             select {NODE_COLS} from article_access where id = any($4::int8[])"
-        ))
-        .await?;
-    let rows = tx.query(&load, &[&ka, &ku, &kc, &ids]).await?;
-    let mut by_key: HashMap<Key, Node> = HashMap::with_capacity(rows.len());
-    let mut key_of: HashMap<i64, Key> = HashMap::with_capacity(rows.len());
-    for r in &rows {
+    let node_ids = async {
+        if ra.is_empty() {
+            return Ok(Vec::new());
+        }
+        db.query(&st.node_ids, &[&ra, &ru, &rc]).await
+    };
+    let forward_ids = async {
+        if forwards == 0 {
+            return Ok(Vec::new());
+        }
+        db.query(&st.forward_ids, &[&forwards]).await
+    };
+    let load_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&ka, &ku, &kc, &ids];
+    let (rows, node_ids, forward_ids) =
+        tokio::try_join!(db.query(&st.load, &load_params), node_ids, forward_ids)?;
+    let col = |rows: Vec<tokio_postgres::Row>| {
+        let mut v: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
+        v.sort_unstable();
+        v
+    };
+    Ok(Loaded {
+        rows,
+        node_ids: col(node_ids),
+        forward_ids: col(forward_ids),
+        now: Utc::now(),
+    })
+}
+
+/// A batch's effects, computed from what [`load`] found, before anything is written.
+pub struct Plan {
+    /// One result per event, in input order.
+    pub out: Vec<ArticleRecorded>,
+    inserted: Vec<Node>,
+    deltas: BTreeMap<i64, NodeDelta>,
+    stats: BTreeMap<(i64, i64), StatDelta>,
+    levels: BTreeMap<(i64, i64, i16), i64>,
+    buckets: BTreeMap<(i64, i64, i16), i64>,
+    /// Per forward: (event index, forwarder's node, type, pid).
+    forwards: Vec<(usize, Option<i64>, i16, Option<i64>)>,
+}
+
+/// Applies the events in order to the loaded nodes.
+pub fn apply(batch: &[ArticleEvent], loaded: Loaded) -> Result<Plan, ApiError> {
+    let now = loaded.now;
+    let mut by_key: HashMap<Key, Node> = HashMap::with_capacity(loaded.rows.len());
+    let mut key_of: HashMap<i64, Key> = HashMap::with_capacity(loaded.rows.len());
+    for r in &loaded.rows {
         let n = node(r);
         let key = (n.article_id, n.user_id, n.customer_id);
         key_of.insert(n.id, key);
         by_key.insert(key, n);
     }
-    // 2. Ids for the new nodes (a node's path holds its own id).
-    let mut new_keys: Vec<Key> = Vec::new();
-    for e in batch {
-        if let ArticleOp::Read { .. } = e.op {
-            let key = (e.article_id, e.user_id, e.customer_id);
-            if !by_key.contains_key(&key) && !new_keys.contains(&key) {
-                new_keys.push(key);
-            }
-        }
-    }
-    let mut fresh: std::vec::IntoIter<i64> = if new_keys.is_empty() {
-        Vec::new().into_iter()
-    } else {
-        let stmt = tx
-            .prepare_cached(
-                "select nextval('article_access_id_seq') from generate_series(1, $1::int4)",
-            )
-            .await?;
-        let n = i32::try_from(new_keys.len()).map_err(|e| ApiError::Unexpected(e.into()))?;
-        let rows = tx.query(&stmt, &[&n]).await?;
-        rows.iter()
-            .map(|r| r.get::<_, i64>(0))
-            .collect::<Vec<_>>()
-            .into_iter()
-    };
-
+    let mut fresh = loaded.node_ids.into_iter();
+    let mut forward_ids = loaded.forward_ids.into_iter();
     // 3. Apply the events in order.
     let mut deltas: BTreeMap<i64, NodeDelta> = BTreeMap::new();
     let mut inserted: Vec<Node> = Vec::new();
@@ -305,6 +447,9 @@ pub async fn store(
                 }
                 rec.pid = pid;
                 rec.weight = ai::weight(Signal::ArticleForward);
+                rec.forward_id = Some(forward_ids.next().ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!("article writer: ran out of forward ids"))
+                })?);
                 forwards.push((i, rec.access_id, forward_type, pid));
             }
             ArticleOp::Stay { access_id, secs } => {
@@ -350,168 +495,231 @@ pub async fn store(
         out.push(rec);
     }
 
-    // 4. Writes: new nodes first (their children's deltas may name them), then the rest,
-    // pipelined on the transaction's connection.
-    if !inserted.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "insert into article_access (id, company_id, article_id, user_id, customer_id, parent_id, pid, level, path)
-                 select id, c, a, u, k, path[cardinality(path) - 1], p, l, path
-                 from (select id, c, a, u, k, p, l, pa::int8[] as path
-                       from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int2[], $8::text[])
-                       as t(id, c, a, u, k, p, l, pa)) s",
-            )
-            .await?;
-        let cols = |f: fn(&Node) -> i64| inserted.iter().map(f).collect::<Vec<i64>>();
-        let (ids, cs, arts, us, ks) = (
-            cols(|n| n.id),
-            cols(|n| n.company_id),
-            cols(|n| n.article_id),
-            cols(|n| n.user_id),
-            cols(|n| n.customer_id),
+    Ok(Plan {
+        out,
+        inserted,
+        deltas,
+        stats,
+        levels,
+        buckets,
+        forwards,
+    })
+}
+
+/// `(key…, n)` columns of the non-zero counts.
+type CountColumns = (Vec<i64>, Vec<i64>, Vec<i16>, Vec<i64>);
+
+fn count_columns(counts: &BTreeMap<(i64, i64, i16), i64>) -> CountColumns {
+    let mut c: CountColumns = Default::default();
+    for (k, n) in counts.iter().filter(|(_, n)| **n != 0) {
+        c.0.push(k.0);
+        c.1.push(k.1);
+        c.2.push(k.2);
+        c.3.push(*n);
+    }
+    c
+}
+
+impl Plan {
+    /// Writes the plan: new nodes first (their children's deltas may name them), then the
+    /// node deltas, forwards, counters and the `article_event` rows, all sent at once on `db`
+    /// (executed in that order, inside the caller's transaction).
+    pub async fn write(
+        &self,
+        db: &impl GenericClient,
+        st: &Statements,
+        batch: &[ArticleEvent],
+        keys: &[i64],
+    ) -> Result<(), ApiError> {
+        let inserted = &self.inserted;
+        let node_cols = |f: fn(&Node) -> i64| inserted.iter().map(f).collect::<Vec<i64>>();
+        let (n_ids, n_cs, n_arts, n_us, n_ks) = (
+            node_cols(|n| n.id),
+            node_cols(|n| n.company_id),
+            node_cols(|n| n.article_id),
+            node_cols(|n| n.user_id),
+            node_cols(|n| n.customer_id),
         );
-        let ps: Vec<Option<i64>> = inserted.iter().map(|n| n.pid).collect();
-        let ls: Vec<i16> = inserted.iter().map(|n| n.level).collect();
-        let paths: Vec<String> = inserted
+        let n_ps: Vec<Option<i64>> = inserted.iter().map(|n| n.pid).collect();
+        let n_ls: Vec<i16> = inserted.iter().map(|n| n.level).collect();
+        let n_paths: Vec<String> = inserted
             .iter()
             .map(|n| {
                 let inner: Vec<String> = n.path.iter().map(i64::to_string).collect();
                 format!("{{{}}}", inner.join(","))
             })
             .collect();
-        tx.execute(&stmt, &[&ids, &cs, &arts, &us, &ks, &ps, &ls, &paths])
-            .await?;
-    }
-    let node_update = async {
-        if deltas.is_empty() {
-            return Ok::<_, tokio_postgres::Error>(());
-        }
-        let stmt = tx
-            .prepare_cached(
-                "update article_access a set
-                    read_count = a.read_count + t.r, forward_count = a.forward_count + t.f,
-                    reach = a.reach + t.re, children = a.children + t.ch,
-                    stay_time = coalesce(t.s, a.stay_time), finished = coalesce(t.fin, a.finished),
-                    last_access_date = case when t.touched then now() else a.last_access_date end
-                 from unnest($1::int8[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::bool[], $8::bool[])
-                    as t(id, r, f, re, ch, s, fin, touched)
-                 where a.id = t.id",
-            )
-            .await?;
-        let ids: Vec<i64> = deltas.keys().copied().collect();
-        let v = |f: fn(&NodeDelta) -> i32| deltas.values().map(f).collect::<Vec<i32>>();
-        let (r, f, re, ch) = (
-            v(|d| d.read),
-            v(|d| d.forward),
-            v(|d| d.reach),
-            v(|d| d.children),
+
+        let deltas = &self.deltas;
+        let d_ids: Vec<i64> = deltas.keys().copied().collect();
+        let dv = |f: fn(&NodeDelta) -> i32| deltas.values().map(f).collect::<Vec<i32>>();
+        let (d_r, d_f, d_re, d_ch) = (
+            dv(|d| d.read),
+            dv(|d| d.forward),
+            dv(|d| d.reach),
+            dv(|d| d.children),
         );
-        let s: Vec<Option<i32>> = deltas.values().map(|d| d.stay.map(|s| s.0)).collect();
-        let fin: Vec<Option<bool>> = deltas.values().map(|d| d.stay.map(|s| s.1)).collect();
-        let touched: Vec<bool> = deltas.values().map(|d| d.touched).collect();
-        tx.execute(&stmt, &[&ids, &r, &f, &re, &ch, &s, &fin, &touched])
-            .await?;
-        Ok(())
-    };
-    let forward_insert = async {
-        if forwards.is_empty() {
-            return Ok::<_, tokio_postgres::Error>(Vec::new());
-        }
-        let stmt = tx
-            .prepare_cached(
-                "insert into article_forward (company_id, article_id, user_id, customer_id, access_id, pid, forward_type)
-                 select c, a, u, k, x, p, t from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int2[])
-                    with ordinality as f(c, a, u, k, x, p, t, o)
-                 order by o returning id",
-            )
-            .await?;
+        let d_s: Vec<Option<i32>> = deltas.values().map(|d| d.stay.map(|s| s.0)).collect();
+        let d_fin: Vec<Option<bool>> = deltas.values().map(|d| d.stay.map(|s| s.1)).collect();
+        let d_touched: Vec<bool> = deltas.values().map(|d| d.touched).collect();
+
+        let forwards = &self.forwards;
         let pick = |f: fn(&ArticleEvent) -> i64| {
             forwards
                 .iter()
                 .filter_map(|(i, ..)| batch.get(*i).map(f))
                 .collect::<Vec<i64>>()
         };
-        let (cs, arts, us, ks) = (
+        let f_ids: Vec<i64> = forwards
+            .iter()
+            .filter_map(|(i, ..)| self.out.get(*i).and_then(|r| r.forward_id))
+            .collect();
+        let (f_cs, f_arts, f_us, f_ks) = (
             pick(|e| e.company_id),
             pick(|e| e.article_id),
             pick(|e| e.user_id),
             pick(|e| e.customer_id),
         );
-        let xs: Vec<Option<i64>> = forwards.iter().map(|f| f.1).collect();
-        let ts: Vec<i16> = forwards.iter().map(|f| f.2).collect();
-        let ps: Vec<Option<i64>> = forwards.iter().map(|f| f.3).collect();
-        let rows = tx
-            .query(&stmt, &[&cs, &arts, &us, &ks, &xs, &ps, &ts])
-            .await?;
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        ids.sort_unstable();
-        Ok(ids)
-    };
-    let stat_upsert = async {
-        let stmt = tx
-            .prepare_cached(
-                "insert into article_stat as s (article_id, user_id, company_id, read_count, reader_count, forward_count,
-                    level_num, stay_total, finished)
-                 select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int2[], $8::int8[], $9::int8[])
-                 on conflict (article_id, user_id) do update set
-                    read_count = s.read_count + excluded.read_count,
-                    reader_count = s.reader_count + excluded.reader_count,
-                    forward_count = s.forward_count + excluded.forward_count,
-                    level_num = greatest(s.level_num, excluded.level_num),
-                    stay_total = s.stay_total + excluded.stay_total,
-                    finished = s.finished + excluded.finished",
-            )
-            .await?;
-        let a: Vec<i64> = stats.keys().map(|k| k.0).collect();
-        let u: Vec<i64> = stats.keys().map(|k| k.1).collect();
-        let v = |f: fn(&StatDelta) -> i64| stats.values().map(f).collect::<Vec<i64>>();
-        let lv: Vec<i16> = stats.values().map(|s| s.level_num).collect();
-        tx.execute(
-            &stmt,
-            &[
-                &a,
-                &u,
-                &v(|s| s.company_id),
-                &v(|s| s.read),
-                &v(|s| s.readers),
-                &v(|s| s.forward),
-                &lv,
-                &v(|s| s.stay),
-                &v(|s| s.finished),
-            ],
-        )
-        .await?;
-        Ok::<_, tokio_postgres::Error>(())
-    };
-    let level_upsert = upsert_counts(
-        tx,
-        "insert into article_level as c (article_id, user_id, level, n)
-         select * from unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[])
-         on conflict (article_id, user_id, level) do update set n = c.n + excluded.n",
-        &levels,
-    );
-    let bucket_upsert = upsert_counts(
-        tx,
-        "insert into article_stay as c (article_id, user_id, bucket, n)
-         select * from unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[])
-         on conflict (article_id, user_id, bucket) do update set n = c.n + excluded.n",
-        &buckets,
-    );
-    let ((), forward_ids, (), (), ()) = tokio::try_join!(
-        node_update,
-        forward_insert,
-        stat_upsert,
-        level_upsert,
-        bucket_upsert
-    )?;
-    // Forward ids come from the sequence in insertion (= input) order.
-    for ((i, ..), id) in forwards.iter().zip(forward_ids) {
-        if let Some(r) = out.get_mut(*i) {
-            r.forward_id = Some(id);
+        let f_xs: Vec<Option<i64>> = forwards.iter().map(|f| f.1).collect();
+        let f_ps: Vec<Option<i64>> = forwards.iter().map(|f| f.3).collect();
+        let f_ts: Vec<i16> = forwards.iter().map(|f| f.2).collect();
+        if f_ids.len() != forwards.len() {
+            return Err(ApiError::Unexpected(anyhow::anyhow!(
+                "article writer: forward ids missing"
+            )));
         }
+
+        let stats = &self.stats;
+        let s_a: Vec<i64> = stats.keys().map(|k| k.0).collect();
+        let s_u: Vec<i64> = stats.keys().map(|k| k.1).collect();
+        let sv = |f: fn(&StatDelta) -> i64| stats.values().map(f).collect::<Vec<i64>>();
+        let s_lv: Vec<i16> = stats.values().map(|s| s.level_num).collect();
+        let (s_c, s_r, s_rd, s_f, s_st, s_fin) = (
+            sv(|s| s.company_id),
+            sv(|s| s.read),
+            sv(|s| s.readers),
+            sv(|s| s.forward),
+            sv(|s| s.stay),
+            sv(|s| s.finished),
+        );
+        let lv = count_columns(&self.levels);
+        let bk = count_columns(&self.buckets);
+
+        let out = &self.out;
+        let col = |f: fn(&ArticleEvent) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
+        let (e_cs, e_arts, e_us, e_ks) = (
+            col(|e| e.company_id),
+            col(|e| e.article_id),
+            col(|e| e.user_id),
+            col(|e| e.customer_id),
+        );
+        let e_ops: Vec<i16> = batch.iter().map(|e| op_code(&e.op)).collect();
+        let e_wks: Vec<i64> = (0..batch.len())
+            .map(|i| keys.get(i).copied().unwrap_or_else(rand::random))
+            .collect();
+        let e_access: Vec<Option<i64>> = out.iter().map(|r| r.access_id).collect();
+        let e_forward: Vec<Option<i64>> = out.iter().map(|r| r.forward_id).collect();
+        let e_level: Vec<i16> = out.iter().map(|r| r.level).collect();
+        let e_pid: Vec<Option<i64>> = out.iter().map(|r| r.pid).collect();
+        let e_first: Vec<bool> = out.iter().map(|r| r.first_visit).collect();
+        let e_reads: Vec<i32> = out.iter().map(|r| r.read_count).collect();
+        let e_stay: Vec<i32> = out.iter().map(|r| r.stay_time).collect();
+        let e_finished: Vec<bool> = out.iter().map(|r| r.finished_now).collect();
+        let e_weight: Vec<f64> = out.iter().map(|r| r.weight).collect();
+        let e_at: Vec<DateTime<Utc>> = out.iter().map(|r| r.at).collect();
+
+        // Each future sends its statement when first polled: `try_join!` polls them in
+        // this order, so they are executed in this order.
+        let nodes = async {
+            if n_ids.is_empty() {
+                return Ok(0);
+            }
+            db.execute(
+                &st.insert_nodes,
+                &[&n_ids, &n_cs, &n_arts, &n_us, &n_ks, &n_ps, &n_ls, &n_paths],
+            )
+            .await
+        };
+        let node_update = async {
+            if d_ids.is_empty() {
+                return Ok(0);
+            }
+            db.execute(
+                &st.update_nodes,
+                &[&d_ids, &d_r, &d_f, &d_re, &d_ch, &d_s, &d_fin, &d_touched],
+            )
+            .await
+        };
+        let forward_insert = async {
+            if f_ids.is_empty() {
+                return Ok(0);
+            }
+            db.execute(
+                &st.insert_forwards,
+                &[&f_ids, &f_cs, &f_arts, &f_us, &f_ks, &f_xs, &f_ps, &f_ts],
+            )
+            .await
+        };
+        let stat_upsert = async {
+            if s_a.is_empty() {
+                return Ok(0);
+            }
+            db.execute(
+                &st.stat,
+                &[&s_a, &s_u, &s_c, &s_r, &s_rd, &s_f, &s_lv, &s_st, &s_fin],
+            )
+            .await
+        };
+        let level_upsert = async {
+            if lv.0.is_empty() {
+                return Ok(0);
+            }
+            db.execute(&st.level, &[&lv.0, &lv.1, &lv.2, &lv.3]).await
+        };
+        let bucket_upsert = async {
+            if bk.0.is_empty() {
+                return Ok(0);
+            }
+            db.execute(&st.bucket, &[&bk.0, &bk.1, &bk.2, &bk.3]).await
+        };
+        let logged = async {
+            if batch.is_empty() {
+                return Ok(0);
+            }
+            db.execute(
+                &st.log,
+                &[
+                    &e_cs,
+                    &e_arts,
+                    &e_us,
+                    &e_ks,
+                    &e_ops,
+                    &e_wks,
+                    &e_access,
+                    &e_forward,
+                    &e_level,
+                    &e_pid,
+                    &e_first,
+                    &e_reads,
+                    &e_stay,
+                    &e_finished,
+                    &e_weight,
+                    &e_at,
+                ],
+            )
+            .await
+        };
+        tokio::try_join!(
+            nodes,
+            node_update,
+            forward_insert,
+            stat_upsert,
+            level_upsert,
+            bucket_upsert,
+            logged
+        )?;
+        Ok(())
     }
-    log_events(tx, batch, keys, &out).await?;
-    Ok(out)
 }
 
 /// `op` of an `article_event` row.
@@ -521,58 +729,6 @@ fn op_code(op: &ArticleOp) -> i16 {
         ArticleOp::Forward { .. } => 2,
         ArticleOp::Stay { .. } => 3,
     }
-}
-
-/// One `article_event` row per event, with its write key and what it gave.
-async fn log_events(
-    tx: &Transaction<'_>,
-    batch: &[ArticleEvent],
-    keys: &[i64],
-    out: &[ArticleRecorded],
-) -> Result<(), ApiError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let stmt = tx
-        .prepare_cached(
-            "insert into article_event (company_id, article_id, user_id, customer_id, op, write_key,
-                access_id, forward_id, level, pid, first_visit, read_count, stay_time,
-                finished_now, weight, at)
-             select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int2[],
-                $6::int8[], $7::int8[], $8::int8[], $9::int2[], $10::int8[], $11::bool[],
-                $12::int4[], $13::int4[], $14::bool[], $15::float8[], $16::timestamptz[])",
-        )
-        .await?;
-    let col = |f: fn(&ArticleEvent) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
-    let (cs, arts, us, ks) = (
-        col(|e| e.company_id),
-        col(|e| e.article_id),
-        col(|e| e.user_id),
-        col(|e| e.customer_id),
-    );
-    let ops: Vec<i16> = batch.iter().map(|e| op_code(&e.op)).collect();
-    let wks: Vec<i64> = (0..batch.len())
-        .map(|i| keys.get(i).copied().unwrap_or_else(rand::random))
-        .collect();
-    let access: Vec<Option<i64>> = out.iter().map(|r| r.access_id).collect();
-    let forward: Vec<Option<i64>> = out.iter().map(|r| r.forward_id).collect();
-    let level: Vec<i16> = out.iter().map(|r| r.level).collect();
-    let pid: Vec<Option<i64>> = out.iter().map(|r| r.pid).collect();
-    let first: Vec<bool> = out.iter().map(|r| r.first_visit).collect();
-    let reads: Vec<i32> = out.iter().map(|r| r.read_count).collect();
-    let stay: Vec<i32> = out.iter().map(|r| r.stay_time).collect();
-    let finished: Vec<bool> = out.iter().map(|r| r.finished_now).collect();
-    let weight: Vec<f64> = out.iter().map(|r| r.weight).collect();
-    let at: Vec<DateTime<Utc>> = out.iter().map(|r| r.at).collect();
-    tx.execute(
-        &stmt,
-        &[
-            &cs, &arts, &us, &ks, &ops, &wks, &access, &forward, &level, &pid, &first, &reads,
-            &stay, &finished, &weight, &at,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 /// A stored article event found again after a failed batch, with its relation today.
@@ -637,24 +793,6 @@ pub async fn recorded_by_key(
             })
         })
         .collect())
-}
-
-async fn upsert_counts(
-    tx: &Transaction<'_>,
-    sql: &str,
-    counts: &BTreeMap<(i64, i64, i16), i64>,
-) -> Result<(), tokio_postgres::Error> {
-    let counts: Vec<(&(i64, i64, i16), &i64)> = counts.iter().filter(|(_, n)| **n != 0).collect();
-    if counts.is_empty() {
-        return Ok(());
-    }
-    let stmt = tx.prepare_cached(sql).await?;
-    let a: Vec<i64> = counts.iter().map(|(k, _)| k.0).collect();
-    let u: Vec<i64> = counts.iter().map(|(k, _)| k.1).collect();
-    let l: Vec<i16> = counts.iter().map(|(k, _)| k.2).collect();
-    let n: Vec<i64> = counts.iter().map(|(_, n)| **n).collect();
-    tx.execute(&stmt, &[&a, &u, &l, &n]).await?;
-    Ok(())
 }
 
 /// A node with its reader, as the spread views show it.

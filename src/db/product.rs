@@ -105,15 +105,19 @@ pub async fn get(
     id: i64,
     for_update: bool,
 ) -> Result<Option<ProductRow>, ApiError> {
-    let sql = format!(
+    // Prepared once per connection: a customer's product view reads it on a cache miss.
+    const SELECT: &str =
         "select p.id, p.company_id, p.user_id, u.username, u.avatar, p.product_type,
             p.name, p.price, p.reason, p.content, p.status, p.recommend_index, p.create_date
          from product p left join user_profile u on u.id = p.user_id
-         where p.id = $1 and p.company_id = $2{}",
-        if for_update { " for update of p" } else { "" }
-    );
-    Ok(db
-        .query_opt(&sql, &[&id, &company_id])
+         where p.id = $1 and p.company_id = $2";
+    const FOR_UPDATE: &str =
+        "select p.id, p.company_id, p.user_id, u.username, u.avatar, p.product_type,
+            p.name, p.price, p.reason, p.content, p.status, p.recommend_index, p.create_date
+         from product p left join user_profile u on u.id = p.user_id
+         where p.id = $1 and p.company_id = $2 for update of p";
+    let sql = if for_update { FOR_UPDATE } else { SELECT };
+    Ok(super::opt_cached(db, sql, &[&id, &company_id])
         .await?
         .as_ref()
         .map(product_row))

@@ -159,16 +159,209 @@ pub async fn recorded_by_key(
         .collect())
 }
 
-/// [`store_events`] with each event's write key (`keys[i]` for `batch[i]`).
+/// [`store_events`] with each event's write key (`keys[i]` for `batch[i]`). A batch without
+/// praise is one round trip: `begin`, the statements and `commit` pipelined (a failed
+/// statement makes the `commit` a rollback and fails the batch).
 pub async fn store_events_keyed(
     db: &mut Client,
     batch: &[NewEvent],
     keys: &[i64],
 ) -> Result<Vec<Recorded>, ApiError> {
+    if !batch.iter().any(|e| e.action == action::PRAISE) {
+        let st = Pipelined::prepare(&*db).await?;
+        let client: &Client = db;
+        let written = tokio::try_join!(
+            async { client.batch_execute("begin").await.map_err(ApiError::from) },
+            st.write(client, batch, keys, &[]),
+            async { client.batch_execute("commit").await.map_err(ApiError::from) },
+        );
+        return match written {
+            Ok((_, (out, _), _)) => Ok(out),
+            Err(e) => {
+                // Ends the transaction if the error came before the `commit` was sent.
+                let _ = client.batch_execute("rollback").await;
+                Err(e)
+            }
+        };
+    }
     let tx = db.transaction().await?;
     let (out, _) = store_events_in(&tx, batch, keys, &[]).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// The statements of a batch without praise, prepared before a pipeline (a statement
+/// prepared inside one would run after the pipeline's `commit`).
+pub struct Pipelined {
+    upsert: tokio_postgres::Statement,
+    insert: tokio_postgres::Statement,
+    counters: tokio_postgres::Statement,
+}
+
+impl Pipelined {
+    pub async fn prepare(db: &impl GenericClient) -> Result<Self, ApiError> {
+        let (upsert, insert, counters) = tokio::try_join!(
+            db.prepare_cached(UPSERT_RELATIONS),
+            db.prepare_cached(INSERT_LOGS),
+            db.prepare_cached(COUNTERS),
+        )?;
+        Ok(Pipelined {
+            upsert,
+            insert,
+            counters,
+        })
+    }
+
+    /// [`store_events_in`] for a batch without praise (every log row counts +1): the
+    /// relation upsert, the log insert and the counters are sent at once, in that order, on
+    /// `db` (inside the caller's `begin` … `commit`), so a caller can pipeline them with its
+    /// other statements. The counters are read after the insert's triggers moved them.
+    pub async fn write(
+        &self,
+        db: &impl GenericClient,
+        batch: &[NewEvent],
+        keys: &[i64],
+        extra: &[PairTouch],
+    ) -> Result<(Vec<Recorded>, Relations), ApiError> {
+        if batch.iter().any(|e| e.action == action::PRAISE) {
+            return Err(ApiError::Unexpected(anyhow::anyhow!(
+                "radar writer: praise in a pipelined batch"
+            )));
+        }
+        let pairs = pair_columns(batch, extra);
+        let users = batch_users(batch);
+        let (mut cs, mut us, mut ks, mut acts, mut ds, mut ls, mut wks) = (
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+            Vec::with_capacity(batch.len()),
+        );
+        for (i, e) in batch.iter().enumerate() {
+            cs.push(e.company_id);
+            us.push(e.user_id);
+            ks.push(e.customer_id);
+            acts.push(e.action);
+            ds.push(1i16);
+            ls.push(action::log_text(&e.customer_name, e.action, true));
+            wks.push(keys.get(i).copied().unwrap_or_else(rand::random));
+        }
+        let half_life = ai::HALF_LIFE_SECS;
+        let upsert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&pairs.0, &pairs.1, &pairs.2, &pairs.3, &pairs.4, &half_life];
+        let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+            [&cs, &us, &ks, &acts, &ds, &ls, &wks];
+        let counters_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&users];
+        let logged = async {
+            if batch.is_empty() {
+                return Ok(Vec::new());
+            }
+            db.query(&self.insert, &insert_params).await
+        };
+        let counted = async {
+            if batch.is_empty() {
+                return Ok(Vec::new());
+            }
+            db.query(&self.counters, &counters_params).await
+        };
+        let (rows, inserted, counted) =
+            tokio::try_join!(db.query(&self.upsert, &upsert_params), logged, counted)?;
+        let mut relations: Relations = HashMap::with_capacity(rows.len());
+        let mut praised: HashMap<(i64, i64), bool> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let key = (r.get::<_, i64>(0), r.get::<_, i64>(1));
+            relations.insert(key, (r.get(2), r.get(3)));
+            praised.insert(key, r.get(4));
+        }
+        let mut ids: Vec<(i64, DateTime<Utc>)> =
+            inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // Ids come from the sequence in insertion (= input) order.
+        ids.sort_unstable_by_key(|r| r.0);
+        if ids.len() != batch.len() {
+            return Err(ApiError::Unexpected(anyhow::anyhow!("log row missing")));
+        }
+        let counters: HashMap<i64, (i64, i64, i64)> = counted
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+            .collect();
+        let out = batch
+            .iter()
+            .zip(ls)
+            .zip(ids)
+            .map(|((e, log), (id, at))| {
+                let key = (e.user_id, e.customer_id);
+                let (created, energy) = relations.get(&key).copied().unwrap_or((false, 0.0));
+                Recorded {
+                    log: LogRow {
+                        id,
+                        user_id: e.user_id,
+                        customer_id: e.customer_id,
+                        action: e.action,
+                        log,
+                        create_date: at,
+                    },
+                    praise_on: None,
+                    new_relation: created,
+                    energy,
+                    is_up_down: praised.get(&key).copied().unwrap_or(false),
+                    counters: counters.get(&e.user_id).copied().unwrap_or((0, 0, 0)),
+                }
+            })
+            .collect();
+        Ok((out, relations))
+    }
+}
+
+/// The relation upsert's columns, one row per (salesperson, customer) pair in key order:
+/// company, salesperson, customer, source of a new relation, summed weight (praise is
+/// weighed when toggled).
+type PairColumns = (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i16>, Vec<f64>);
+
+fn pair_columns(batch: &[NewEvent], extra: &[PairTouch]) -> PairColumns {
+    let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
+    for t in extra {
+        let p = pairs
+            .entry((t.user_id, t.customer_id))
+            .or_insert((t.company_id, t.source, 0.0));
+        p.2 += t.weight;
+    }
+    for e in batch {
+        let w = if e.action == action::PRAISE {
+            0.0
+        } else {
+            ai::weight(Signal::Action(e.action))
+        };
+        let p = pairs
+            .entry((e.user_id, e.customer_id))
+            .or_insert((e.company_id, e.source, 0.0));
+        p.2 += w;
+    }
+    let n = pairs.len();
+    let mut c: PairColumns = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for ((u, k), (co, s, w)) in pairs {
+        c.0.push(co);
+        c.1.push(u);
+        c.2.push(k);
+        c.3.push(s);
+        c.4.push(w);
+    }
+    c
+}
+
+/// The batch's salespeople, sorted, once each.
+fn batch_users(batch: &[NewEvent]) -> Vec<i64> {
+    let mut u: Vec<i64> = batch.iter().map(|e| e.user_id).collect();
+    u.sort_unstable();
+    u.dedup();
+    u
 }
 
 /// Another signal on a relation in the same transaction (an article event): its pair is
@@ -193,46 +386,9 @@ pub async fn store_events_in(
     keys: &[i64],
     extra: &[PairTouch],
 ) -> Result<(Vec<Recorded>, Relations), ApiError> {
-    // Per pair: company, source of a new relation, summed weight (praise is weighed when toggled).
-    let mut pairs: BTreeMap<(i64, i64), (i64, i16, f64)> = BTreeMap::new();
-    for t in extra {
-        let p = pairs
-            .entry((t.user_id, t.customer_id))
-            .or_insert((t.company_id, t.source, 0.0));
-        p.2 += t.weight;
-    }
-    for e in batch {
-        let w = if e.action == action::PRAISE {
-            0.0
-        } else {
-            ai::weight(Signal::Action(e.action))
-        };
-        let p = pairs
-            .entry((e.user_id, e.customer_id))
-            .or_insert((e.company_id, e.source, 0.0));
-        p.2 += w;
-    }
-    let n = pairs.len();
-    let (mut cs, mut us, mut ks, mut ss, mut ws) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for ((u, k), (c, s, w)) in &pairs {
-        cs.push(*c);
-        us.push(*u);
-        ks.push(*k);
-        ss.push(*s);
-        ws.push(*w);
-    }
-    let users: Vec<i64> = {
-        let mut u: Vec<i64> = batch.iter().map(|e| e.user_id).collect();
-        u.sort_unstable();
-        u.dedup();
-        u
-    };
+    let n = batch.len() + extra.len();
+    let (cs, us, ks, ss, ws) = pair_columns(batch, extra);
+    let users = batch_users(batch);
     let upsert = tx.prepare_cached(UPSERT_RELATIONS).await?;
     let toggle = tx.prepare_cached(TOGGLE_PRAISE).await?;
     let insert = tx.prepare_cached(INSERT_LOGS).await?;

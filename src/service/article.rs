@@ -4,6 +4,8 @@
 //! shared it as a `radar` frame with `"kind":"article"` (docs/realtime.md), before the request
 //! answers.
 
+use std::sync::Arc;
+
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
@@ -47,13 +49,12 @@ pub async fn read(
     article_id: i64,
     uid: i64,
     pid: Option<i64>,
-) -> Result<(ArticleRow, ArticleRecorded), ApiError> {
-    let article = {
-        let db = state.db.get().await?;
-        db::article::get(&db, customer.company_id, article_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?
-    };
+) -> Result<(Arc<ArticleRow>, ArticleRecorded), ApiError> {
+    let article = state
+        .content
+        .article(state, customer.company_id, article_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     check(state, customer, uid, pid).await?;
     let out = store(
         state,
@@ -77,14 +78,16 @@ pub async fn forward(
     pid: Option<i64>,
     forward_type: i16,
 ) -> Result<ArticleRecorded, ApiError> {
-    let (company, title, read_secs) = brief(state, article_id).await?;
-    if company != customer.company_id {
-        return Err(ApiError::not_found());
-    }
+    let article = state
+        .content
+        .article(state, customer.company_id, article_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     check(state, customer, uid, pid).await?;
     let op = ArticleOp::Forward { forward_type, pid };
+    let (title, read_secs) = (&article.title, article.read_secs);
     Ok(
-        store(state, customer, &title, read_secs, uid, article_id, op)
+        store(state, customer, title, read_secs, uid, article_id, op)
             .await?
             .rec,
     )

@@ -8,6 +8,7 @@ pub mod card;
 pub mod card_cache;
 pub mod chat;
 pub mod company;
+pub mod content_cache;
 pub mod customer;
 pub mod gzh;
 pub mod login;

@@ -100,22 +100,21 @@ impl BatchStore for RadarStore {
             let out = radar::store_events_keyed(db, &cards, &card_keys).await?;
             return Ok(out.into_iter().map(RadarOut::Card).collect());
         }
-        let tx = db.transaction().await?;
-        let recs = article_spread::store(&tx, &articles, &article_keys).await?;
-        let touches: Vec<PairTouch> = articles
+        let (recs, card_out, relations) = if cards
             .iter()
-            .zip(&recs)
-            .map(|(e, r)| PairTouch {
-                company_id: e.company_id,
-                user_id: e.user_id,
-                customer_id: e.customer_id,
-                source: 2,
-                weight: r.weight,
-            })
-            .collect();
-        let (card_out, relations) =
-            radar::store_events_in(&tx, &cards, &card_keys, &touches).await?;
-        tx.commit().await?;
+            .any(|e| e.action == crate::domain::action::PRAISE)
+        {
+            // A praise toggles first and logs what it gave: the slower path.
+            let tx = db.transaction().await?;
+            let recs = article_spread::store(&tx, &articles, &article_keys).await?;
+            let touches = touches(&articles, &recs);
+            let (card_out, relations) =
+                radar::store_events_in(&tx, &cards, &card_keys, &touches).await?;
+            tx.commit().await?;
+            (recs, card_out, relations)
+        } else {
+            pipelined(db, &articles, &article_keys, &cards, &card_keys).await?
+        };
         let mut cards = card_out.into_iter();
         let mut arts = articles.iter().zip(recs);
         let mut seen = std::collections::HashSet::new();
@@ -191,6 +190,67 @@ impl BatchStore for RadarStore {
                 }),
             })
             .collect())
+    }
+}
+
+/// The relation touch of each article event (its weight in the relation's AI energy).
+fn touches(articles: &[ArticleEvent], recs: &[ArticleRecorded]) -> Vec<PairTouch> {
+    articles
+        .iter()
+        .zip(recs)
+        .map(|(e, r)| PairTouch {
+            company_id: e.company_id,
+            user_id: e.user_id,
+            customer_id: e.customer_id,
+            source: 2,
+            weight: r.weight,
+        })
+        .collect()
+}
+
+/// A batch with article events and no praise in two round trips: `begin` with the nodes'
+/// load, then every write and the `commit` pipelined (a failed statement makes the `commit`
+/// a rollback, and the batch fails). Whatever fails between them rolls back before the
+/// connection goes back to the pool.
+async fn pipelined(
+    db: &Client,
+    articles: &[ArticleEvent],
+    article_keys: &[i64],
+    cards: &[NewEvent],
+    card_keys: &[i64],
+) -> Result<(Vec<ArticleRecorded>, Vec<Recorded>, radar::Relations), ApiError> {
+    let (ast, cst) = tokio::try_join!(
+        article_spread::Statements::prepare(db),
+        radar::Pipelined::prepare(db)
+    )?;
+    let planned = async {
+        let (_, loaded) = tokio::try_join!(
+            async { db.batch_execute("begin").await.map_err(ApiError::from) },
+            article_spread::load(db, &ast, articles),
+        )?;
+        article_spread::apply(articles, loaded)
+    };
+    let plan = match planned.await {
+        Ok(plan) => plan,
+        Err(e) => {
+            let _ = db.batch_execute("rollback").await;
+            return Err(e);
+        }
+    };
+    let touches = touches(articles, &plan.out);
+    let written = tokio::try_join!(
+        plan.write(db, &ast, articles, article_keys),
+        cst.write(db, cards, card_keys, &touches),
+        async { db.batch_execute("commit").await.map_err(ApiError::from) },
+    );
+    match written {
+        Ok((_, (card_out, relations), _)) => Ok((plan.out, card_out, relations)),
+        Err(e) => {
+            // Ends the transaction if the error came before the `commit` was sent (after it,
+            // this is a no-op with a warning).
+            let _ = db.batch_execute("rollback").await;
+            Err(e)
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 //! The page is read first: an id of another company, another salesperson's personal product or
 //! an off-shelf product is 302 and writes no event.
 
+use std::sync::Arc;
+
 use crate::{
     auth::Customer,
     db::{
@@ -61,26 +63,31 @@ pub async fn products(
     Ok(page)
 }
 
-pub async fn product(state: &AppState, v: &Viewer<'_>, id: i64) -> Result<ProductRow, ApiError> {
+/// The product from the node's content cache (src/service/content_cache.rs), with the rule of
+/// `db::product::showcase_one`: on the shelf, a company product or `uid`'s own.
+pub async fn product(
+    state: &AppState,
+    v: &Viewer<'_>,
+    id: i64,
+) -> Result<Arc<ProductRow>, ApiError> {
     check_rep(state, v).await?;
-    let p = {
-        let db = state.db.get().await?;
-        db::product::showcase_one(&db, v.customer.company_id, v.uid, id)
-            .await?
-            .ok_or_else(ApiError::not_found)?
-    };
+    let p = state
+        .content
+        .product(state, v.customer.company_id, id)
+        .await?
+        .filter(|p| p.status != 2 && (p.product_type == 1 || p.user_id == Some(v.uid)))
+        .ok_or_else(ApiError::not_found)?;
     record(state, v, VIEW_PRODUCT).await?;
     Ok(p)
 }
 
-pub async fn website(state: &AppState, v: &Viewer<'_>) -> Result<WebsiteRow, ApiError> {
+pub async fn website(state: &AppState, v: &Viewer<'_>) -> Result<Arc<WebsiteRow>, ApiError> {
     check_rep(state, v).await?;
-    let w = {
-        let db = state.db.get().await?;
-        db::website::get(&db, v.customer.company_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?
-    };
+    let w = state
+        .content
+        .website(state, v.customer.company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     record(state, v, VIEW_WEBSITE).await?;
     Ok(w)
 }

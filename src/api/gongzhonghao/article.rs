@@ -39,7 +39,7 @@ pub async fn show(
         "summary": a.summary,
         "create_date": time::iso(a.create_date),
         "cover_url": a.cover_url,
-        "content": a.content.unwrap_or_default(),
+        "content": a.content.as_deref().unwrap_or_default(),
         "tag_list": a.tags.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
         "insert_ads": a.insert_ads,
     });
