@@ -161,6 +161,8 @@ struct PollArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Every client is a socket here and in the server, which inherits this limit and raises
+    // its own to its hard limit too.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let cli = Cli::parse();
     let env = Env {
@@ -391,15 +393,41 @@ fn rss_kib_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Connects from 127.0.0.(2 + n % 250): distinct source addresses, distinct port ranges.
+/// Loopback source addresses the clients are spread over: one address to one server port has
+/// only the ephemeral port range (about 28,000 ports), 250 of them have 250 times that.
+const SOURCES: usize = 250;
+
+/// Client `n`'s source address: 127.0.0.(2 + n % 250).
+fn source_addr(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, 2 + (n % SOURCES) as u8)
+}
+
+/// Open files a process needs beside its sockets (database, listeners, logs, stdio).
+const FD_MARGIN: u64 = 256;
+
+/// Whether `clients` sockets fit under the open-files limit `limit`; the error says what to
+/// raise. The generator holds every client, and the one node all of them.
+fn check_open_files(clients: usize, limit: u64) -> anyhow::Result<()> {
+    let need = clients as u64 + FD_MARGIN;
+    if limit < need {
+        bail!(
+            "{clients} clients need {need} open files here and in the server, the limit is \
+             {limit}: raise the hard limit (`ulimit -Hn {need}` as root, or LimitNOFILE= under \
+             systemd; docs/operations.md, capacity)"
+        );
+    }
+    Ok(())
+}
+
+/// Connects from [`source_addr`]`(n)` (bound before connecting): distinct source addresses,
+/// distinct port ranges.
 async fn ws_connect(
     port: u16,
     path: &str,
     n: usize,
 ) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
     let sock = TcpSocket::new_v4()?;
-    let src = Ipv4Addr::new(127, 0, 0, 2 + (n % 250) as u8);
-    sock.bind(SocketAddr::from((src, 0)))?;
+    sock.bind(SocketAddr::from((source_addr(n), 0)))?;
     let stream = sock
         .connect(SocketAddr::from(([127, 0, 0, 1], port)))
         .await?;
@@ -619,6 +647,8 @@ impl ChatRig {
 async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
     let reps = a.reps.max(1);
     let customers = a.clients.saturating_sub(reps).max(1);
+    let (open_files, _) = rlimit::Resource::NOFILE.get()?;
+    check_open_files(reps + customers, open_files)?;
     let mut nodes = Vec::new();
     let mut relay_port = None;
     let mut relay_child = None;
@@ -709,6 +739,7 @@ async fn chat(env: &Env, a: &ChatArgs) -> anyhow::Result<Value> {
         "target": if a.bare { "bare relay".to_string() } else { format!("{} node(s)", a.nodes) },
         "connections": reps + customers,
         "connect_seconds": round(connect_secs),
+        "open_files_limit": open_files,
         "errors": counters.errors.load(Ordering::Relaxed),
         "closed_by_server": counters.closed.load(Ordering::Relaxed),
         "server_rss_kib_before": rss_before,
@@ -1034,4 +1065,28 @@ async fn all(env: &Env, clients: usize, seconds: u64) -> anyhow::Result<()> {
     );
     println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_spread_evenly_over_the_loopback_sources() {
+        let mut per = std::collections::HashMap::new();
+        for n in 0..50_000 {
+            let a = source_addr(n);
+            assert!(a.is_loopback() && a != Ipv4Addr::new(127, 0, 0, 1), "{a}");
+            *per.entry(a).or_insert(0usize) += 1;
+        }
+        assert_eq!(per.len(), SOURCES);
+        assert!(per.values().all(|&k| k == 50_000 / SOURCES));
+    }
+
+    #[test]
+    fn too_low_an_open_files_limit_is_refused_with_what_to_raise() {
+        assert!(check_open_files(50_000, 1_048_576).is_ok());
+        let e = check_open_files(50_000, 20_000).unwrap_err().to_string();
+        assert!(e.contains("50256") && e.contains("20000"), "{e}");
+    }
 }
