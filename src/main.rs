@@ -11,8 +11,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     zhugeleida::telemetry::init();
     // Every WebSocket is a file descriptor: take the hard limit.
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(error = %e, "could not raise the open-files limit");
+    match zhugeleida::serve::raise_open_files_limit() {
+        Ok(l) => tracing::info!(
+            before = l.before,
+            after = l.after,
+            hard = l.hard,
+            "open-files limit (RLIMIT_NOFILE): {} (each WebSocket takes one)",
+            l.after
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
     let cli = zhugeleida::cli::Cli::parse();
     match zhugeleida::cli::run(cli).await {

@@ -37,6 +37,28 @@ use tower::{Service, ServiceExt as _};
 
 use crate::api::client_addr::TrustedNet;
 
+/// The open-files limit before and after [`raise_open_files_limit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenFiles {
+    pub before: u64,
+    pub after: u64,
+    pub hard: u64,
+}
+
+/// Raises this process's soft open-files limit (`RLIMIT_NOFILE`) to its hard limit: every
+/// WebSocket is a file descriptor, and the usual soft limit (1,024) is far below what one node
+/// holds. Above the hard limit only the service manager can go (`LimitNOFILE=`, `ulimit -Hn`;
+/// docs/operations.md, capacity).
+pub fn raise_open_files_limit() -> std::io::Result<OpenFiles> {
+    let (before, hard) = rlimit::Resource::NOFILE.get()?;
+    let after = rlimit::increase_nofile_limit(u64::MAX)?;
+    Ok(OpenFiles {
+        before,
+        after,
+        hard,
+    })
+}
+
 /// The edge's limits (README, configuration).
 #[derive(Clone, Debug)]
 pub struct EdgeLimits {

@@ -191,3 +191,30 @@ async fn json_log_lines_of_a_request_all_carry_its_request_id() {
         assert!(n >= 1, "lines of request {id}: {text}");
     }
 }
+
+/// Every WebSocket is a file descriptor: the server takes its hard open-files limit at start-up
+/// and says so in its log (docs/operations.md, capacity).
+#[test]
+fn the_server_raises_its_open_files_limit_to_the_hard_limit_and_logs_it() {
+    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
+    let low = 256.min(hard);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn {low} && exec \"{}\" --help",
+            env!("CARGO_BIN_EXE_zhugeleida")
+        ))
+        .env("ZGLD_LOG", "info")
+        .env("ZGLD_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["hard"].is_u64())
+        .unwrap_or_else(|| panic!("no open-files line in {out:?}"));
+    assert_eq!(line["fields"]["before"], low);
+    assert_eq!(line["fields"]["after"], hard, "{line}");
+    assert_eq!(line["fields"]["hard"], hard);
+}
