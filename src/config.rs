@@ -116,6 +116,9 @@ pub struct WsLimits {
     /// Open connections of one identity (salesperson or customer) on one node; a newer one
     /// closes the oldest with 4002 (`ZGLD_WS_MAX_PER_IDENTITY`, 0 = no limit).
     pub max_per_identity: usize,
+    /// Bytes of a connection's read buffer, allocated for its whole life and the most read from
+    /// the socket at once (`ZGLD_WS_READ_BUFFER`; client frames are small commands).
+    pub read_buffer: usize,
 }
 
 impl Default for WsLimits {
@@ -125,6 +128,7 @@ impl Default for WsLimits {
             rate: 20,
             burst: 60,
             max_per_identity: 16,
+            read_buffer: 1024,
         }
     }
 }
@@ -348,6 +352,9 @@ impl Settings {
         }
         if let Some(v) = env("ZGLD_WS_MAX_PER_IDENTITY") {
             s.ws_limits.max_per_identity = v.parse().context("ZGLD_WS_MAX_PER_IDENTITY")?;
+        }
+        if let Some(v) = env("ZGLD_WS_READ_BUFFER") {
+            s.ws_limits.read_buffer = v.parse().context("ZGLD_WS_READ_BUFFER")?;
         }
         if let Some(v) = env("ZGLD_CHAT_WRITERS") {
             s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;

@@ -221,6 +221,8 @@ pub fn router(state: AppState) -> Router {
         // pages, outside the API route table and its OpenAPI document.
         .merge(crate::web::router())
         .fallback(|| async { ApiError::illegal("unknown path") })
+        // One shared copy for the WebSocket sessions (src/api/ws.rs).
+        .layer(axum::Extension(std::sync::Arc::new(state.clone())))
         .with_state(state)
         // Per route (after routing), so the request counter knows the matched path.
         .layer(axum::middleware::from_fn(crate::monitoring::track))

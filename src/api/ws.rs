@@ -2,9 +2,12 @@
 //! `/zhugeleida/qiyeweixin/ws` (salesperson), `/zhugeleida/xiaochengxu/ws` and
 //! `/zhugeleida/gongzhonghao/ws` (customer). Protocol: docs/realtime.md.
 
+use std::sync::Arc;
+
 use axum::{
-    extract::{ws::WebSocketUpgrade, State},
+    extract::ws::WebSocketUpgrade,
     response::{IntoResponse, Response},
+    Extension,
 };
 
 use crate::{
@@ -21,9 +24,10 @@ use crate::{
 /// Frames larger than this are refused (the biggest chat content is 16 KiB).
 const MAX_MESSAGE: usize = 64 * 1024;
 
-fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+fn configure(ws: WebSocketUpgrade, read_buffer: usize) -> WebSocketUpgrade {
     // Small buffers: most connections are idle (docs/BENCHMARKS.md, memory per connection).
-    ws.read_buffer_size(4 * 1024)
+    // The read buffer is also the most read at once from the socket.
+    ws.read_buffer_size(read_buffer.max(64))
         .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
@@ -31,11 +35,11 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 
 fn upgrade<E: std::fmt::Display>(
     ws: Result<WebSocketUpgrade, E>,
-    state: AppState,
+    state: Arc<AppState>,
     peer: Result<Peer, ApiError>,
 ) -> Response {
     let ws = match ws {
-        Ok(ws) => configure(ws),
+        Ok(ws) => configure(ws, state.settings.ws_limits.read_buffer),
         Err(e) => {
             return ApiError::illegal(format!("not a WebSocket upgrade: {e}")).into_response()
         }
@@ -57,7 +61,9 @@ fn upgrade<E: std::fmt::Display>(
 
 /// Salesperson (WeCom app, radar dashboard).
 pub async fn staff(
-    State(state): State<AppState>,
+    // The node's one shared copy of the state (startup::router): a session holds a pointer,
+    // not a clone of every handle.
+    Extension(state): Extension<Arc<AppState>>,
     auth: Result<StaffRead, ApiError>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -73,7 +79,7 @@ pub async fn staff(
 
 /// Customer (mini program or official account).
 pub async fn customer(
-    State(state): State<AppState>,
+    Extension(state): Extension<Arc<AppState>>,
     auth: Result<CustomerRead, ApiError>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {

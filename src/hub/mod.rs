@@ -20,6 +20,7 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
+use std::{collections::VecDeque, sync::Mutex};
 use tokio::sync::{mpsc, Notify};
 
 /// WebSocket close codes (docs/realtime.md).
@@ -94,16 +95,81 @@ impl CloseSignal {
     }
 }
 
-/// One registered WebSocket connection.
+/// One registered WebSocket connection: one allocation, shared by the hub and the socket's
+/// task. Its queue holds nothing until a frame arrives and lets its storage go when drained,
+/// so an idle connection costs only this struct (docs/BENCHMARKS.md, memory per connection).
 #[derive(Debug)]
 pub struct Conn {
     pub id: u64,
-    /// Frames waiting to be written; bounded so a slow client cannot grow memory.
-    pub tx: mpsc::Sender<Utf8Bytes>,
-    pub close: Arc<CloseSignal>,
+    /// Set when the connection should close (the socket task waits on it).
+    pub close: CloseSignal,
     /// The auth session (`auth_session.id`) that opened it, 0 until set: its end closes the
     /// connection ([`Hub::close_session`]).
     pub session: AtomicI64,
+    /// Frames waiting to be written; bounded by the hub so a slow client cannot grow memory.
+    queue: Mutex<VecDeque<Utf8Bytes>>,
+    /// Wakes the socket task when a frame is queued.
+    queued: Notify,
+}
+
+/// Storage a drained queue keeps; more is given back (a burst of frames to one client).
+const QUEUE_KEEP: usize = 4;
+
+impl Conn {
+    fn new(id: u64) -> Self {
+        Conn {
+            id,
+            close: CloseSignal::default(),
+            session: AtomicI64::new(0),
+            queue: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
+        }
+    }
+
+    fn frames(&self) -> std::sync::MutexGuard<'_, VecDeque<Utf8Bytes>> {
+        // A panic while holding the lock leaves a plain queue behind: keep using it.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `frame` unless `cap` frames are waiting already (then `Err(frame)`).
+    fn push(&self, frame: Utf8Bytes, cap: usize) -> Result<(), Utf8Bytes> {
+        {
+            let mut q = self.frames();
+            if q.len() >= cap {
+                return Err(frame);
+            }
+            q.push_back(frame);
+        }
+        // A permit is stored if the task is not waiting right now: no wake-up is lost.
+        self.queued.notify_one();
+        Ok(())
+    }
+
+    /// The next queued frame, if any.
+    pub fn try_next(&self) -> Option<Utf8Bytes> {
+        let mut q = self.frames();
+        let f = q.pop_front();
+        if q.is_empty() && q.capacity() > QUEUE_KEEP {
+            *q = VecDeque::new();
+        }
+        f
+    }
+
+    /// Waits for the next queued frame. Cancel-safe: a frame is taken only when this
+    /// resolves.
+    pub async fn next(&self) -> Utf8Bytes {
+        loop {
+            if let Some(f) = self.try_next() {
+                return f;
+            }
+            self.queued.notified().await;
+        }
+    }
+
+    /// Frames waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.frames().len()
+    }
 }
 
 /// Counters for metrics and the load test.
@@ -196,15 +262,9 @@ impl Hub {
         }
     }
 
-    /// Registers a connection for `who`; returns it and the receiving end of its queue.
-    pub fn register(&self, who: Target) -> (Arc<Conn>, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, rx) = mpsc::channel(self.0.queue);
-        let conn = Arc::new(Conn {
-            id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
-            tx,
-            close: Arc::new(CloseSignal::default()),
-            session: AtomicI64::new(0),
-        });
+    /// Registers a connection for `who`.
+    pub fn register(&self, who: Target) -> Arc<Conn> {
+        let conn = Arc::new(Conn::new(self.0.next_id.fetch_add(1, Ordering::Relaxed)));
         if self.0.shutting_down.load(Ordering::Acquire) {
             conn.close.close(close::RECONNECT);
         }
@@ -231,7 +291,7 @@ impl Hub {
         }
         self.0.stats.connections.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("zgld_ws_connections", "surface" => surface(who)).increment(1.0);
-        (conn, rx)
+        conn
     }
 
     pub fn unregister(&self, who: Target, conn_id: u64) {
@@ -268,13 +328,13 @@ impl Hub {
 
     /// Queues `frame` for one connection; a full queue closes it as slow.
     pub fn offer(&self, conn: &Conn, frame: Utf8Bytes) -> bool {
-        match conn.tx.try_send(frame) {
+        match conn.push(frame, self.0.queue) {
             Ok(()) => {
                 self.0.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("zgld_ws_frames_out_total", "via" => "hub").increment(1);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(_) => {
                 if conn.close.code() == 0 {
                     self.0.stats.slow_closed.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("zgld_ws_slow_closed_total").increment(1);
@@ -282,7 +342,6 @@ impl Hub {
                 conn.close.close(close::SLOW);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 
@@ -398,12 +457,13 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_closes_only_that_connection_as_slow() {
         let hub = Hub::new(2, None);
-        let (slow, _slow_rx) = hub.register(Target::User(1));
-        let (fast, mut fast_rx) = hub.register(Target::User(1));
+        let slow = hub.register(Target::User(1));
+        let fast = hub.register(Target::User(1));
         for i in 0..3 {
             hub.deliver_local(&[Target::User(1)], &Utf8Bytes::from(format!("{i}")));
-            while fast_rx.try_recv().is_ok() {}
+            while fast.try_next().is_some() {}
         }
+        assert_eq!(slow.queued(), 2, "the queue is bounded");
         assert_eq!(slow.close.code(), close::SLOW);
         assert_eq!(fast.close.code(), 0);
         assert_eq!(hub.stats().slow_closed.load(Ordering::Relaxed), 1);
@@ -414,12 +474,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn queued_frames_arrive_in_order_and_a_drained_queue_gives_its_storage_back() {
+        let hub = Hub::new(256, None);
+        let c = hub.register(Target::User(1));
+        assert_eq!(
+            c.frames().capacity(),
+            0,
+            "nothing is allocated before a frame"
+        );
+        let waiting = {
+            let c = c.clone();
+            tokio::spawn(async move { c.next().await })
+        };
+        tokio::task::yield_now().await;
+        hub.deliver_local(&[Target::User(1)], &Utf8Bytes::from_static("first"));
+        assert_eq!(waiting.await.unwrap().as_str(), "first");
+        for i in 0..100 {
+            hub.deliver_local(&[Target::User(1)], &Utf8Bytes::from(i.to_string()));
+        }
+        for i in 0..100 {
+            assert_eq!(c.next().await.as_str(), i.to_string());
+        }
+        assert!(c.frames().capacity() <= QUEUE_KEEP);
+        assert!(c.try_next().is_none());
+    }
+
+    #[tokio::test]
     async fn shutdown_asks_everyone_to_reconnect() {
         let hub = Hub::new(8, None);
-        let (a, _ra) = hub.register(Target::Customer(7));
+        let a = hub.register(Target::Customer(7));
         hub.begin_shutdown();
         assert_eq!(a.close.closed().await, close::RECONNECT);
-        let (b, _rb) = hub.register(Target::Customer(8));
+        let b = hub.register(Target::Customer(8));
         assert_eq!(b.close.code(), close::RECONNECT);
     }
 }

@@ -2,7 +2,11 @@
 //! commands (docs/realtime.md). The hub never waits on it; the session's own replies (acks,
 //! resume batches) are written directly, so they never compete for the hub's queue.
 
-use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use serde::Deserialize;
@@ -118,8 +122,19 @@ fn close_wait(code: u16) -> Duration {
 const GONE: u16 = 1006;
 
 /// Writes one frame within `limit`, or gives up when the hub asks the connection to close.
-/// `Err(code)`: end the session with `code` ([`GONE`] when the socket failed).
+/// `Err(code)`: end the session with `code` ([`GONE`] when the socket failed). Boxed: the
+/// session's task is sized by its largest await, and an idle session is not writing.
 async fn write(
+    socket: &mut WebSocket,
+    msg: WsMessage,
+    limit: Duration,
+    conn: &Conn,
+    hub: &super::Hub,
+) -> Result<(), u16> {
+    Box::pin(write_now(socket, msg, limit, conn, hub)).await
+}
+
+async fn write_now(
     socket: &mut WebSocket,
     msg: WsMessage,
     limit: Duration,
@@ -197,37 +212,35 @@ fn rate_limited(frame: &str) -> String {
 /// connection holds only this small loop's state (docs/BENCHMARKS.md, memory per connection).
 /// Every write is bounded by the write timeout: a client that stops reading is dropped (its
 /// TCP connection closed, its task and buffers freed) within it, whatever is queued.
-pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
-    let hub = state.hub.clone();
+pub async fn run(state: Arc<AppState>, mut socket: WebSocket, peer: Peer) {
+    let hub = &state.hub;
     let who = peer.target();
-    let limits = state.settings.ws_limits.clone();
+    let limits = &state.settings.ws_limits;
     let wt = limits.write_timeout.max(Duration::from_millis(1));
-    let (conn, mut rx) = hub.register(who);
+    let mut bucket = Bucket::new(limits.rate, limits.burst);
+    let conn = hub.register(who);
     conn.session
         .store(peer.session, std::sync::atomic::Ordering::Release);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
-    let mut bucket = Bucket::new(limits.rate, limits.burst);
     let mut replies: Vec<String> = Vec::new();
     if let Err(e) = Box::pin(hello(&state, peer, &mut replies)).await {
         tracing::warn!(error = %e, "ws hello failed");
     }
     let code = 'session: loop {
-        for r in replies.drain(..) {
+        // Taken, not drained: an idle session keeps no reply storage.
+        for r in std::mem::take(&mut replies) {
             let msg = WsMessage::Text(Utf8Bytes::from(r));
             metrics::counter!("zgld_ws_frames_out_total", "via" => "reply").increment(1);
-            if let Err(code) = write(&mut socket, msg, wt, &conn, &hub).await {
+            if let Err(code) = write(&mut socket, msg, wt, &conn, hub).await {
                 break 'session code;
             }
         }
         tokio::select! {
             biased;
             code = conn.close.closed() => break 'session code,
-            frame = rx.recv() => match frame {
-                Some(f) => if let Err(code) = write(&mut socket, WsMessage::Text(f), wt, &conn, &hub).await {
-                    break 'session code;
-                },
-                None => break 'session 1000,
+            f = conn.next() => if let Err(code) = write(&mut socket, WsMessage::Text(f), wt, &conn, hub).await {
+                break 'session code;
             },
             msg = socket.recv() => {
                 last_heard = tokio::time::Instant::now();
@@ -264,7 +277,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
                 if last_heard.elapsed() > IDLE_LIMIT {
                     break 'session 1000;
                 }
-                if let Err(code) = write(&mut socket, WsMessage::Ping(Default::default()), wt, &conn, &hub).await {
+                if let Err(code) = write(&mut socket, WsMessage::Ping(Default::default()), wt, &conn, hub).await {
                     break 'session code;
                 }
             }
@@ -285,7 +298,11 @@ pub async fn run(state: AppState, mut socket: WebSocket, peer: Peer) {
         }));
         // A client that does not read cannot take the close frame either: then the TCP
         // connection is simply dropped with the socket below.
-        let _ = tokio::time::timeout(wt.min(close_wait(code)), socket.send(frame)).await;
+        let _ = Box::pin(tokio::time::timeout(
+            wt.min(close_wait(code)),
+            socket.send(frame),
+        ))
+        .await;
     }
     drop(socket);
     hub.unregister(who, conn.id);
@@ -525,6 +542,19 @@ async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An idle connection's task holds little besides its socket: every write, the hello and
+    /// command handling are boxed (docs/BENCHMARKS.md, memory per connection: 2,472 bytes
+    /// before, 1,336 after).
+    #[test]
+    fn an_idle_sessions_task_stays_small() {
+        fn future_size<A, B, C, F>(_: impl FnOnce(A, B, C) -> F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let n = future_size(run);
+        assert!(n <= 1_600, "the session future is {n} bytes");
+        assert!(std::mem::size_of::<Conn>() <= 160);
+    }
 
     /// A slow consumer is disconnected within 1 s of overflowing its queue (issue 8, chaos
     /// suite): the close frame it probably cannot take gets well under a second.
