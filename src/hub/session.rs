@@ -255,7 +255,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, peer: Peer) {
                         }
                         let result = match serde_json::from_str::<Command>(t.as_str()) {
                             Ok(Command::Resume { conversations }) => {
-                                let mut sink = Sink { socket: &mut socket, limit: wt, conn: &conn, hub: &hub };
+                                let mut sink = Sink { socket: &mut socket, limit: wt, conn: &conn, hub };
                                 match Box::pin(resume(&state, peer, conversations, &mut sink)).await {
                                     Ok(()) => Ok(()),
                                     Err(Halt::Api(e)) => Err(e),
