@@ -42,6 +42,18 @@ fn seed() -> SandboxConfig {
     .unwrap()
 }
 
+/// Milliseconds since the epoch, never the same twice in this process.
+fn unique_ms() -> i64 {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let prev = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    now.max(prev + 1)
+}
+
 async fn sandbox_now(http: &reqwest::Client, sb: &str) -> i64 {
     let v: Value = http
         .get(format!("{sb}/__sandbox/clock"))
@@ -202,8 +214,16 @@ async fn two_nodes_renew_each_token_once_per_lifetime_and_never_use_a_dead_one()
                         .await
                         .unwrap()
                 } else {
+                    // Each request its own timestamp: two of one salesperson in the same
+                    // millisecond would repeat a signature, which the replay guard refuses.
+                    let ts = unique_ms().to_string();
+                    let rep = &reps[n];
                     http.get(format!("{node}/zhugeleida/qiyeweixin/qr_code_auth"))
-                        .query(&reps[n].query())
+                        .query(&[
+                            ("rand_str", sign_with(&ts, &rep.token)),
+                            ("timestamp", ts),
+                            ("user_id", rep.user_id.to_string()),
+                        ])
                         .send()
                         .await
                         .unwrap()
