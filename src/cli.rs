@@ -235,10 +235,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(%sandbox_bind, "WeChat sandbox listening");
             }
             // The server serves the official account's article page itself (/yulanwenzhang/{id},
-            // docs/screens.md): unless configured, its links land here.
+            // and the sign-up page, docs/screens.md): unless configured, their links land here.
             let here = format!("http://{}", settings.bind);
             if std::env::var_os("ZGLD_GZH_FRONT_URL").is_none() {
                 settings.gzh.front_url = here.clone();
+            }
+            if std::env::var_os("ZGLD_SIGNUP_PAGE_URL").is_none() {
+                settings.signup.page_url = format!("{here}/scan_code_add_user");
             }
             if std::env::var_os("ZGLD_PUBLIC_URL").is_none() {
                 settings.gzh.public_url = here;

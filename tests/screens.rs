@@ -61,6 +61,19 @@ async fn stored_png(app: &TestApp, who: &common::Signer, seed: u8) -> String {
         .to_owned()
 }
 
+/// The text of the QR code in a grayscale PNG.
+fn decode_qr(bytes: &[u8]) -> String {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    grids[0].decode().unwrap().1
+}
+
 fn browser_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
 }
@@ -96,6 +109,7 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
         s.bind = format!("127.0.0.1:{port}").parse().unwrap();
         s.gzh.front_url = format!("http://127.0.0.1:{port}");
         s.gzh.public_url = format!("http://127.0.0.1:{port}");
+        s.signup.page_url = format!("http://127.0.0.1:{port}/scan_code_add_user");
     })
     .await;
     let printed = demo::load(&app.state).await.unwrap();
@@ -197,6 +211,20 @@ async fn a_salesperson_sees_a_customer_live_and_answers_in_the_browser() {
         println!("{line}");
         out.push_str(&line);
         out.push('\n');
+        if let Some(path) = line.strip_prefix("control: decode-qr ") {
+            // The sign-up QR (ADM-09) as a phone camera reads it.
+            let bytes = app
+                .http
+                .get(format!("{}/{}", app.addr, path.trim_start_matches('/')))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            writeln!(stdin, "{}", decode_qr(&bytes)).unwrap();
+            stdin.flush().unwrap();
+        }
         if line == "control: restart-server" {
             app.shutdown().await;
             let mut s = settings.clone();
@@ -242,6 +270,7 @@ async fn pages_are_served_with_type_and_cache_headers() {
         ("/c/", "text/html"),
         ("/console/", "text/html"),
         ("/yulanwenzhang/1", "text/html"),
+        ("/scan_code_add_user", "text/html"),
         ("/c/article.js", "text/javascript"),
         ("/web/zgld.js", "text/javascript"),
         ("/web/md5.js", "text/javascript"),

@@ -4,7 +4,8 @@
 //!
 //! - `/h5/` the salesperson's workspace (mobile), `/console/` the admin console (desktop),
 //!   `/c/` the customer's pages, `/yulanwenzhang/{id}` the article page of the official
-//!   account; `/web/<file>` the shared client library and styles.
+//!   account, `/scan_code_add_user` the sign-up page of the QR code; `/web/<file>` the shared
+//!   client library and styles.
 //!
 //! Every answer carries its `Content-Type`, an `ETag` (md5 of the bytes) and
 //! `Cache-Control: no-cache` (revalidate: a new binary's pages are seen at once; an unchanged
@@ -59,6 +60,8 @@ static ASSETS: LazyLock<Vec<(Asset, String)>> = LazyLock::new(|| {
         asset!("/c/app.js", JS, "c/app.js"),
         asset!("/yulanwenzhang", HTML, "c/article.html"),
         asset!("/c/article.js", JS, "c/article.js"),
+        asset!("/scan_code_add_user", HTML, "c/signup.html"),
+        asset!("/c/signup.js", JS, "c/signup.js"),
         asset!("/console", HTML, "console/index.html"),
         asset!("/console/app.js", JS, "console/app.js"),
         asset!("/web/zgld.js", JS, "zgld.js"),
@@ -89,7 +92,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         }
     }
     // The article page GZH-07's redirect lands on (docs/articles.md): one page for every id.
+    // The page the sign-up QR opens (ADM-09's `ZGLD_SIGNUP_PAGE_URL`; docs/signup-and-sync.md).
     r.route("/yulanwenzhang/{id}", get(article_page))
+        .route("/scan_code_add_user", get(serve))
 }
 
 async fn article_page(headers: HeaderMap) -> Response {

@@ -60,9 +60,11 @@ async function perf(page, name) {
 /** Asks tests/screens.rs to do something to the server and waits until it is done. */
 async function control(cmd) {
   const done = new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.resume(); // a stream paused explicitly stays paused when a listener is added
   console.log(`control: ${cmd}`);
-  await done;
+  const answer = await done;
   process.stdin.pause();
+  return String(answer).trim();
 }
 
 const pageErrors = [];
@@ -275,7 +277,7 @@ try {
   await shot(adm, 'console-products');
 
   step('console pages');
-  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['temp', 'table', 'console-temp-users'], ['roles', '#access-rules table', 'console-roles']]) {
+  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['roles', '#access-rules table', 'console-roles']]) {
     await adm.click(`a[data-menu="${menu}"]`);
     await adm.locator(`main ${wait}`).first().waitFor();
     await shot(adm, name);
@@ -291,6 +293,37 @@ try {
   await adm.click('a[data-menu="temp"]');
   await adm.click('#signup-qr');
   await adm.locator('img[alt="注册二维码"]').waitFor();
+
+  step('a new employee scans the sign-up QR, registers; the admin approves');
+  const signupUrl = await control(`decode-qr ${await adm.locator('img[alt="注册二维码"]').getAttribute('src')}`);
+  console.log(`sign-up QR: ${signupUrl}`);
+  const empCtx = await browser.newContext(mobile);
+  const emp = await empCtx.newPage();
+  emp.setDefaultTimeout(TIMEOUT);
+  watch(emp, 'employee');
+  await emp.goto(signupUrl);
+  const newbie = `新同事${Date.now() % 100000}`;
+  await emp.fill('#signup-username', newbie);
+  await emp.fill('#signup-position', '销售顾问');
+  await emp.fill('#signup-wechat', 'wx_newbie');
+  await emp.fill('#signup-wechat-phone', '13800000001');
+  await emp.click('#signup-submit');
+  await emp.locator('#signup-error:not(:empty)').waitFor();
+  console.log(`sign-up page shows the server's msg: ${await emp.locator('#signup-error').textContent()}`);
+  await emp.fill('#signup-mingpian-phone', '13800000001');
+  await emp.click('#signup-submit');
+  await emp.locator('#signup-done').waitFor();
+  await shot(emp, 'signup-done');
+  await adm.click('a[data-menu="home"]');
+  await adm.click('a[data-menu="temp"]');
+  const pending = adm.locator('tr', { hasText: newbie });
+  await pending.locator('input[type="checkbox"]').check();
+  await shot(adm, 'console-temp-users');
+  await adm.click('#approve');
+  await pending.waitFor({ state: 'detached' });
+  await adm.click('a[data-menu="users"]');
+  await adm.locator('td', { hasText: newbie }).waitFor();
+  console.log('console shows: the new employee approved into the users');
 
   // ---- articles, talk scripts and edit forms in the console ----
   const n = Date.now() % 100000;

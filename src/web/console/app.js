@@ -245,7 +245,7 @@ async function temp() {
   });
   shell('temp', h('h2', '待审核用户(扫码注册)'),
     h('div.toolbar',
-      h('button', { onclick: async () => chosen.size && (await call(() => api.post(`${A}/user/approval_storage_user_info/0`, { user_id_list: JSON.stringify([...chosen]) }))) && (toast('已审核入库'), load()) }, '审核通过所选'),
+      h('button#approve', { onclick: async () => chosen.size && (await call(() => api.post(`${A}/user/approval_storage_user_info/0`, { user_id_list: JSON.stringify([...chosen]) }))) && (toast('已审核入库'), load()) }, '审核通过所选'),
       h('button.ghost#signup-qr', { onclick: async () => {
         const d = await call(() => api.get(`${A}/user/create_scan_code/0`));
         if (d) mount(qr, h('div.card', h('p', '新员工扫码填写资料,提交后出现在下面的列表:'), h('img', { src: fileUrl(d.qrcode_url), alt: '注册二维码', style: 'width:200px' })));
