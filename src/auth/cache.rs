@@ -18,7 +18,6 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use futures_util::StreamExt;
 
 use super::{AuthRecord, Customer, Principal, Staff};
 use crate::hub::{close, Hub, Target};
@@ -202,61 +201,22 @@ impl EndedSession {
 /// Keeps the LISTEN connection up for the life of the node: drops changed auth records from
 /// the cache and closes the WebSockets of ended sessions on this node.
 pub async fn listen(cache: Arc<AuthCache>, hub: Hub, database_url: String) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await {
-            Ok((client, mut conn)) => {
-                let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-                // The connection must be polled for LISTEN to complete.
-                let sql = format!("listen {CHANNEL}");
-                let subscribed = {
-                    let listen = client.batch_execute(&sql);
-                    tokio::pin!(listen);
-                    loop {
-                        tokio::select! {
-                            r = &mut listen => break r.is_ok(),
-                            m = messages.next() => match m {
-                                Some(Ok(_)) => {}
-                                _ => break false,
-                            },
-                        }
-                    }
-                };
-                if subscribed {
-                    backoff = Duration::from_millis(200);
-                    cache.set_live(true);
-                    while let Some(m) = messages.next().await {
-                        match m {
-                            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                                if let Some(e) = cache.apply(n.payload()) {
-                                    let closed = hub.close_session(
-                                        e.who,
-                                        Some(e.session_id),
-                                        close::AUTH_FAILED,
-                                    );
-                                    if closed > 0 {
-                                        tracing::info!(who = ?e.who, session = e.session_id, closed, "session ended: WebSockets closed");
-                                    }
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "auth cache: LISTEN connection failed");
-                                break;
-                            }
-                        }
-                    }
+    let live = cache.clone();
+    crate::db::listen::follow(
+        database_url,
+        CHANNEL,
+        "auth",
+        move |up| live.set_live(up),
+        move |payload| {
+            if let Some(e) = cache.apply(payload) {
+                let closed = hub.close_session(e.who, Some(e.session_id), close::AUTH_FAILED);
+                if closed > 0 {
+                    tracing::info!(who = ?e.who, session = e.session_id, closed, "session ended: WebSockets closed");
                 }
-                cache.set_live(false);
-                drop(client);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "auth cache: cannot connect for LISTEN");
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

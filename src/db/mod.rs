@@ -10,6 +10,7 @@ pub mod customer;
 pub mod dashboard;
 pub mod follow;
 pub mod gzh;
+pub mod listen;
 pub mod org;
 pub mod plugin;
 pub mod product;

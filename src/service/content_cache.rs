@@ -16,7 +16,6 @@ use std::{
 };
 
 use dashmap::DashMap;
-use futures_util::StreamExt;
 
 use crate::{
     db::{self, article::ArticleRow, product::ProductRow, website::WebsiteRow},
@@ -217,47 +216,13 @@ pub async fn after_staff_writes(
 
 /// Runs for the life of the node: LISTENs on [`CHANNEL`], reconnecting with backoff.
 pub async fn listen(cache: ContentCache, database_url: String) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await {
-            Ok((client, mut conn)) => {
-                let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-                let sql = format!("listen {CHANNEL}");
-                let subscribed = {
-                    let listen = client.batch_execute(&sql);
-                    tokio::pin!(listen);
-                    loop {
-                        tokio::select! {
-                            r = &mut listen => break r.is_ok(),
-                            m = messages.next() => match m {
-                                Some(Ok(_)) => {}
-                                _ => break false,
-                            },
-                        }
-                    }
-                };
-                if subscribed {
-                    backoff = Duration::from_millis(200);
-                    cache.set_live(true);
-                    while let Some(m) = messages.next().await {
-                        match m {
-                            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                                cache.apply(n.payload())
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "content cache: LISTEN connection failed");
-                                break;
-                            }
-                        }
-                    }
-                }
-                cache.set_live(false);
-                drop(client);
-            }
-            Err(e) => tracing::warn!(error = %e, "content cache: cannot connect for LISTEN"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+    let live = cache.clone();
+    crate::db::listen::follow(
+        database_url,
+        CHANNEL,
+        "content",
+        move |up| live.set_live(up),
+        move |payload| cache.apply(payload),
+    )
+    .await
 }
