@@ -221,6 +221,11 @@ pub struct ReleaseSettings {
     /// The runner's lease on a batch: another node resumes a batch whose lease ran out
     /// (`ZGLD_RELEASE_LEASE_SECS`, default 30).
     pub lease: Duration,
+    /// WeChat calls per second that this node's release batches make together
+    /// (`ZGLD_RELEASE_RATE`, default 150; 0 = as fast as `concurrency` allows). A batch is
+    /// background work: paced, it leaves the cores to chat and the radar (1,000 apps, 7 calls
+    /// each, take about 50 s at 150/s; docs/wechat-platform.md "Code release").
+    pub rate: u32,
 }
 
 impl Default for ReleaseSettings {
@@ -231,6 +236,7 @@ impl Default for ReleaseSettings {
             backoff: Duration::from_millis(1000),
             attempts: 5,
             lease: Duration::from_secs(30),
+            rate: 150,
         }
     }
 }
@@ -496,6 +502,9 @@ fn component_from_env(w: &mut WechatSettings) -> anyhow::Result<()> {
     }
     if let Some(v) = env("ZGLD_RELEASE_LEASE_SECS") {
         r.lease = Duration::from_secs(v.parse::<u64>().context("ZGLD_RELEASE_LEASE_SECS")?.max(3));
+    }
+    if let Some(v) = env("ZGLD_RELEASE_RATE") {
+        r.rate = v.parse::<u32>().context("ZGLD_RELEASE_RATE")?;
     }
     if let Some(v) = env("ZGLD_TOKEN_RENEWER_MS") {
         w.token_renewer =

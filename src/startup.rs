@@ -188,6 +188,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings.chat_writers,
         settings.radar_batching,
     );
+    let release_pace = crate::service::platform::release::Pace::new(settings.wechat.release.rate);
     let state = AppState {
         settings: Arc::new(settings),
         db: pool.clone(),
@@ -202,6 +203,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         people,
         content,
         storage,
+        release_pace,
     };
     // Third-party platform tokens renewed ahead of expiry, one node at a time (row locks).
     tokio::spawn(crate::service::platform::token::run_renewer(state.clone()));

@@ -43,6 +43,8 @@ pub struct AppState {
     pub content: crate::service::content_cache::ContentCache,
     /// Stored files: `/statics/`, uploads, card photos, mini-program codes.
     pub storage: crate::storage::Storage,
+    /// The pace of this node's code release calls to WeChat (`ZGLD_RELEASE_RATE`).
+    pub release_pace: crate::service::platform::release::Pace,
 }
 
 impl FromRef<AppState> for Pool {

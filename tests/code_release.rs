@@ -702,3 +702,39 @@ async fn foreign_company_ids_are_refused_and_admins_see_their_own_app() {
         format!("uid={}", sales_a.user_id)
     );
 }
+
+/// A batch is background work: a node's release calls to WeChat keep to `ZGLD_RELEASE_RATE`
+/// (here 4 a second, a burst of one), however many apps run at once, so a release to a
+/// thousand apps cannot take the cores from chat (docs/wechat-platform.md "Batches").
+#[tokio::test]
+async fn release_calls_to_wechat_keep_to_the_nodes_pace() {
+    let (app, _root) = spawn_with(|s| {
+        s.wechat.release.rate = 4;
+        s.wechat.release.concurrency = 8;
+    })
+    .await;
+    let op_user = app.operator().await;
+    let mut ids = Vec::new();
+    for (i, name) in ["甲公司", "乙公司", "丙公司"].iter().enumerate() {
+        ids.push(authorized(&app, name, i + 1).await.2);
+    }
+    let r = commit(&app, &op_user, &ids, "v9").await.ok();
+    assert_eq!(r.data()["running"], false, "{}", r.raw);
+    // Each app: wxa/commit, then wxa/get_qrcode: six calls, at most four a second after the
+    // first, so the last comes at least 5 × 250 ms after the first.
+    let mut at: Vec<i64> = Vec::new();
+    for path in ["/wxa/commit", "/wxa/get_qrcode"] {
+        let calls = app.sandbox_calls(path).await;
+        assert_eq!(calls.len(), 3, "{path}: {calls:?}");
+        at.extend(calls.iter().map(|c| c["real_time_ms"].as_i64().unwrap()));
+    }
+    at.sort_unstable();
+    let span = at[5] - at[0];
+    assert!(
+        span >= 1_150,
+        "six paced calls spanned only {span} ms: {at:?}"
+    );
+    for id in &ids {
+        assert_eq!(row(&app, &op_user, *id).await["status"], 1);
+    }
+}

@@ -27,6 +27,9 @@ pub struct ReleaseArgs {
     /// Apps worked on at once per batch (`ZGLD_RELEASE_CONCURRENCY`).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// The node's pace of release calls to WeChat, calls/s (`ZGLD_RELEASE_RATE`; 0 = unpaced).
+    #[arg(long, default_value_t = 150)]
+    rate: u32,
     /// Port of the sandbox child process.
     #[arg(long, default_value_t = 9150)]
     sandbox_port: u16,
@@ -238,6 +241,7 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
     let mut sandbox = sandbox(env, n, a.sandbox_port).await?;
     let sb = format!("http://127.0.0.1:{}", a.sandbox_port);
     let concurrency = a.concurrency.to_string();
+    let rate = a.rate.to_string();
     let node = Node::start(
         env,
         a.port,
@@ -245,6 +249,7 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
         &[
             ("ZGLD_WECHAT_SANDBOX", sb.as_str()),
             ("ZGLD_RELEASE_CONCURRENCY", concurrency.as_str()),
+            ("ZGLD_RELEASE_RATE", rate.as_str()),
             ("ZGLD_RELEASE_WAIT_SECS", "0"),
             ("ZGLD_RELEASE_BACKOFF_MS", "200"),
         ],
@@ -358,6 +363,7 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
         "bench": "code_release",
         "apps": n,
         "concurrency": a.concurrency,
+        "release_rate": a.rate,
         "authorize_secs": round(auth_secs),
         "total_secs": total,
         "released": live,

@@ -440,6 +440,36 @@ fn retryable(e: &WechatError) -> bool {
     }
 }
 
+/// This node's pace of release calls to WeChat (`ZGLD_RELEASE_RATE`), shared by all its
+/// batches: a release to a thousand apps is background work, and unpaced it takes the cores
+/// from chat (docs/BENCHMARKS.md, fifth sitting: chat p99 ×3.3 while an unpaced batch ran).
+/// The burst is a tenth of a second's calls, so the pace is even.
+#[derive(Clone, Default)]
+pub struct Pace(Option<Arc<governor::DefaultDirectRateLimiter>>);
+
+impl Pace {
+    /// `per_sec` calls a second; 0: no pace.
+    pub fn new(per_sec: u32) -> Self {
+        Pace(std::num::NonZeroU32::new(per_sec).map(|n| {
+            let burst =
+                std::num::NonZeroU32::new(n.get() / 10).unwrap_or(std::num::NonZeroU32::MIN);
+            Arc::new(governor::RateLimiter::direct(
+                governor::Quota::per_second(n).allow_burst(burst),
+            ))
+        }))
+    }
+
+    /// Waits for this call's turn.
+    async fn turn(&self) {
+        if let Some(limiter) = &self.0 {
+            let asked = Instant::now();
+            limiter.until_ready().await;
+            metrics::histogram!("zgld_release_pace_wait_seconds")
+                .record(asked.elapsed().as_secs_f64());
+        }
+    }
+}
+
 struct Runner {
     state: AppState,
     batch: db::Batch,
@@ -461,6 +491,7 @@ impl Runner {
         let mut attempt: u32 = 0;
         loop {
             self.gate.wait().await;
+            self.state.release_pace.turn().await;
             *tries += 1;
             let wechat = self.state.wechat.clone();
             let r = component::call_as(&self.state, appid, |token| f(wechat.clone(), token)).await;
