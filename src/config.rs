@@ -28,6 +28,8 @@ pub struct Settings {
     pub ws_queue: usize,
     /// WebSocket limits: write timeout, command rate, connections per identity.
     pub ws_limits: WsLimits,
+    /// How fast and how much clients catching up may replay (src/hub/catchup.rs).
+    pub catchup: CatchUpSettings,
     /// Parallel chat writer lanes, each with its own connection (`ZGLD_CHAT_WRITERS`).
     pub chat_writers: usize,
     /// Batch radar events into shared transactions (`ZGLD_RADAR_BATCH`, default on; `0` writes
@@ -129,6 +131,32 @@ impl Default for WsLimits {
             burst: 60,
             max_per_identity: 16,
             read_buffer: 1024,
+        }
+    }
+}
+
+/// Catching up on missed messages (docs/realtime.md, "Catch-up budget").
+#[derive(Clone, Debug)]
+pub struct CatchUpSettings {
+    /// Bytes of stored messages this node replays per second to clients catching up: `resume`
+    /// and the paged history together (`ZGLD_CATCHUP_BYTES_PER_SEC`, 0 = unlimited).
+    pub bytes_per_sec: u64,
+    /// Bytes one `resume` may replay; past them the client gets `reload` and pages the history
+    /// at its own pace while its live frames flow (`ZGLD_RESUME_MAX_BYTES`, 0 = no cap).
+    pub resume_max_bytes: u64,
+}
+
+impl Default for CatchUpSettings {
+    /// 4 MiB/s: the 20 slow consumers of docs/RELIABILITY.md scenario 3 coming back with ~4.5 MB
+    /// each (about 90 MB replayed in a few seconds) raised the others' p99 by 125 % on 2 cores;
+    /// at 4 MiB/s the same backlog takes over 20 s, while a reconnect after a node loss (a few
+    /// KB per client) still fits the burst (1 MiB) at once. 1 MiB per resume: far above 500
+    /// ordinary messages, well below a slow consumer's megabytes. To be tuned with the chaos
+    /// benchmark (docs/RELIABILITY.md).
+    fn default() -> Self {
+        CatchUpSettings {
+            bytes_per_sec: 4 * 1024 * 1024,
+            resume_max_bytes: 1024 * 1024,
         }
     }
 }
@@ -303,6 +331,7 @@ impl Settings {
             auth: AuthSettings::default(),
             ws_queue: 256,
             ws_limits: WsLimits::default(),
+            catchup: CatchUpSettings::default(),
             // One lane per core measured best (docs/BENCHMARKS.md: 2 lanes 9.7k msg/s on 2
             // cores, 4 lanes 8.9k, 8 lanes 8.5k).
             chat_writers: std::thread::available_parallelism()
@@ -361,6 +390,12 @@ impl Settings {
         }
         if let Some(v) = env("ZGLD_WS_READ_BUFFER") {
             s.ws_limits.read_buffer = v.parse().context("ZGLD_WS_READ_BUFFER")?;
+        }
+        if let Some(v) = env("ZGLD_CATCHUP_BYTES_PER_SEC") {
+            s.catchup.bytes_per_sec = v.parse().context("ZGLD_CATCHUP_BYTES_PER_SEC")?;
+        }
+        if let Some(v) = env("ZGLD_RESUME_MAX_BYTES") {
+            s.catchup.resume_max_bytes = v.parse().context("ZGLD_RESUME_MAX_BYTES")?;
         }
         if let Some(v) = env("ZGLD_CHAT_WRITERS") {
             s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;

@@ -165,6 +165,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         None => Hub::new(settings.ws_queue, None),
     };
     hub.set_identity_cap(settings.ws_limits.max_per_identity);
+    let catchup = crate::hub::catchup::CatchUp::new(settings.catchup.bytes_per_sec);
     let chat = crate::service::chat::writer::start(pool.clone(), settings.chat_writers);
     let auth_cache = crate::auth::cache::AuthCache::new(settings.auth.auth_cache_ttl);
     tokio::spawn(crate::auth::cache::listen(
@@ -198,6 +199,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         redis_ns,
         wechat,
         hub,
+        catchup,
         chat,
         radar,
         people,

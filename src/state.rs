@@ -33,6 +33,9 @@ pub struct AppState {
     pub wechat: WechatClient,
     /// This node's live connections and the bridge to the other nodes.
     pub hub: Hub,
+    /// Bytes per second this node replays to clients catching up (resume, history pages),
+    /// shared by all of them so live traffic keeps the cores (src/hub/catchup.rs).
+    pub catchup: crate::hub::catchup::CatchUp,
     /// Batching, durable chat message writer.
     pub chat: Writer,
     /// Durable radar event writer.

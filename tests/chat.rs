@@ -593,3 +593,183 @@ async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
         .get(0);
     assert_eq!(unread, 24);
 }
+
+/// Stores `n` messages of `len` characters from the customer to the salesperson straight into
+/// PostgreSQL (as the chat writer does); returns the conversation's id.
+async fn bulk(app: &common::TestApp, rep: i64, cust: i64, n: usize, len: usize) -> i64 {
+    use zhugeleida::db::chat::{store_batch, NewMessage};
+    let db = app.db().await;
+    let company: i64 = db
+        .query_one("select company_id from customer where id = $1", &[&cust])
+        .await
+        .unwrap()
+        .get(0);
+    let batch: Vec<_> = (1..=n)
+        .map(|i| NewMessage {
+            company_id: company,
+            user_id: rep,
+            customer_id: cust,
+            send_type: 2,
+            info_type: 1,
+            content: json!({"info_type": 1, "msg": format!("{i:04} {}", "长".repeat(len / 3))}),
+            client_msg_id: None,
+        })
+        .collect();
+    store_batch(&db, &batch).await.unwrap();
+    db.query_one(
+        "select id from conversation where user_id = $1 and customer_id = $2",
+        &[&rep, &cust],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// The sum of a series' values in `/metrics` (lines `name{…label…} value`).
+async fn metric(app: &common::TestApp, name: &str, label: &str) -> f64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// Issue 8, scenario 3: a resume paced by a tiny node-wide catch-up budget (and a history page
+/// read under it) still delivers every missed message exactly once, in order, then `resumed`;
+/// the waits show in `/metrics`. Counts only: how long the waits took is not asserted.
+#[tokio::test]
+async fn a_resume_paced_by_the_catch_up_budget_delivers_every_message_once_in_order() {
+    let app = spawn_app_with(|s| {
+        // 96 KiB/s, so a burst of 24 KiB: the ~250 KB below must wait for most of it.
+        s.catchup.bytes_per_sec = 96 * 1024;
+        s.catchup.resume_max_bytes = 0;
+    })
+    .await;
+    let (_, _, rep) = app.tenant("限速").await;
+    let cust = customer(&app, rep.user_id, "o_pace").await;
+    let conv = bulk(&app, rep.user_id, cust.user_id, 150, 600).await;
+    let throttled = "via=\"resume\"";
+    let before = metric(&app, "zgld_catchup_throttled_seconds_count", throttled).await;
+
+    let (mut rws, _) = ws::connect(&app, REP_WS, &rep).await;
+    let (missed, resumed) = ws::resume(&mut rws, conv, 0).await;
+
+    let seqs: Vec<i64> = missed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=150).collect::<Vec<_>>(),
+        "every message once, in order"
+    );
+    assert!(missed[149]["msg"].as_str().unwrap().starts_with("0150 "));
+    assert_eq!(resumed["conversations"][0]["last_seq"], 150);
+    assert!(
+        app.state.catchup.throttled() > 0,
+        "the resume waited for the budget"
+    );
+    let after = metric(&app, "zgld_catchup_throttled_seconds_count", throttled).await;
+    assert!(
+        after > before,
+        "throttled waits are counted: {before} → {after}"
+    );
+
+    // A history page of the same size waits for its share too, and is whole.
+    let waits = app.state.catchup.throttled();
+    let page = app
+        .get("/zhugeleida/qiyeweixin/chat")
+        .signed(&rep)
+        .query(&[
+            ("customer_id", &cust.user_id.to_string()),
+            ("length", "150"),
+        ])
+        .send()
+        .await
+        .ok();
+    let seqs: Vec<i64> = page
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=150).rev().collect::<Vec<_>>());
+    assert!(
+        app.state.catchup.throttled() > waits,
+        "the history page waited"
+    );
+}
+
+/// Issue 8, scenario 3: a resume that would replay more than `ZGLD_RESUME_MAX_BYTES` sends
+/// what fits, then `reload` (with `replayed_to`), and the client reads the rest from the
+/// history: together exactly every message.
+#[tokio::test]
+async fn a_resume_past_its_byte_budget_gets_reload_and_the_history_has_the_rest() {
+    let app = spawn_app_with(|s| s.catchup.resume_max_bytes = 20_000).await;
+    let (_, _, rep) = app.tenant("预算").await;
+    let cust = customer(&app, rep.user_id, "o_budget").await;
+    let conv = bulk(&app, rep.user_id, cust.user_id, 60, 600).await;
+
+    let (mut rws, _) = ws::connect(&app, REP_WS, &rep).await;
+    ws::send(
+        &mut rws,
+        json!({"type": "resume", "conversations": {conv.to_string(): 0}}),
+    )
+    .await;
+    let mut replayed = vec![];
+    let reload = loop {
+        let f = ws::next(&mut rws, Duration::from_secs(10))
+            .await
+            .expect("frame");
+        match f["type"].as_str() {
+            Some("message") => replayed.push(f["message"]["seq"].as_i64().unwrap()),
+            Some("reload") => break f,
+            Some("resumed") => panic!("resumed without a reload: {f}"),
+            _ => {}
+        }
+    };
+    let k = replayed.len() as i64;
+    assert!(k > 0 && k < 60, "{k} of 60 replayed within 20,000 bytes");
+    assert_eq!(replayed, (1..=k).collect::<Vec<_>>());
+    assert_eq!(reload["conversation_id"], conv);
+    assert_eq!(reload["last_seq"], 60);
+    assert_eq!(reload["replayed_to"], k);
+    let resumed = ws::next_of(&mut rws, "resumed").await;
+    assert_eq!(
+        resumed["conversations"],
+        json!([]),
+        "not resumed to its end"
+    );
+
+    let page = app
+        .get("/zhugeleida/qiyeweixin/chat")
+        .signed(&rep)
+        .query(&[
+            ("customer_id", &cust.user_id.to_string()),
+            ("length", "100"),
+        ])
+        .send()
+        .await
+        .ok();
+    let mut rest: Vec<i64> = page
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .filter(|s| *s > k)
+        .collect();
+    rest.sort_unstable();
+    assert_eq!(rest, (k + 1..=60).collect::<Vec<_>>());
+
+    // A small resume is not cut: the last few messages come as before.
+    let (missed, resumed) = ws::resume(&mut rws, conv, 57).await;
+    assert_eq!(missed.len(), 3);
+    assert_eq!(resumed["conversations"][0]["last_seq"], 60);
+}

@@ -7,6 +7,7 @@
 //! configured, [`bridge`] carries frames to the other nodes; without it one node works alone.
 
 pub mod bridge;
+pub mod catchup;
 pub mod quiet;
 pub mod session;
 
@@ -239,6 +240,11 @@ impl Hub {
     /// with [`close::REPLACED`] (0 = no limit).
     pub fn set_identity_cap(&self, n: usize) {
         self.0.per_identity.store(n, Ordering::Relaxed);
+    }
+
+    /// Frames a connection may have queued before it is closed as slow (`ZGLD_WS_QUEUE`).
+    pub fn queue_cap(&self) -> usize {
+        self.0.queue
     }
 
     pub fn stats(&self) -> &HubStats {

@@ -12,7 +12,10 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{close, Conn, Target};
+use super::{
+    catchup::{CatchUp, Via},
+    close, Conn, Target,
+};
 use crate::{
     db::chat,
     error::ApiError,
@@ -360,6 +363,21 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    /// Waits for `bytes` of the node's catch-up budget, or for the connection's end.
+    async fn pace(&mut self, budget: &CatchUp, bytes: usize) -> Result<(), Halt> {
+        tokio::select! {
+            biased;
+            code = self.conn.close.closed() => Err(Halt::Socket(code)),
+            () = budget.pace(Via::Resume, bytes) => Ok(()),
+        }
+    }
+
+    /// Live frames waiting behind the reply fill half the connection's queue: go on and the
+    /// connection would be closed as slow (4001) for the time the reply takes.
+    fn backlogged(&self) -> bool {
+        self.conn.queued().saturating_mul(2) >= self.hub.queue_cap()
+    }
+
     async fn send(&mut self, frame: String) -> Result<(), Halt> {
         metrics::counter!("zgld_ws_frames_out_total", "via" => "reply").increment(1);
         let msg = WsMessage::Text(Utf8Bytes::from(frame));
@@ -381,45 +399,93 @@ impl From<ApiError> for Halt {
     }
 }
 
+/// Why a resume sends `reload` for a conversation (the `reason` label of
+/// `zgld_resume_reloads_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cut {
+    /// More than [`RESUME_LIMIT`] messages missed.
+    Messages,
+    /// The resume's byte budget (`ZGLD_RESUME_MAX_BYTES`) is spent.
+    Bytes,
+    /// Live frames waiting behind the resume fill half the connection's queue.
+    Backlog,
+}
+
+impl Cut {
+    fn label(self) -> &'static str {
+        match self {
+            Cut::Messages => "messages",
+            Cut::Bytes => "bytes",
+            Cut::Backlog => "backlog",
+        }
+    }
+}
+
 /// `resume`: for each conversation, exactly the messages after the client's seq up to the
 /// conversation's last seq when asked (later ones reach the session live: it was registered
-/// with the hub before it could ask), in order, then `resumed`; more than [`RESUME_LIMIT`]
-/// missed → `reload`. Seqs are gap-free, so the count is known before reading a row.
-/// Streamed [`RESUME_PAGE`] messages at a time, yielding between pages.
+/// with the hub before it could ask), in order, then `resumed`. Streamed [`RESUME_PAGE`]
+/// messages at a time, yielding between pages; each message waits for its share of the node's
+/// catch-up budget before it is rendered (src/hub/catchup.rs).
+///
+/// A conversation is not replayed to its end, and gets `reload` (with `replayed_to`, the last
+/// seq this resume did send of it) instead of a place in `resumed`, when more than
+/// [`RESUME_LIMIT`] messages were missed (known from the gap-free seqs before any row is
+/// read), when the resume's bytes would pass `ZGLD_RESUME_MAX_BYTES`, or when live frames
+/// waiting behind the resume fill half the connection's queue. The client then pages the rest
+/// through the history (QYW-34 / GZH-03) at its own pace while its live frames flow
+/// (docs/realtime.md, "Catch-up budget").
 async fn resume(
     state: &AppState,
     peer: Peer,
     conversations: HashMap<String, i64>,
     sink: &mut Sink<'_>,
 ) -> Result<(), Halt> {
+    let budget = &state.catchup;
+    let max_bytes = usize::try_from(state.settings.catchup.resume_max_bytes).unwrap_or(usize::MAX);
+    let mut spent = 0usize;
     let mut done = Vec::new();
     for (id, after) in conversations {
         let id: i64 = id
             .parse()
             .map_err(|_| ApiError::form("conversation id 必须是数字"))?;
         let c = own_conversation(state, peer, id).await?;
-        if c.last_seq - after.max(0) > RESUME_LIMIT {
-            let frame = json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq});
-            sink.send(frame.to_string()).await?;
-            continue;
-        }
         let mut last = after;
-        while last.max(0) < c.last_seq {
+        let mut cut = (c.last_seq - after.max(0) > RESUME_LIMIT).then_some(Cut::Messages);
+        'pages: while cut.is_none() && last.max(0) < c.last_seq {
             let db = state.db.get().await.map_err(ApiError::from)?;
             let page = chat::since(&db, c.id, last.max(0), RESUME_PAGE).await?;
             drop(db);
-            let Some(end) = page.last().map(|m| m.seq) else {
+            if page.is_empty() {
                 break;
-            };
+            }
             for m in &page {
+                let bytes = chat_service::render::approx_len(m);
+                if max_bytes > 0 && spent.saturating_add(bytes) > max_bytes {
+                    cut = Some(Cut::Bytes);
+                    break 'pages;
+                }
+                if sink.backlogged() {
+                    cut = Some(Cut::Backlog);
+                    break 'pages;
+                }
+                spent += bytes;
+                sink.pace(budget, bytes).await?;
                 let view = chat_service::render::live(state, m).await?;
                 sink.send(json!({"type": "message", "message": view}).to_string())
                     .await?;
+                last = m.seq;
             }
-            last = end;
             tokio::task::yield_now().await;
         }
-        done.push(json!({"conversation_id": c.id, "last_seq": last}));
+        match cut {
+            Some(why) => {
+                metrics::counter!("zgld_resume_reloads_total", "reason" => why.label())
+                    .increment(1);
+                let frame = json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq, "replayed_to": last.max(0)});
+                sink.send(frame.to_string()).await?;
+            }
+            None => done.push(json!({"conversation_id": c.id, "last_seq": last})),
+        }
     }
     sink.send(json!({"type": "resumed", "conversations": done}).to_string())
         .await

@@ -95,6 +95,8 @@ pub async fn history(
         Some(c) => (chat::history(&db, c.id, offset, limit).await?, c.last_seq),
         None => (vec![], 0),
     };
+    drop(db);
+    render::pace_history(&state, &rows).await;
     let rows: Vec<Value> = rows
         .iter()
         .map(|m| render::row(m, &user, &customer))

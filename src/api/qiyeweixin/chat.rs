@@ -71,6 +71,8 @@ pub async fn history(State(state): State<AppState>, caller: StaffRead, p: Params
         Some(c) => chat::history(&db, c.id, offset, limit).await?,
         None => vec![],
     };
+    drop(db);
+    render::pace_history(&state, &rows).await;
     let out: Vec<Value> = rows
         .iter()
         .map(|m| render::row(m, &user, &customer))
