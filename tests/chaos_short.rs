@@ -67,6 +67,54 @@ async fn node_kills_and_a_redis_outage_lose_nothing() {
     let _ = infra.drop_db().await;
 }
 
+/// A client told to `reload` instead of being resumed (here every resume that has anything to
+/// replay: `ZGLD_RESUME_MAX_BYTES=1`) reads what it missed from the chat history over HTTP
+/// (QYW-34 for salespeople, the mini program's GZH-03 for customers) and misses nothing
+/// (issue 8, scenario 3 `--slow-stay-away`, where the chaos client counted the seqs it never
+/// fetched as gaps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_told_to_reload_read_the_history_and_miss_nothing() {
+    let mut infra = Infra::new(env!("CARGO_BIN_EXE_zhugeleida"), &pg_server(), "reload").unwrap();
+    infra
+        .extra_env
+        .push(("ZGLD_RESUME_MAX_BYTES".into(), "1".into()));
+    infra.prepare(6).await.unwrap();
+    let _redis = PrivateRedis::start(infra.redis_port).await.unwrap();
+    let mut nodes = Nodes::new(&infra);
+    nodes.start(0).await.unwrap();
+    nodes.start(1).await.unwrap();
+    let fleet = Fleet::new(infra.ports, 6, 4.0);
+    let tasks = fleet.spawn();
+    assert!(fleet.wait_connected(Duration::from_secs(30)).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let kills = kill_cycles(&mut nodes, &fleet, 3, Duration::from_millis(700))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let verdict = settle_and_verify(&infra, &fleet, None, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    fleet.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    nodes.stop_all();
+    let report = serde_json::json!({"kills": kills, "verdict": verdict.json()});
+    assert!(
+        verdict.reloads > 0,
+        "no client was told to reload: {report:#}"
+    );
+    assert!(verdict.history_rows > 0, "no history was read: {report:#}");
+    assert_eq!(
+        (verdict.lost, verdict.gaps, verdict.duplicates),
+        (0, 0, 0),
+        "lost, gaps, duplicates: {report:#}"
+    );
+    let _ = infra.drop_db().await;
+}
+
 /// Rolling restarts (issue 8, chaos suite): a client that sends its next request on a kept-
 /// alive connection just as the node starts draining (SIGTERM) gets an answer — with
 /// `connection: close`, so it opens its next connection elsewhere — rather than a connection

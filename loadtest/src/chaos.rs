@@ -149,9 +149,11 @@ fn client_figures(f: &Fleet) -> Value {
         HashMap::<u16, u64>::new(),
         HashMap::<i64, u64>::new(),
     );
-    let mut sessions = 0;
+    let (mut sessions, mut history_pages, mut history_errors) = (0, 0, 0);
     for c in &f.clients {
         let st = lock(&c.st);
+        history_pages += st.history_pages;
+        history_errors += st.history_errors;
         rec.extend(st.reconnect_ms.iter().copied());
         caught.extend(st.caught_up_ms.iter().copied());
         sessions += st.sessions;
@@ -169,6 +171,8 @@ fn client_figures(f: &Fleet) -> Value {
         "reconnect_to_resumed_ms": pct_of_ms(&caught),
         "close_codes_received": closes.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "error_frames": errors.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "history_pages_after_reload": history_pages,
+        "history_requests_failed": history_errors,
     })
 }
 
@@ -543,7 +547,10 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
     }
     set_rates(&f, n, a.rate, a.rate, 0);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let v = core::settle_and_verify(&r.infra, &r.fleet, None, Duration::from_secs(30))
+    // Their catch-up is paced by the nodes' catch-up budget (ZGLD_CATCHUP_BYTES_PER_SEC): with
+    // --slow-stay-away each has ~10 MB to read, ~200 MB in all at 4 MiB/s per node, so the
+    // wait is longer than the other scenarios' (it ends as soon as everyone has caught up).
+    let v = core::settle_and_verify(&r.infra, &r.fleet, None, Duration::from_secs(90))
         .await
         .map_err(|e| anyhow!("{e:?}"))?;
     lh.abort();

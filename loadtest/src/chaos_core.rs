@@ -5,15 +5,17 @@
 //! Two server nodes on one PostgreSQL database and one private `redis-server` (its own port,
 //! so the machine's Redis is never touched), a fresh database and Redis prefix per run,
 //! salesperson/customer pairs chatting over WebSockets, each client reconnecting to the
-//! other node when its node goes away and resuming by its last contiguous seq, and a check
-//! of everything the clients were told against PostgreSQL (docs/RELIABILITY.md).
+//! other node when its node goes away and resuming by its last contiguous seq (or, told to
+//! `reload`, reading what it missed from the paged chat history over HTTP), and a check of
+//! everything the clients were told against PostgreSQL (docs/RELIABILITY.md).
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, HashMap, HashSet},
     net::{Ipv4Addr, SocketAddr},
     process::{Child, Command, Stdio},
     sync::{
-        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
     time::{Duration, Instant},
@@ -21,6 +23,7 @@ use std::{
 
 use futures_util::{SinkExt, StreamExt};
 use md5::{Digest, Md5};
+use serde::{de, Deserialize, Deserializer};
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -356,6 +359,11 @@ pub struct ClientState {
     pub errors: BTreeMap<i64, u64>,
     pub closes: BTreeMap<u16, u64>,
     pub reloads: u64,
+    /// History pages read over HTTP after a `reload`, and the rows they held.
+    pub history_pages: u64,
+    pub history_rows: u64,
+    /// History requests that failed (the node went away, an error envelope): tried again.
+    pub history_errors: u64,
     /// Peer messages' send → receive latency (ns), while measuring.
     pub latencies: Vec<u64>,
     /// Peer messages received live while counting, by whether the peer was on this node.
@@ -410,6 +418,12 @@ pub struct Client {
     pub pad: AtomicUsize,
     /// Its receive buffer (slow consumers get a small one), bytes; 0 = default.
     pub rcvbuf: u32,
+    /// The highest `last_seq` of a `reload`: the history is read up to it.
+    pub history_to: AtomicI64,
+    /// A history reader task is running for this client.
+    pub history_running: AtomicBool,
+    /// The history reader finished: the session resumes from the new contiguous seq.
+    pub history_done: AtomicBool,
     pub st: Mutex<ClientState>,
 }
 
@@ -426,6 +440,8 @@ pub struct Fleet {
     pub rebalance: tokio::sync::watch::Sender<u64>,
     pub clients: Vec<Arc<Client>>,
     pub window: usize,
+    /// For the history reads after a `reload`.
+    pub http: reqwest::Client,
 }
 
 impl Fleet {
@@ -448,6 +464,9 @@ impl Fleet {
                     slow: AtomicBool::new(false),
                     pad: AtomicUsize::new(0),
                     rcvbuf: 0,
+                    history_to: AtomicI64::new(0),
+                    history_running: AtomicBool::new(false),
+                    history_done: AtomicBool::new(false),
                     st: Mutex::new(ClientState::default()),
                 }));
             }
@@ -464,6 +483,10 @@ impl Fleet {
             rebalance: tx,
             clients,
             window: 8,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap_or_default(),
         })
     }
 
@@ -643,6 +666,203 @@ fn frame_of(c: &Client, n: u64, t: u64) -> (String, String) {
     (cmid, v.to_string())
 }
 
+/// A server frame, read into only the fields the client uses: no JSON tree is built, the
+/// rows' other keys are skipped, and a message's text (up to 16 KiB of padding here) is
+/// scanned for its send time, never copied. The generator shares the 2 cores with the
+/// server (docs/RELIABILITY.md, scenario 3).
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    message: Option<Row>,
+    #[serde(default)]
+    client_msg_id: Option<String>,
+    /// `hello`: the caller's conversations.
+    #[serde(default)]
+    conversations: Vec<Summary>,
+    /// `reload`.
+    #[serde(default)]
+    conversation_id: Option<i64>,
+    #[serde(default)]
+    last_seq: Option<i64>,
+    /// `error`.
+    #[serde(default)]
+    code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    #[serde(default)]
+    conversation_id: Option<i64>,
+}
+
+/// A chat row (in `message` and `sent` frames, and the history pages).
+#[derive(Deserialize, Default)]
+struct Row {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    seq: Option<i64>,
+    #[serde(default)]
+    conversation_id: Option<i64>,
+    #[serde(default)]
+    client_msg_id: Option<String>,
+    /// The `t=<ns>` at the start of `msg` (the generator's send time).
+    #[serde(default, rename = "msg", deserialize_with = "sent_at")]
+    sent_at: Option<u64>,
+}
+
+/// The send time in a message text `t=<ns> [padding]`, without copying the text.
+fn sent_at<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct SentAt;
+    impl de::Visitor<'_> for SentAt {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a message text")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<u64>, E> {
+            Ok(s.strip_prefix("t=")
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(SentAt)
+}
+
+/// The envelope of a history page: QYW-34 answers the rows, GZH-03 `{"ret_data": rows}`.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    code: i64,
+    data: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct Wrapped {
+    #[serde(default)]
+    ret_data: Vec<Row>,
+}
+
+/// Rows per history page (the endpoints allow up to 1000).
+const HISTORY_PAGE: i64 = 50;
+
+/// One page of the client's conversation history, newest first: `(seq, id)` of its rows.
+/// The endpoints the real clients page it with (src/web/h5/app.js, src/web/c/app.js): a
+/// salesperson QYW-34, a customer the mini program's GZH-03; signed like the WebSocket.
+async fn history_page(f: &Fleet, c: &Client, node: usize, page: i64) -> Res<Vec<(i64, i64)>> {
+    let port = f
+        .ports
+        .get(node)
+        .copied()
+        .ok_or_else(|| err("no such node"))?;
+    let sig = signed_at(c.rep, c.id, now_ms());
+    let q = format!("current_page={page}&length={HISTORY_PAGE}");
+    let rows = if c.rep {
+        let url = format!(
+            "http://127.0.0.1:{port}/zhugeleida/qiyeweixin/chat?{sig}&customer_id={}&{q}",
+            c.id
+        );
+        let e: Envelope<Vec<Row>> = f.http.get(url).send().await?.json().await?;
+        if e.code != 200 {
+            return Err(err(format!("history: code {}", e.code)));
+        }
+        e.data.unwrap_or_default()
+    } else {
+        let url = format!(
+            "http://127.0.0.1:{port}/zhugeleida/xiaochengxu/chat?{sig}&u_id={}&customer_id={}&{q}",
+            c.id, c.id
+        );
+        let e: Envelope<Wrapped> = f.http.get(url).send().await?.json().await?;
+        if e.code != 200 {
+            return Err(err(format!("history: code {}", e.code)));
+        }
+        e.data.map(|d| d.ret_data).unwrap_or_default()
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.seq?, r.id?)))
+        .collect())
+}
+
+/// After a `reload`: reads the history, page after page (one request at a time: the client's
+/// own pace), until every seq up to the reload's `last_seq` has been seen, then asks the
+/// session to resume from there. Rows come newest first, so it starts at the page where
+/// the reload's `last_seq` lies (rows stored meanwhile only push older ones to later pages:
+/// one may be read twice, none is skipped).
+async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
+    let mut node = c.node.load(Ordering::Relaxed).min(1);
+    // Passes over the history that moved nothing: a seq the history does not have (the check
+    // will count it) must not keep the reader going forever.
+    let mut idle_passes = 0;
+    loop {
+        let target = c.history_to.load(Ordering::SeqCst);
+        let (wm, newest) = {
+            let st = lock(&c.st);
+            (st.wm, st.seen.keys().next_back().copied().unwrap_or(0))
+        };
+        if wm >= target || idle_passes >= 3 || f.stop.load(Ordering::Relaxed) {
+            c.history_running.store(false, Ordering::SeqCst);
+            // A reload that came in just now found this task still running: go on for it.
+            if c.history_to.load(Ordering::SeqCst) > lock(&c.st).wm
+                && idle_passes < 3
+                && !f.stop.load(Ordering::Relaxed)
+                && !c.history_running.swap(true, Ordering::SeqCst)
+            {
+                continue;
+            }
+            c.history_done.store(true, Ordering::SeqCst);
+            return;
+        }
+        let mut page = (newest.max(target) - target) / HISTORY_PAGE + 1;
+        let mut failed = false;
+        loop {
+            let rows = match history_page(&f, &c, node, page).await {
+                Ok(rows) => rows,
+                Err(_) => {
+                    // Not a pass: the node went away (or refused); the other one is asked.
+                    failed = true;
+                    lock(&c.st).history_errors += 1;
+                    node = 1 - node;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    break;
+                }
+            };
+            let mut st = lock(&c.st);
+            let before = st.wm;
+            st.history_pages += 1;
+            st.history_rows += rows.len() as u64;
+            let lowest = rows.iter().map(|r| r.0).min();
+            for (seq, id) in rows {
+                st.see(seq, id);
+            }
+            // Done with this target, or at the bottom of the history, or below the gap.
+            if st.wm >= target || lowest.is_none_or(|l| l <= before + 1) {
+                break;
+            }
+            drop(st);
+            page += 1;
+        }
+        if !failed && lock(&c.st).wm == wm {
+            idle_passes += 1;
+        }
+    }
+}
+
 async fn session(
     f: &Arc<Fleet>,
     c: &Arc<Client>,
@@ -676,19 +896,17 @@ async fn session(
                     Some(Ok(_)) => continue,
                     None | Some(Err(_)) => return End::Lost,
                 };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                let Ok(v) = serde_json::from_str::<Frame>(t.as_str()) else { continue };
                 let now = f.now_ns();
                 let mut st = lock(&c.st);
-                match v["type"].as_str() {
-                    Some("hello") => {
+                match v.kind.as_ref() {
+                    "hello" => {
                         hello = true;
                         if let Some(at) = lost_at.as_ref() {
                             st.reconnect_ms.push(at.elapsed().as_secs_f64() * 1e3);
                         }
                         if st.conv.is_none() {
-                            st.conv = v["conversations"].as_array()
-                                .and_then(|a| a.first())
-                                .and_then(|x| x["conversation_id"].as_i64());
+                            st.conv = v.conversations.first().and_then(|x| x.conversation_id);
                         }
                         if let Some(conv) = st.conv {
                             out.push(json!({"type": "resume", "conversations": {conv.to_string(): st.wm}}).to_string());
@@ -701,23 +919,34 @@ async fn session(
                             *sent = nowi;
                         }
                     }
-                    Some("resumed") => {
+                    "resumed" => {
                         if let Some(at) = lost_at.take() {
                             st.caught_up_ms.push(at.elapsed().as_secs_f64() * 1e3);
                         }
                     }
-                    Some("resync") => {
+                    "resync" => {
                         if let Some(conv) = st.conv {
                             out.push(json!({"type": "resume", "conversations": {conv.to_string(): st.wm}}).to_string());
                         }
                     }
-                    Some("reload") => st.reloads += 1,
-                    Some("sent") => {
-                        let m = &v["message"];
-                        let cmid = v["client_msg_id"].as_str().unwrap_or_default().to_owned();
-                        if let (Some(id), Some(seq)) = (m["id"].as_i64(), m["seq"].as_i64()) {
+                    "reload" => {
+                        // Too much missed for a resume: read it from the history over HTTP, in
+                        // a task of its own, so this socket keeps being read meanwhile.
+                        st.reloads += 1;
+                        if st.conv.is_none() {
+                            st.conv = v.conversation_id;
+                        }
+                        c.history_to.fetch_max(v.last_seq.unwrap_or(0), Ordering::SeqCst);
+                        if !c.history_running.swap(true, Ordering::SeqCst) {
+                            tokio::spawn(read_history(f.clone(), c.clone()));
+                        }
+                    }
+                    "sent" => {
+                        let m = v.message.unwrap_or_default();
+                        let cmid = v.client_msg_id.unwrap_or_default();
+                        if let (Some(id), Some(seq)) = (m.id, m.seq) {
                             if st.conv.is_none() {
-                                st.conv = m["conversation_id"].as_i64();
+                                st.conv = m.conversation_id;
                             }
                             if let Some(prev) = st.acked.insert(cmid.clone(), (id, seq)) {
                                 if prev != (id, seq) {
@@ -732,21 +961,19 @@ async fn session(
                             st.pending.remove(&n);
                         }
                     }
-                    Some("message") => {
-                        let m = &v["message"];
-                        let (Some(id), Some(seq)) = (m["id"].as_i64(), m["seq"].as_i64()) else { continue };
+                    "message" => {
+                        let Some(m) = v.message else { continue };
+                        let (Some(id), Some(seq)) = (m.id, m.seq) else { continue };
                         if st.conv.is_none() {
-                            st.conv = m["conversation_id"].as_i64();
+                            st.conv = m.conversation_id;
                         }
                         let fresh = st.see(seq, id);
-                        let cmid = m["client_msg_id"].as_str().unwrap_or_default();
-                        let own = cmid.starts_with(&own_prefix);
+                        let own = m.client_msg_id.as_deref().unwrap_or_default().starts_with(&own_prefix);
                         if own && f.tracing.load(Ordering::Relaxed) {
                             st.trace.entry(seq).or_default().1 = Some(t.len());
                         }
                         if fresh && !own {
-                            let sent = m["msg"].as_str().and_then(|s| s.strip_prefix("t=")).and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<u64>().ok());
-                            if let Some(sent) = sent {
+                            if let Some(sent) = m.sent_at {
                                 let lat = now.saturating_sub(sent);
                                 if f.measuring.load(Ordering::Relaxed) {
                                     st.latencies.push(lat);
@@ -763,8 +990,8 @@ async fn session(
                             }
                         }
                     }
-                    Some("error") => {
-                        *st.errors.entry(v["code"].as_i64().unwrap_or(-1)).or_insert(0) += 1;
+                    "error" => {
+                        *st.errors.entry(v.code.unwrap_or(-1)).or_insert(0) += 1;
                     }
                     _ => {}
                 }
@@ -807,6 +1034,14 @@ async fn session(
                 if f.stop.load(Ordering::Relaxed) {
                     let _ = w.send(Message::Close(None)).await;
                     return End::Stop;
+                }
+                // The history filled what a `reload` left out: resume from there (anything
+                // between the history's end and the live frames comes now).
+                if hello && c.history_done.swap(false, Ordering::SeqCst) {
+                    let st = lock(&c.st);
+                    if let Some(conv) = st.conv {
+                        out.push(json!({"type": "resume", "conversations": {conv.to_string(): st.wm}}).to_string());
+                    }
                 }
             }
         }
@@ -997,6 +1232,8 @@ pub struct Verdict {
     pub redelivered_after_dedupe: u64,
     pub unacked_left: u64,
     pub reloads: u64,
+    /// Rows the clients read from the history after a `reload`.
+    pub history_rows: u64,
     pub details: Vec<String>,
 }
 
@@ -1014,6 +1251,7 @@ impl Verdict {
             "redelivered_frames_deduplicated_by_id": self.redelivered_after_dedupe,
             "unacked_left": self.unacked_left,
             "reloads": self.reloads,
+            "history_rows_read": self.history_rows,
             "details": self.details.iter().take(20).collect::<Vec<_>>(),
         })
     }
@@ -1108,6 +1346,7 @@ pub async fn settle_and_verify(
     for c in &f.clients {
         let st = lock(&c.st);
         v.reloads += st.reloads;
+        v.history_rows += st.history_rows;
         v.redelivered_after_dedupe += st.redelivered;
         for (cmid, (id, _seq)) in &st.acked {
             v.acked += 1;
