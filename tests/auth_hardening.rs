@@ -186,6 +186,113 @@ async fn a_guard_batch_whose_reply_is_lost_is_recovered_not_refused() {
     assert_eq!(rules(&app).await, 4);
 }
 
+async fn events(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("select count(*) from action_log", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A customer page view (or card action) signed with `sig`, as an attacker would replay it.
+async fn view(app: &TestApp, path: &str, sig: &(String, String, String), uid: i64) -> common::Resp {
+    app.get(&format!("/zhugeleida/xiaochengxu/{path}"))
+        .raw_auth(&sig.0, &sig.1, &sig.2)
+        .query(&[("uid", &uid.to_string())])
+        .send()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_view_signature_is_spent_with_its_event_once_on_every_node() {
+    // A view writes a radar event (a push, the counters, the AI close rate): its signature is
+    // single-use like any write's, and is spent by the radar writer in the event's own
+    // transaction (auth::CustomerEvent). Sent to two nodes at once, eight copies of one signed
+    // view store one event; the praise path (a transaction of its own) and the website too.
+    let a = spawn_app_with(|_| {}).await;
+    let db_url = a.state.settings.database_url.clone();
+    let b = spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let (_, _, rep) = a.tenant("浏览一次").await;
+    let c = common::customer(&a, rep.user_id, "o_view_once").await;
+    let base = chrono::Utc::now().timestamp_millis();
+    let paths = ["mingpian", "website", "mingpian/praise", "mingpian/forward"];
+    for (round, path) in paths.iter().enumerate() {
+        let ts = (base + round as i64).to_string();
+        let sig = (sign_with(&ts, &c.token), ts, c.user_id.to_string());
+        let mut tries = Vec::new();
+        for i in 0..8 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            tries.push(view(node, path, &sig, rep.user_id));
+        }
+        let results = futures_util::future::join_all(tries).await;
+        let ok = results.iter().filter(|r| r.code() == 200).count();
+        assert_eq!(ok, 1, "{path}: {results:?}");
+        for r in results.iter().filter(|r| r.code() != 200) {
+            assert_eq!(
+                r.body,
+                json!({"code": 404, "msg": REPLAYED, "data": {}}),
+                "{path}"
+            );
+        }
+        assert_eq!(events(&a).await, round as i64 + 1, "{path}: one event");
+    }
+    // A refused view wrote nothing else either: one relation, counted once.
+    let db = a.db().await;
+    let counters = db
+        .query_one(
+            "select popularity, praise, forward from card_counter where user_id = $1",
+            &[&rep.user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counters.get::<_, i64>(0),
+            counters.get::<_, i64>(1),
+            counters.get::<_, i64>(2)
+        ),
+        (1, 1, 1)
+    );
+    // A fresh signature still works.
+    let ts = (base + 100).to_string();
+    let sig = (sign_with(&ts, &c.token), ts, c.user_id.to_string());
+    view(&b, "mingpian", &sig, rep.user_id).await.ok();
+    assert_eq!(events(&a).await, paths.len() as i64 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_view_batch_whose_reply_is_lost_is_recovered_and_its_signatures_stay_spent() {
+    let app = spawn_app_with(|_| {}).await;
+    let (_, _, rep) = app.tenant("浏览恢复").await;
+    let c = common::customer(&app, rep.user_id, "o_view_lost").await;
+    let base = chrono::Utc::now().timestamp_millis();
+    let sigs: Vec<(String, String, String)> = (0..4)
+        .map(|i| {
+            let ts = (base + i).to_string();
+            (sign_with(&ts, &c.token), ts, c.user_id.to_string())
+        })
+        .collect();
+    app.state.radar.fail_after_commit(1);
+    let mut tries = Vec::new();
+    for sig in &sigs {
+        tries.push(view(&app, "website", sig, rep.user_id));
+    }
+    tries.push(view(&app, "website", &sigs[0], rep.user_id));
+    let results = futures_util::future::join_all(tries).await;
+    let ok = results.iter().filter(|r| r.code() == 200).count();
+    assert_eq!(ok, 4, "{results:?}");
+    for r in results.iter().filter(|r| r.code() != 200) {
+        assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
+    }
+    assert_eq!(events(&app).await, 4);
+    for sig in &sigs {
+        let r = view(&app, "website", sig, rep.user_id).await;
+        assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
+    }
+    assert_eq!(events(&app).await, 4);
+}
+
 /// Reads until the server closes or answers; `None` if it still holds the connection
 /// after `wait`.
 async fn outcome(s: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {

@@ -114,6 +114,50 @@ pub type CustomerRead = Authed<Customer, false>;
 /// A customer's state-changing request.
 pub type CustomerWrite = Authed<Customer, true>;
 
+/// A customer's request whose only write is one radar event (a view of a card, product,
+/// website or news page, a card action, an article forward or reading time). It is a write
+/// like [`CustomerWrite`]: its `rand_str` is single-use. The signature is checked here and
+/// spent by the radar writer in the very transaction that stores the event
+/// (`service::radar`), so a view costs no transaction of its own for the guard; a replay is
+/// refused with the same answer as a [`CustomerWrite`]'s and writes nothing.
+pub struct CustomerEvent {
+    caller: CustomerRead,
+    spend: replay::Spend,
+}
+
+impl CustomerEvent {
+    /// The spend the event's transaction must win.
+    pub fn spend(&self) -> &replay::Spend {
+        &self.spend
+    }
+}
+
+impl std::ops::Deref for CustomerEvent {
+    type Target = Customer;
+    fn deref(&self) -> &Customer {
+        &self.caller
+    }
+}
+
+impl FromRequestParts<AppState> for CustomerEvent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = CustomerRead::from_request_parts(parts, state).await?;
+        let q = Params::from_query(parts.uri.query());
+        let rand_str = q
+            .str("rand_str")
+            .ok_or_else(|| ApiError::illegal("missing rand_str"))?;
+        let spend = replay::Spend::new(
+            Customer::KIND,
+            caller.id,
+            rand_str,
+            state.settings.auth.replay_window(),
+        )?;
+        Ok(CustomerEvent { caller, spend })
+    }
+}
+
 /// `md5(timestamp + token)` compared in constant time with `rand_str` (case-insensitive).
 pub fn signature_matches(timestamp: &str, token: &str, rand_str: &str) -> bool {
     // No allocation: this runs on every signed request.

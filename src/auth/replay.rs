@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use deadpool_postgres::{Client, Pool};
+use deadpool_postgres::{Client, GenericClient, Pool};
 
 use crate::{
     error::ApiError,
@@ -34,6 +34,7 @@ pub struct ReplayGuard {
 }
 
 /// One signature to spend.
+#[derive(Debug, Clone)]
 pub struct Spend {
     kind: &'static str,
     principal_id: i64,
@@ -42,6 +43,26 @@ pub struct Spend {
 }
 
 impl Spend {
+    /// The spend of `signature` (32 hex digits, any case) of `kind`/`principal_id`, remembered
+    /// for `ttl`; 404 非法请求 for anything that is not md5 hex.
+    pub fn new(
+        kind: &'static str,
+        principal_id: i64,
+        signature: &str,
+        ttl: Duration,
+    ) -> Result<Self, ApiError> {
+        let signature = signature.trim().to_ascii_lowercase();
+        if signature.len() != 32 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::illegal("signature is not md5 hex"));
+        }
+        Ok(Spend {
+            kind,
+            principal_id,
+            signature,
+            ttl_secs: ttl.as_secs_f64(),
+        })
+    }
+
     fn key(&self) -> (&'static str, i64, &str) {
         (self.kind, self.principal_id, &self.signature)
     }
@@ -68,16 +89,8 @@ impl ReplayGuard {
         signature: &str,
         ttl: Duration,
     ) -> Result<bool, ApiError> {
-        if signature.len() != 32 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::illegal("signature is not md5 hex"));
-        }
         self.writer
-            .submit(Spend {
-                kind,
-                principal_id,
-                signature: signature.to_owned(),
-                ttl_secs: ttl.as_secs_f64(),
-            })
+            .submit(Spend::new(kind, principal_id, signature, ttl)?)
             .await
     }
 
@@ -101,10 +114,9 @@ pub struct SignatureStore;
 
 /// Per item: the index of the first item of the batch with the same signature (itself for
 /// the first), so one statement never claims a row twice.
-fn first_copies(batch: &[Spend]) -> Vec<usize> {
-    let mut first: HashMap<(&str, i64, &str), usize> = HashMap::with_capacity(batch.len());
+fn first_copies<'a>(batch: impl Iterator<Item = &'a Spend>) -> Vec<usize> {
+    let mut first: HashMap<(&str, i64, &str), usize> = HashMap::new();
     batch
-        .iter()
         .enumerate()
         .map(|(i, s)| *first.entry(s.key()).or_insert(i))
         .collect()
@@ -113,18 +125,85 @@ fn first_copies(batch: &[Spend]) -> Vec<usize> {
 /// The columns of the first copies, with their write keys.
 type Columns = (Vec<String>, Vec<i64>, Vec<String>, Vec<f64>, Vec<i64>);
 
-fn columns(batch: &[Spend], keys: &[i64], first: &[usize]) -> Columns {
+fn columns<'a>(batch: impl Iterator<Item = (&'a Spend, i64)>, first: &[usize]) -> Columns {
     let mut c: Columns = Default::default();
-    for (i, (s, k)) in batch.iter().zip(keys).enumerate() {
+    for (i, (s, k)) in batch.enumerate() {
         if first.get(i) == Some(&i) {
             c.0.push(s.kind.to_owned());
             c.1.push(s.principal_id);
             c.2.push(s.signature.clone());
             c.3.push(s.ttl_secs);
-            c.4.push(*k);
+            c.4.push(k);
         }
     }
     c
+}
+
+/// Signatures spent inside another writer's transaction (the radar writer spends a view's
+/// signature in the transaction that stores its event, `service::radar`): the claim is one
+/// statement of that transaction, so a signature is spent exactly when its write commits.
+pub struct Claims {
+    /// Per spend of the batch: it is the batch's first copy of its signature.
+    first: Vec<bool>,
+    columns: Columns,
+}
+
+impl Claims {
+    /// The claims of `spends` (each with its write key), deduplicated; claimed rows are sorted
+    /// by signature so that two transactions claiming the same rows never deadlock.
+    pub fn new(spends: &[(&Spend, i64)]) -> Self {
+        let mut order: Vec<usize> = (0..spends.len()).collect();
+        order.sort_by(|a, b| {
+            let key = |i: &usize| spends.get(*i).map(|(s, _)| s.key());
+            key(a).cmp(&key(b))
+        });
+        let sorted: Vec<(&Spend, i64)> = order
+            .iter()
+            .filter_map(|i| spends.get(*i).copied())
+            .collect();
+        let first_sorted = first_copies(sorted.iter().map(|(s, _)| *s));
+        let columns = columns(sorted.iter().copied(), &first_sorted);
+        let mut first = vec![false; spends.len()];
+        for (pos, i) in order.iter().enumerate() {
+            if let Some(f) = first.get_mut(*i) {
+                *f = first_sorted.get(pos) == Some(&pos);
+            }
+        }
+        Claims { first, columns }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.0.is_empty()
+    }
+
+    /// The claim statement, prepared (before a pipeline).
+    pub async fn prepare(db: &impl GenericClient) -> Result<tokio_postgres::Statement, ApiError> {
+        Ok(db.prepare_cached(CLAIM).await?)
+    }
+
+    /// Claims the signatures inside the caller's transaction; per spend (in the order given
+    /// to [`Claims::new`]) whether it won.
+    pub async fn claim(
+        &self,
+        db: &impl GenericClient,
+        stmt: &tokio_postgres::Statement,
+        spends: &[(&Spend, i64)],
+    ) -> Result<Vec<bool>, ApiError> {
+        let c = &self.columns;
+        let rows = if self.is_empty() {
+            Vec::new()
+        } else {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                [&c.0, &c.1, &c.2, &c.3, &c.4];
+            db.query(stmt, &params).await?
+        };
+        let won: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(spends
+            .iter()
+            .zip(&self.first)
+            .map(|((_, k), first)| *first && won.contains(k))
+            .collect())
+    }
 }
 
 const CLAIM: &str =
@@ -153,8 +232,8 @@ impl BatchStore for SignatureStore {
         batch: &[Spend],
         keys: &[i64],
     ) -> Result<Vec<bool>, ApiError> {
-        let first = first_copies(batch);
-        let c = columns(batch, keys, &first);
+        let first = first_copies(batch.iter());
+        let c = columns(batch.iter().zip(keys.iter().copied()), &first);
         // One round trip: the three requests are pipelined on the connection. A failed claim
         // makes the `commit` a rollback.
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
@@ -183,8 +262,8 @@ impl BatchStore for SignatureStore {
         batch: &[Spend],
         keys: &[i64],
     ) -> Result<Vec<Option<bool>>, ApiError> {
-        let first = first_copies(batch);
-        let c = columns(batch, keys, &first);
+        let first = first_copies(batch.iter());
+        let c = columns(batch.iter().zip(keys.iter().copied()), &first);
         // A claim of the same rows still in flight is waited out by inserting them (a unique
         // insert waits for the other inserter's end); rolled back, so nothing is written here.
         let tx = db.transaction().await?;

@@ -58,6 +58,12 @@ pub struct Recorded {
     pub counters: (i64, i64, i64),
 }
 
+/// Opens a radar writer transaction. The writer's statements take arrays of varying length, so
+/// PostgreSQL would plan them afresh on every run (a custom plan for a short array looks
+/// cheaper to it than a generic one estimated for 100 elements); their generic plans are the
+/// same index paths, so the transaction asks for those (docs/BENCHMARKS.md, fifth sitting).
+pub const BEGIN: &str = "begin; set local plan_cache_mode = force_generic_plan";
+
 const UPSERT_RELATIONS: &str = "
     insert into user_customer as uc (company_id, user_id, customer_id, source, last_activity_time, ai_energy, ai_energy_at)
     select c, u, k, s, now(), w, now()
@@ -160,34 +166,51 @@ pub async fn recorded_by_key(
 }
 
 /// [`store_events`] with each event's write key (`keys[i]` for `batch[i]`). A batch without
-/// praise is one round trip: `begin`, the statements and `commit` pipelined (a failed
-/// statement makes the `commit` a rollback and fails the batch).
+/// praise is one round trip ([`store_pipelined`]).
 pub async fn store_events_keyed(
     db: &mut Client,
     batch: &[NewEvent],
     keys: &[i64],
 ) -> Result<Vec<Recorded>, ApiError> {
     if !batch.iter().any(|e| e.action == action::PRAISE) {
-        let st = Pipelined::prepare(&*db).await?;
-        let client: &Client = db;
-        let written = tokio::try_join!(
-            async { client.batch_execute("begin").await.map_err(ApiError::from) },
-            st.write(client, batch, keys, &[]),
-            async { client.batch_execute("commit").await.map_err(ApiError::from) },
-        );
-        return match written {
-            Ok((_, (out, _), _)) => Ok(out),
-            Err(e) => {
-                // Ends the transaction if the error came before the `commit` was sent.
-                let _ = client.batch_execute("rollback").await;
-                Err(e)
-            }
-        };
+        return store_pipelined(db, batch, keys, false).await;
     }
     let tx = db.transaction().await?;
     let (out, _) = store_events_in(&tx, batch, keys, &[]).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// A batch without praise in one round trip: `begin` (unless `open`: the caller sent it), the
+/// statements and `commit` pipelined (a failed statement makes the `commit` a rollback and
+/// fails the batch).
+pub async fn store_pipelined(
+    db: &Client,
+    batch: &[NewEvent],
+    keys: &[i64],
+    open: bool,
+) -> Result<Vec<Recorded>, ApiError> {
+    let written = async {
+        let st = Pipelined::prepare(db).await?;
+        tokio::try_join!(
+            async {
+                if open {
+                    return Ok(());
+                }
+                db.batch_execute(BEGIN).await.map_err(ApiError::from)
+            },
+            st.write(db, batch, keys, &[]),
+            async { db.batch_execute("commit").await.map_err(ApiError::from) },
+        )
+    };
+    match written.await {
+        Ok((_, (out, _), _)) => Ok(out),
+        Err(e) => {
+            // Ends the transaction if the error came before the `commit` was sent.
+            let _ = db.batch_execute("rollback").await;
+            Err(e)
+        }
+    }
 }
 
 /// The statements of a batch without praise, prepared before a pipeline (a statement
@@ -759,4 +782,32 @@ pub async fn pair_factors(
             )
         })
         .collect())
+}
+
+/// Event rows of the company whose customer or article is gone (none expected: the event
+/// tables keep no foreign keys, and deleting a customer or an article deletes its events,
+/// sql/020). At most 20 per table, as text for `check-counters`.
+pub async fn dangling(db: &impl GenericClient, company_id: i64) -> Result<Vec<String>, ApiError> {
+    let checks = [
+        "select format('action_log %s: customer %s is gone', l.id, l.customer_id) from action_log l
+         where l.company_id = $1 and not exists (select 1 from customer k where k.id = l.customer_id)
+         limit 20",
+        "select format('article_event %s: customer %s or article %s is gone', e.id, e.customer_id, e.article_id)
+         from article_event e
+         where e.company_id = $1 and (not exists (select 1 from customer k where k.id = e.customer_id)
+                                      or not exists (select 1 from article a where a.id = e.article_id))
+         limit 20",
+        "select format('article_forward %s: customer %s or article %s is gone', f.id, f.customer_id, f.article_id)
+         from article_forward f
+         where f.company_id = $1 and (not exists (select 1 from customer k where k.id = f.customer_id)
+                                      or not exists (select 1 from article a where a.id = f.article_id))
+         limit 20",
+    ];
+    let mut out = Vec::new();
+    for sql in checks {
+        for r in db.query(sql, &[&company_id]).await? {
+            out.push(r.get(0));
+        }
+    }
+    Ok(out)
 }

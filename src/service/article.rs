@@ -10,7 +10,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
 use crate::{
-    auth::Customer,
+    auth::{replay::Spend, Customer},
     db::{
         self,
         article::ArticleRow,
@@ -59,6 +59,7 @@ pub async fn read(
     let out = store(
         state,
         customer,
+        None,
         &article.title,
         article.read_secs,
         uid,
@@ -69,10 +70,11 @@ pub async fn read(
     Ok((article, out.rec))
 }
 
-/// GZH-10.
+/// GZH-10; the request's signature is spent with the event.
 pub async fn forward(
     state: &AppState,
     customer: &Customer,
+    spend: &Spend,
     article_id: i64,
     uid: i64,
     pid: Option<i64>,
@@ -86,17 +88,26 @@ pub async fn forward(
     check(state, customer, uid, pid).await?;
     let op = ArticleOp::Forward { forward_type, pid };
     let (title, read_secs) = (&article.title, article.read_secs);
-    Ok(
-        store(state, customer, title, read_secs, uid, article_id, op)
-            .await?
-            .rec,
+    Ok(store(
+        state,
+        customer,
+        Some(spend),
+        title,
+        read_secs,
+        uid,
+        article_id,
+        op,
     )
+    .await?
+    .rec)
 }
 
-/// GZH-11: the node must be the caller's, of this article.
+/// GZH-11: the node must be the caller's, of this article; the request's signature is spent
+/// with the event.
 pub async fn stay(
     state: &AppState,
     customer: &Customer,
+    spend: &Spend,
     article_id: i64,
     access_id: i64,
     secs: Option<i32>,
@@ -111,11 +122,18 @@ pub async fn stay(
     };
     let (_, title, read_secs) = brief(state, article_id).await?;
     let op = ArticleOp::Stay { access_id, secs };
-    Ok(
-        store(state, customer, &title, read_secs, uid, article_id, op)
-            .await?
-            .rec,
+    Ok(store(
+        state,
+        customer,
+        Some(spend),
+        &title,
+        read_secs,
+        uid,
+        article_id,
+        op,
     )
+    .await?
+    .rec)
 }
 
 async fn brief(state: &AppState, article_id: i64) -> Result<(i64, String, i32), ApiError> {
@@ -128,6 +146,7 @@ async fn brief(state: &AppState, article_id: i64) -> Result<(i64, String, i32), 
 async fn store(
     state: &AppState,
     customer: &Customer,
+    spend: Option<&Spend>,
     title: &str,
     read_secs: i32,
     uid: i64,
@@ -142,14 +161,17 @@ async fn store(
     };
     let out = state
         .radar
-        .store_article(ArticleEvent {
-            company_id: customer.company_id,
-            user_id: uid,
-            customer_id: customer.id,
-            article_id,
-            read_secs,
-            op,
-        })
+        .store_article_signed(
+            ArticleEvent {
+                company_id: customer.company_id,
+                user_id: uid,
+                customer_id: customer.id,
+                article_id,
+                read_secs,
+                op,
+            },
+            spend,
+        )
         .await?;
     let r = &out.rec;
     let log = log_text(&me.username, title, what, r, forward_type);

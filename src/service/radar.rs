@@ -5,11 +5,14 @@
 //! lanes and the transactions: one writer, one relation upsert (activity, AI energy) per batch.
 
 use axum::extract::ws::Utf8Bytes;
-use deadpool_postgres::{Client, Pool};
+use deadpool_postgres::{Client, Pool, Transaction};
 use serde::Serialize;
 
 use crate::{
-    auth::Customer,
+    auth::{
+        replay::{Claims, Spend},
+        Customer,
+    },
     db::{
         article_spread::{self, ArticleEvent, ArticleRecorded},
         radar::{self, LogRow, NewEvent, PairTouch, Recorded},
@@ -33,11 +36,22 @@ pub enum RadarItem {
     Article(ArticleEvent),
 }
 
+/// An item for the radar writer: the event, and the signature its request spends in the
+/// event's own transaction (`auth::CustomerEvent`; `None` for events whose request spent it
+/// before, or has none to spend).
+#[derive(Debug, Clone)]
+pub struct RadarJob {
+    pub item: RadarItem,
+    pub spend: Option<Spend>,
+}
+
 /// What the writer gives back for an item.
 #[derive(Debug, Clone)]
 pub enum RadarOut {
     Card(Recorded),
     Article(ArticleOut),
+    /// The request's signature was spent before: nothing written.
+    Replayed,
 }
 
 /// A stored article event with its relation.
@@ -52,7 +66,7 @@ pub struct ArticleOut {
 
 pub struct RadarStore;
 
-/// The card and the article items of a batch, each with its write keys, in batch order.
+/// The card and the article items of a batch, each with its write key, in batch order.
 fn split(
     batch: &[RadarItem],
     keys: &[i64],
@@ -75,83 +89,121 @@ fn split(
     (cards, card_keys, articles, article_keys)
 }
 
+fn has_praise(batch: &[RadarItem]) -> bool {
+    batch
+        .iter()
+        .any(|i| matches!(i, RadarItem::Card(e) if e.action == crate::domain::action::PRAISE))
+}
+
 impl BatchStore for RadarStore {
-    type Item = RadarItem;
+    type Item = RadarJob;
     type Out = RadarOut;
     const NAME: &'static str = "radar writer";
 
     /// Events of one salesperson share a lane: their counter rows (card, article trees and
     /// counters) are written by one lane at a time, and their order is kept.
-    fn lane_key(e: &RadarItem) -> u64 {
-        match e {
+    fn lane_key(j: &RadarJob) -> u64 {
+        match &j.item {
             RadarItem::Card(e) => e.user_id as u64,
             RadarItem::Article(e) => e.user_id as u64,
         }
     }
 
+    /// The batch's signatures are claimed first, in its transaction; events whose claim is
+    /// lost are answered [`RadarOut::Replayed`] and the others written in the same
+    /// transaction, so a signature is spent exactly when its event commits.
     async fn write(
         &self,
         db: &mut Client,
-        batch: &[RadarItem],
+        batch: &[RadarJob],
         keys: &[i64],
     ) -> Result<Vec<RadarOut>, ApiError> {
-        let (cards, card_keys, articles, article_keys) = split(batch, keys);
-        if cards.len() == batch.len() {
-            let out = radar::store_events_keyed(db, &cards, &card_keys).await?;
-            return Ok(out.into_iter().map(RadarOut::Card).collect());
+        let spends: Vec<(&Spend, i64)> = batch
+            .iter()
+            .zip(keys)
+            .filter_map(|(j, k)| j.spend.as_ref().map(|s| (s, *k)))
+            .collect();
+        let items: Vec<RadarItem> = batch.iter().map(|j| j.item.clone()).collect();
+        if spends.is_empty() {
+            return write_items(db, &items, keys, false).await;
         }
-        let (recs, card_out, relations) = if cards
-            .iter()
-            .any(|e| e.action == crate::domain::action::PRAISE)
-        {
-            // A praise toggles first and logs what it gave: the slower path.
-            let tx = db.transaction().await?;
-            let recs = article_spread::store(&tx, &articles, &article_keys).await?;
-            let touches = touches(&articles, &recs);
-            let (card_out, relations) =
-                radar::store_events_in(&tx, &cards, &card_keys, &touches).await?;
-            tx.commit().await?;
-            (recs, card_out, relations)
-        } else {
-            pipelined(db, &articles, &article_keys, &cards, &card_keys).await?
+        let claims = Claims::new(&spends);
+        let stmt = Claims::prepare(&*db).await?;
+        // Per item: its claim won (or it had none to make).
+        let accept = |won: Vec<bool>| {
+            let mut won = won.into_iter();
+            batch
+                .iter()
+                .map(|j| j.spend.is_none() || won.next().unwrap_or(false))
+                .collect::<Vec<bool>>()
         };
-        let mut cards = card_out.into_iter();
-        let mut arts = articles.iter().zip(recs);
-        let mut seen = std::collections::HashSet::new();
-        batch
+        let pick = |accepted: &[bool]| {
+            let mut items_in = Vec::new();
+            let mut keys_in = Vec::new();
+            for ((item, key), ok) in items.iter().zip(keys).zip(accepted) {
+                if *ok {
+                    items_in.push(item.clone());
+                    keys_in.push(*key);
+                }
+            }
+            (items_in, keys_in)
+        };
+        let (accepted, out) = if has_praise(&items) {
+            let tx = db.transaction().await?;
+            let accepted = accept(claims.claim(&tx, &stmt, &spends).await?);
+            let (items_in, keys_in) = pick(&accepted);
+            let out = write_in(&tx, &items_in, &keys_in).await?;
+            tx.commit().await?;
+            (accepted, out)
+        } else {
+            let client: &Client = db;
+            let claimed = tokio::try_join!(
+                async {
+                    client
+                        .batch_execute(radar::BEGIN)
+                        .await
+                        .map_err(ApiError::from)
+                },
+                claims.claim(client, &stmt, &spends),
+            );
+            let won = match claimed {
+                Ok((_, won)) => won,
+                Err(e) => {
+                    let _ = client.batch_execute("rollback").await;
+                    return Err(e);
+                }
+            };
+            let accepted = accept(won);
+            let (items_in, keys_in) = pick(&accepted);
+            (accepted, write_items(db, &items_in, &keys_in, true).await?)
+        };
+        let mut out = out.into_iter();
+        accepted
             .iter()
-            .map(|i| match i {
-                RadarItem::Card(_) => cards.next().map(RadarOut::Card),
-                RadarItem::Article(_) => arts.next().map(|(e, rec)| {
-                    let key = (e.user_id, e.customer_id);
-                    let (created, energy) = relations.get(&key).copied().unwrap_or((false, 0.0));
-                    // Only the pair's first event in the batch reports the new relation.
-                    let new_relation = created && seen.insert(key);
-                    RadarOut::Article(ArticleOut {
-                        rec,
-                        new_relation,
-                        energy,
+            .map(|ok| {
+                if *ok {
+                    out.next().ok_or_else(|| {
+                        ApiError::Unexpected(anyhow::anyhow!("radar writer: result missing"))
                     })
-                }),
-            })
-            .map(|o| {
-                o.ok_or_else(|| {
-                    ApiError::Unexpected(anyhow::anyhow!("radar writer: result missing"))
-                })
+                } else {
+                    Ok(RadarOut::Replayed)
+                }
             })
             .collect()
     }
 
     /// Card events by their keys in the action log, article events by theirs in
     /// `article_event`; each kind first locks its relations, so a batch still committing is
-    /// waited for.
+    /// waited for. An event not stored has not spent its signature either (one transaction):
+    /// its retry claims it again.
     async fn recover(
         &self,
         db: &mut Client,
-        batch: &[RadarItem],
+        batch: &[RadarJob],
         keys: &[i64],
     ) -> Result<Vec<Option<RadarOut>>, ApiError> {
-        let (cards, card_keys, articles, article_keys) = split(batch, keys);
+        let items: Vec<RadarItem> = batch.iter().map(|j| j.item.clone()).collect();
+        let (cards, card_keys, articles, article_keys) = split(&items, keys);
         let card_found = if cards.is_empty() {
             Vec::new()
         } else {
@@ -174,7 +226,7 @@ impl BatchStore for RadarStore {
         let mut cards = card_found.into_iter();
         let mut arts = articles.iter().zip(article_found);
         let mut seen = std::collections::HashSet::new();
-        Ok(batch
+        Ok(items
             .iter()
             .map(|i| match i {
                 RadarItem::Card(_) => cards.next().flatten().map(RadarOut::Card),
@@ -193,6 +245,89 @@ impl BatchStore for RadarStore {
     }
 }
 
+/// Writes `batch` in one transaction: pipelined when it has no praise (`open`: the caller has
+/// already sent the `begin`), else in a transaction of its own.
+async fn write_items(
+    db: &mut Client,
+    batch: &[RadarItem],
+    keys: &[i64],
+    open: bool,
+) -> Result<Vec<RadarOut>, ApiError> {
+    if batch.is_empty() {
+        if open {
+            db.batch_execute("commit").await?;
+        }
+        return Ok(Vec::new());
+    }
+    let (cards, card_keys, articles, article_keys) = split(batch, keys);
+    if has_praise(batch) {
+        if open {
+            let _ = db.batch_execute("rollback").await;
+            return Err(ApiError::Unexpected(anyhow::anyhow!(
+                "radar writer: praise in an open pipeline"
+            )));
+        }
+        let tx = db.transaction().await?;
+        let out = write_in(&tx, batch, keys).await?;
+        tx.commit().await?;
+        return Ok(out);
+    }
+    if articles.is_empty() {
+        let out = radar::store_pipelined(db, &cards, &card_keys, open).await?;
+        return Ok(out.into_iter().map(RadarOut::Card).collect());
+    }
+    let (recs, card_out, relations) =
+        pipelined(db, &articles, &article_keys, &cards, &card_keys, open).await?;
+    Ok(merge(batch, &articles, recs, card_out, &relations))
+}
+
+/// Writes `batch` inside the caller's transaction (the path for praise: it toggles first and
+/// logs what it gave).
+async fn write_in(
+    tx: &Transaction<'_>,
+    batch: &[RadarItem],
+    keys: &[i64],
+) -> Result<Vec<RadarOut>, ApiError> {
+    let (cards, card_keys, articles, article_keys) = split(batch, keys);
+    let recs = if articles.is_empty() {
+        Vec::new()
+    } else {
+        article_spread::store(tx, &articles, &article_keys).await?
+    };
+    let touches = touches(&articles, &recs);
+    let (card_out, relations) = radar::store_events_in(tx, &cards, &card_keys, &touches).await?;
+    Ok(merge(batch, &articles, recs, card_out, &relations))
+}
+
+/// The outputs in batch order; only a pair's first article event reports its new relation.
+fn merge(
+    batch: &[RadarItem],
+    articles: &[ArticleEvent],
+    recs: Vec<ArticleRecorded>,
+    card_out: Vec<Recorded>,
+    relations: &radar::Relations,
+) -> Vec<RadarOut> {
+    let mut cards = card_out.into_iter();
+    let mut arts = articles.iter().zip(recs);
+    let mut seen = std::collections::HashSet::new();
+    batch
+        .iter()
+        .filter_map(|i| match i {
+            RadarItem::Card(_) => cards.next().map(RadarOut::Card),
+            RadarItem::Article(_) => arts.next().map(|(e, rec)| {
+                let key = (e.user_id, e.customer_id);
+                let (created, energy) = relations.get(&key).copied().unwrap_or((false, 0.0));
+                let new_relation = created && seen.insert(key);
+                RadarOut::Article(ArticleOut {
+                    rec,
+                    new_relation,
+                    energy,
+                })
+            }),
+        })
+        .collect()
+}
+
 /// The relation touch of each article event (its weight in the relation's AI energy).
 fn touches(articles: &[ArticleEvent], recs: &[ArticleRecorded]) -> Vec<PairTouch> {
     articles
@@ -208,8 +343,8 @@ fn touches(articles: &[ArticleEvent], recs: &[ArticleRecorded]) -> Vec<PairTouch
         .collect()
 }
 
-/// A batch with article events and no praise in two round trips: `begin` with the nodes'
-/// load, then every write and the `commit` pipelined (a failed statement makes the `commit`
+/// A batch with article events and no praise in two round trips: `begin` (unless `open`: the
+/// caller sent it) with the nodes' load, then every write and the `commit` pipelined (a failed statement makes the `commit`
 /// a rollback, and the batch fails). Whatever fails between them rolls back before the
 /// connection goes back to the pool.
 async fn pipelined(
@@ -218,19 +353,25 @@ async fn pipelined(
     article_keys: &[i64],
     cards: &[NewEvent],
     card_keys: &[i64],
+    open: bool,
 ) -> Result<(Vec<ArticleRecorded>, Vec<Recorded>, radar::Relations), ApiError> {
-    let (ast, cst) = tokio::try_join!(
-        article_spread::Statements::prepare(db),
-        radar::Pipelined::prepare(db)
-    )?;
     let planned = async {
+        let (ast, cst) = tokio::try_join!(
+            article_spread::Statements::prepare(db),
+            radar::Pipelined::prepare(db)
+        )?;
         let (_, loaded) = tokio::try_join!(
-            async { db.batch_execute("begin").await.map_err(ApiError::from) },
+            async {
+                if open {
+                    return Ok(());
+                }
+                db.batch_execute(radar::BEGIN).await.map_err(ApiError::from)
+            },
             article_spread::load(db, &ast, articles),
         )?;
-        article_spread::apply(articles, loaded)
+        Ok::<_, ApiError>((article_spread::apply(articles, loaded)?, ast, cst))
     };
-    let plan = match planned.await {
+    let (plan, ast, cst) = match planned.await {
         Ok(plan) => plan,
         Err(e) => {
             let _ = db.batch_execute("rollback").await;
@@ -278,18 +419,38 @@ impl Radar {
         }
     }
 
-    async fn submit(&self, e: RadarItem) -> Result<RadarOut, ApiError> {
-        match self {
-            Radar::Batched(b) => b.submit(e).await,
-            Radar::Direct(pool) => batch::write_now(&RadarStore, pool, e).await,
+    async fn submit(&self, item: RadarItem, spend: Option<&Spend>) -> Result<RadarOut, ApiError> {
+        let job = RadarJob {
+            item,
+            spend: spend.cloned(),
+        };
+        let out = match self {
+            Radar::Batched(b) => b.submit(job).await?,
+            Radar::Direct(pool) => batch::write_now(&RadarStore, pool, job).await?,
+        };
+        if let RadarOut::Replayed = out {
+            metrics::counter!("zgld_replay_refused_total").increment(1);
+            tracing::info!("replayed event signature refused");
+            return Err(ApiError::Replayed);
         }
+        Ok(out)
     }
 
     /// Stores a card event.
     pub async fn store(&self, e: NewEvent) -> Result<Recorded, ApiError> {
-        match self.submit(RadarItem::Card(e)).await? {
+        self.store_signed(e, None).await
+    }
+
+    /// Stores a card event, spending `spend` in its transaction (404 签名已使用 and nothing
+    /// written when it was spent before).
+    pub async fn store_signed(
+        &self,
+        e: NewEvent,
+        spend: Option<&Spend>,
+    ) -> Result<Recorded, ApiError> {
+        match self.submit(RadarItem::Card(e), spend).await? {
             RadarOut::Card(r) => Ok(r),
-            RadarOut::Article(_) => Err(ApiError::Unexpected(anyhow::anyhow!(
+            _ => Err(ApiError::Unexpected(anyhow::anyhow!(
                 "radar writer: wrong result kind"
             ))),
         }
@@ -297,20 +458,31 @@ impl Radar {
 
     /// Stores an article event.
     pub async fn store_article(&self, e: ArticleEvent) -> Result<ArticleOut, ApiError> {
-        match self.submit(RadarItem::Article(e)).await? {
+        self.store_article_signed(e, None).await
+    }
+
+    /// Stores an article event, spending `spend` in its transaction.
+    pub async fn store_article_signed(
+        &self,
+        e: ArticleEvent,
+        spend: Option<&Spend>,
+    ) -> Result<ArticleOut, ApiError> {
+        match self.submit(RadarItem::Article(e), spend).await? {
             RadarOut::Article(r) => Ok(r),
-            RadarOut::Card(_) => Err(ApiError::Unexpected(anyhow::anyhow!(
+            _ => Err(ApiError::Unexpected(anyhow::anyhow!(
                 "radar writer: wrong result kind"
             ))),
         }
     }
 }
 
-/// Records `action` by `customer` on salesperson `uid`'s card and pushes it to them.
+/// Records `action` by `customer` on salesperson `uid`'s card and pushes it to them, spending
+/// the request's signature `spend` in the event's transaction (`auth::CustomerEvent`).
 /// `source` is the relation's source if this creates it. 302 for a salesperson of another company.
 pub async fn record(
     state: &AppState,
     customer: &Customer,
+    spend: Option<&Spend>,
     uid: i64,
     action: i16,
     source: i16,
@@ -325,14 +497,17 @@ pub async fn record(
     let me = state.people.customer(state, customer.id).await?;
     let rec = state
         .radar
-        .store(NewEvent {
-            company_id: customer.company_id,
-            user_id: uid,
-            customer_id: customer.id,
-            action,
-            source: if source == 2 { 2 } else { 1 },
-            customer_name: me.username.clone(),
-        })
+        .store_signed(
+            NewEvent {
+                company_id: customer.company_id,
+                user_id: uid,
+                customer_id: customer.id,
+                action,
+                source: if source == 2 { 2 } else { 1 },
+                customer_name: me.username.clone(),
+            },
+            spend,
+        )
         .await?;
     let frame = RadarFrame::new(
         &rec.log,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::Customer,
+    auth::{replay::Spend, Customer},
     db::{
         self,
         plugin::{ActivityRow, GoodsRow},
@@ -30,13 +30,16 @@ pub const VIEW_WEBSITE: i16 = 4;
 /// (1 扫码, 2 转发) if this view creates the relation.
 pub struct Viewer<'a> {
     pub customer: &'a Customer,
+    /// The request's signature, spent with the view's event (`auth::CustomerEvent`); `None`
+    /// when the request spent it already.
+    pub spend: Option<&'a Spend>,
     pub uid: i64,
     pub source: i16,
 }
 
 async fn record(state: &AppState, v: &Viewer<'_>, a: i16) -> Result<(), ApiError> {
     debug_assert!(action::is_valid(a));
-    radar::record(state, v.customer, v.uid, a, v.source).await?;
+    radar::record(state, v.customer, v.spend, v.uid, a, v.source).await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::{
         reply::{ApiResult, Reply},
         OId,
     },
-    auth::{CustomerRead, CustomerWrite},
+    auth::{CustomerEvent, CustomerRead},
     domain::{article::MAX_STAY_SECS, time},
     error::ApiError,
     service,
@@ -52,7 +52,7 @@ pub async fn show(
 /// GZH-10 (`forward_type` 1 朋友 friend, the default, or 2 朋友圈 Moments).
 pub async fn forward(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     OId(id): OId,
     p: Params,
 ) -> ApiResult {
@@ -61,7 +61,16 @@ pub async fn forward(
         Some(2) => 2,
         Some(_) => return Err(ApiError::form("forward_type 只能是 1(朋友) 或 2(朋友圈)")),
     };
-    service::article::forward(&state, &caller, id, uid(&p)?, p.i64("pid")?, forward_type).await?;
+    service::article::forward(
+        &state,
+        &caller,
+        caller.spend(),
+        id,
+        uid(&p)?,
+        p.i64("pid")?,
+        forward_type,
+    )
+    .await?;
     Ok(Reply::done("记录转发成功"))
 }
 
@@ -69,7 +78,7 @@ pub async fn forward(
 /// (`stay_time` parameter, an extension); only ever grows.
 pub async fn staytime(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     OId(id): OId,
     p: Params,
 ) -> ApiResult {
@@ -79,6 +88,6 @@ pub async fn staytime(
         Some(s) if (0..=i64::from(MAX_STAY_SECS)).contains(&s) => Some(s as i32),
         Some(_) => return Err(ApiError::form("stay_time 只能是 0-86400 秒")),
     };
-    service::article::stay(&state, &caller, id, access, secs).await?;
+    service::article::stay(&state, &caller, caller.spend(), id, access, secs).await?;
     Ok(Reply::done("记录客户查看文章时间成功"))
 }

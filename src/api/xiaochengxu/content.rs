@@ -15,18 +15,28 @@ use crate::{
         params::Params,
         reply::{ApiResult, Reply},
     },
-    auth::CustomerWrite,
+    auth::{replay::Spend, Customer, CustomerEvent, CustomerWrite},
     error::ApiError,
     service::showcase::{self as svc, Viewer},
     state::AppState,
 };
 
-fn viewer<'a>(caller: &'a CustomerWrite, p: &Params) -> Result<Viewer<'a>, ApiError> {
+/// The viewer of a page whose only write is its event: the signature is spent with it.
+fn viewer<'a>(caller: &'a CustomerEvent, p: &Params) -> Result<Viewer<'a>, ApiError> {
+    viewer_of(caller, Some(caller.spend()), p)
+}
+
+fn viewer_of<'a>(
+    customer: &'a Customer,
+    spend: Option<&'a Spend>,
+    p: &Params,
+) -> Result<Viewer<'a>, ApiError> {
     let uid = p
         .i64_any(&["uid", "u_id"])?
         .ok_or_else(|| ApiError::form("uid 不能为空"))?;
     Ok(Viewer {
-        customer: caller,
+        customer,
+        spend,
         uid,
         source: if p.i64("source")? == Some(2) { 2 } else { 1 },
     })
@@ -35,7 +45,7 @@ fn viewer<'a>(caller: &'a CustomerWrite, p: &Params) -> Result<Viewer<'a>, ApiEr
 /// `GET …/product?uid=`: on-shelf company products and `uid`'s personal products (ADM-11 rows).
 pub async fn products(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     p: Params,
 ) -> ApiResult {
     let (rows, total) = svc::products(&state, &viewer(&caller, &p)?, p.paging(None)?).await?;
@@ -47,14 +57,14 @@ pub async fn products(
 }
 
 /// `GET …/product/product_single?uid=&product_id=` (the ADM-12 row).
-pub async fn product(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn product(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     let id = p.req_i64("product_id")?;
     let row = svc::product(&state, &viewer(&caller, &p)?, id).await?;
     Ok(Reply::list("查询成功", vec![single_row(&row)], 1))
 }
 
 /// `GET …/website?uid=` (the ADM-39 row).
-pub async fn website(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn website(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     let w = svc::website(&state, &viewer(&caller, &p)?).await?;
     Ok(Reply::list("查询成功", vec![website_row(&w)], 1))
 }
@@ -63,7 +73,7 @@ pub async fn website(State(state): State<AppState>, caller: CustomerWrite, p: Pa
 /// the sign-ups).
 pub async fn activities(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     p: Params,
 ) -> ApiResult {
     let (rows, total) = svc::activities(&state, &viewer(&caller, &p)?, p.paging(None)?).await?;
@@ -81,12 +91,13 @@ pub async fn activity(
     p: Params,
 ) -> ApiResult {
     let id = p.req_i64("activity_id")?;
-    let a = svc::activity(&state, &viewer(&caller, &p)?, id).await?;
+    // The read count moves before the event: the signature is spent before both.
+    let a = svc::activity(&state, &viewer_of(&caller, None, &p)?, id).await?;
     Ok(Reply::list("查询成功", vec![activity_row(&a, false)], 1))
 }
 
 /// `GET …/plugin_goods?uid=` (ADM-60 rows).
-pub async fn goods(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn goods(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     let (rows, total) = svc::goods(&state, &viewer(&caller, &p)?, p.paging(None)?).await?;
     Ok(Reply::list(
         "查询成功",
@@ -98,7 +109,7 @@ pub async fn goods(State(state): State<AppState>, caller: CustomerWrite, p: Para
 /// `GET …/plugin_goods/goods_single?uid=&goods_id=`.
 pub async fn one_goods(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     p: Params,
 ) -> ApiResult {
     let id = p.req_i64("goods_id")?;

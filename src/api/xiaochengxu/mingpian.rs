@@ -11,7 +11,7 @@ use crate::{
         params::Params,
         reply::{ApiResult, Reply},
     },
-    auth::{CustomerRead, CustomerWrite},
+    auth::{CustomerEvent, CustomerRead},
     db::{self, card::CardStatic},
     domain::{action, time},
     error::ApiError,
@@ -65,9 +65,17 @@ fn card_json(
 
 /// XCX-02: logs "view card" (action 1), then shows the card with its counters after it
 /// (from the event's own transaction: no further query).
-pub async fn show(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn show(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     let uid = rep(&p)?;
-    let rec = radar::record(&state, &caller, uid, action::VIEW_CARD, source(&p)?).await?;
+    let rec = radar::record(
+        &state,
+        &caller,
+        Some(caller.spend()),
+        uid,
+        action::VIEW_CARD,
+        source(&p)?,
+    )
+    .await?;
     let card = state.people.card(&state, uid).await?;
     Ok(Reply::list(
         "查询成功",
@@ -103,33 +111,41 @@ pub async fn all(State(state): State<AppState>, caller: CustomerRead) -> ApiResu
 
 async fn log_action(
     state: &AppState,
-    caller: &CustomerWrite,
+    caller: &CustomerEvent,
     p: &Params,
     action: i16,
 ) -> ApiResult {
-    radar::record(state, caller, rep(p)?, action, source(p)?).await?;
+    radar::record(
+        state,
+        caller,
+        Some(caller.spend()),
+        rep(p)?,
+        action,
+        source(p)?,
+    )
+    .await?;
     Ok(Reply::done(LOGGED))
 }
 
 /// XCX-04: "phoned the rep" (10, whatever `action` says: A-76).
-pub async fn calling(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn calling(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     log_action(&state, &caller, &p, action::CALL).await
 }
 
 /// XCX-05: praise toggles on and off.
-pub async fn praise(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn praise(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     log_action(&state, &caller, &p, action::PRAISE).await
 }
 
 /// XCX-06: "forwarded the card" (6).
-pub async fn forward(State(state): State<AppState>, caller: CustomerWrite, p: Params) -> ApiResult {
+pub async fn forward(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
     log_action(&state, &caller, &p, action::FORWARD).await
 }
 
 /// `mingpian/action`: any action type 1..=12 (`action` required; 9 toggles like XCX-05).
 pub async fn any_action(
     State(state): State<AppState>,
-    caller: CustomerWrite,
+    caller: CustomerEvent,
     p: Params,
 ) -> ApiResult {
     let a = p.req_i64("action")?;
