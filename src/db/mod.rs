@@ -106,6 +106,16 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "018_articles.sql",
         include_str!("../../sql/018_articles.sql"),
     ),
+    (
+        19,
+        "019_content_notify.sql",
+        include_str!("../../sql/019_content_notify.sql"),
+    ),
+    (
+        20,
+        "020_event_keys.sql",
+        include_str!("../../sql/020_event_keys.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.
