@@ -95,7 +95,8 @@ pub enum Command {
         url: String,
     },
     /// Check the dashboard counters against a scan of the log, and time both
-    /// (`user` 0 = the whole company). Prints JSON.
+    /// (`user` 0 = the whole company), the article counters against the access trees, and
+    /// that no event row outlived its customer or article. Prints JSON.
     CheckCounters {
         #[arg(long)]
         company: i64,
@@ -298,11 +299,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({"article_counters_equal": spread.is_empty(), "article_disagreements": spread})
             );
+            let dangling = db::radar::dangling(&db, company).await?;
+            println!(
+                "{}",
+                json!({"events_without_parent": dangling.is_empty(), "dangling_events": dangling})
+            );
             if fast != slow {
                 anyhow::bail!("the counters disagree with the log");
             }
             if !spread.is_empty() {
                 anyhow::bail!("the article counters disagree with the access tree");
+            }
+            if !dangling.is_empty() {
+                anyhow::bail!("event rows whose customer or article is gone");
             }
             Ok(())
         }

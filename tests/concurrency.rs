@@ -597,3 +597,171 @@ async fn a_failing_statement_in_a_pipelined_batch_writes_nothing_of_it() {
         N as i64 / 2 - 1 + 40
     );
 }
+
+/// The event tables keep no foreign keys (sql/020): deleting an article, a customer or a
+/// company deletes their events in the same statement, the dashboard and article counters
+/// still agree with a scan, and no event row is left without its parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_an_article_a_customer_or_a_company_takes_their_events_along() {
+    use zhugeleida::db::{
+        article_spread::{ArticleEvent, ArticleOp},
+        radar::NewEvent,
+    };
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("删除事件").await;
+    let c1 = customer(&app, rep.user_id, "o_gone1").await;
+    let c2 = customer(&app, rep.user_id, "o_gone2").await;
+    let db = app.db().await;
+    let mut articles = vec![];
+    for title in ["甲文", "乙文"] {
+        let id: i64 = db
+            .query_one(
+                "insert into article (company_id, user_id, title, status) values ($1, $2, $3, 1)
+                 returning id",
+                &[&company, &rep.user_id, &title],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        articles.push(id);
+    }
+    let radar = app.state.radar.clone();
+    for c in [&c1, &c2] {
+        for action in [1, 2, 4, 6] {
+            radar
+                .store(NewEvent {
+                    company_id: company,
+                    user_id: rep.user_id,
+                    customer_id: c.user_id,
+                    action,
+                    source: 1,
+                    customer_name: "客户".into(),
+                })
+                .await
+                .unwrap();
+        }
+        for &article_id in &articles {
+            for op in [
+                ArticleOp::Read { pid: None },
+                ArticleOp::Forward {
+                    forward_type: 1,
+                    pid: None,
+                },
+            ] {
+                radar
+                    .store_article(ArticleEvent {
+                        company_id: company,
+                        user_id: rep.user_id,
+                        customer_id: c.user_id,
+                        article_id,
+                        read_secs: 10,
+                        op,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let count = |sql: &'static str, id: i64| {
+        let db = &db;
+        async move { db.query_one(sql, &[&id]).await.unwrap().get::<_, i64>(0) }
+    };
+    let agree = |when: &'static str, trees: bool| {
+        let db = &db;
+        let users = [0, rep.user_id];
+        async move {
+            let today = zhugeleida::domain::time::today();
+            for uid in users {
+                let counted = zhugeleida::db::dashboard::windows(db, company, uid, today)
+                    .await
+                    .unwrap();
+                let scanned = zhugeleida::db::dashboard::windows_by_scan(db, company, uid, today)
+                    .await
+                    .unwrap();
+                assert_eq!(counted, scanned, "{when}: user {uid}");
+            }
+            if trees {
+                let spread = zhugeleida::db::article_spread::check(db, company)
+                    .await
+                    .unwrap();
+                assert!(spread.is_empty(), "{when}: {spread:?}");
+            }
+            let dangling = zhugeleida::db::radar::dangling(db, company).await.unwrap();
+            assert!(dangling.is_empty(), "{when}: {dangling:?}");
+        }
+    };
+    agree("before the deletes", true).await;
+    assert_eq!(
+        count(
+            "select count(*) from article_event where article_id = $1",
+            articles[0]
+        )
+        .await,
+        4
+    );
+
+    // The article, through the admin's delete (ADM-68).
+    zhugeleida::db::article::delete(&db, company, articles[0])
+        .await
+        .unwrap();
+    for table in [
+        "select count(*) from article_event where article_id = $1",
+        "select count(*) from article_forward where article_id = $1",
+    ] {
+        assert_eq!(count(table, articles[0]).await, 0, "{table}");
+    }
+    assert_eq!(
+        count(
+            "select count(*) from article_event where article_id = $1",
+            articles[1]
+        )
+        .await,
+        4,
+        "the other article keeps its events"
+    );
+    agree("after the article's delete", true).await;
+
+    // A customer (a plain SQL delete: the trigger holds whoever deletes). No endpoint deletes
+    // one customer (they go with their company), and the spread counters of a tree that loses
+    // a reader in its middle are not rebuilt, so only the dashboards and the events are checked.
+    db.execute("delete from customer where id = $1", &[&c1.user_id])
+        .await
+        .unwrap();
+    for table in [
+        "select count(*) from action_log where customer_id = $1",
+        "select count(*) from article_event where customer_id = $1",
+        "select count(*) from article_forward where customer_id = $1",
+    ] {
+        assert_eq!(count(table, c1.user_id).await, 0, "{table}");
+    }
+    assert_eq!(
+        count(
+            "select count(*) from action_log where customer_id = $1",
+            c2.user_id
+        )
+        .await,
+        4
+    );
+    agree("after the customer's delete", false).await;
+
+    // The company (after its users, as the operator's delete requires): its customers go by
+    // cascade, and their events with them.
+    for r in db
+        .query(
+            "select id from user_profile where company_id = $1",
+            &[&company],
+        )
+        .await
+        .unwrap()
+    {
+        zhugeleida::db::user::delete(&db, r.get(0)).await.unwrap();
+    }
+    zhugeleida::db::company::delete(&db, company).await.unwrap();
+    for table in [
+        "select count(*) from action_log where company_id = $1",
+        "select count(*) from article_event where company_id = $1",
+        "select count(*) from article_forward where company_id = $1",
+    ] {
+        assert_eq!(count(table, company).await, 0, "{table}");
+    }
+}
