@@ -60,9 +60,13 @@ pub struct Recorded {
 
 /// Opens a radar writer transaction. The writer's statements take arrays of varying length, so
 /// PostgreSQL would plan them afresh on every run (a custom plan for a short array looks
-/// cheaper to it than a generic one estimated for 100 elements); their generic plans are the
-/// same index paths, so the transaction asks for those (docs/BENCHMARKS.md, fifth sitting).
-pub const BEGIN: &str = "begin; set local plan_cache_mode = force_generic_plan";
+/// cheaper to it than a generic one estimated for 100 elements); the transaction asks for
+/// generic plans, cached per connection. Every statement of the writer finds its rows by key,
+/// but a generic plan made while a table was small would keep scanning it as it grows (until
+/// the next ANALYZE replans it: 1,620 scans of `article_access` in one 9-second run), so
+/// sequential scans are priced out too (docs/BENCHMARKS.md, fifth sitting).
+pub const BEGIN: &str =
+    "begin; set local plan_cache_mode = force_generic_plan; set local enable_seqscan = off";
 
 const UPSERT_RELATIONS: &str = "
     insert into user_customer as uc (company_id, user_id, customer_id, source, last_activity_time, ai_energy, ai_energy_at)
