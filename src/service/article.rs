@@ -58,8 +58,7 @@ pub async fn read(
     check(state, customer, uid, pid).await?;
     let out = store(
         state,
-        customer,
-        None,
+        (customer, None),
         &article.title,
         article.read_secs,
         uid,
@@ -90,8 +89,7 @@ pub async fn forward(
     let (title, read_secs) = (&article.title, article.read_secs);
     Ok(store(
         state,
-        customer,
-        Some(spend),
+        (customer, Some(spend)),
         title,
         read_secs,
         uid,
@@ -124,8 +122,7 @@ pub async fn stay(
     let op = ArticleOp::Stay { access_id, secs };
     Ok(store(
         state,
-        customer,
-        Some(spend),
+        (customer, Some(spend)),
         &title,
         read_secs,
         uid,
@@ -143,10 +140,11 @@ async fn brief(state: &AppState, article_id: i64) -> Result<(i64, String, i32), 
         .ok_or_else(ApiError::not_found)
 }
 
+/// `caller`: the customer, and the signature the event spends (none for GZH-06, signed as a
+/// read).
 async fn store(
     state: &AppState,
-    customer: &Customer,
-    spend: Option<&Spend>,
+    (customer, spend): (&Customer, Option<&Spend>),
     title: &str,
     read_secs: i32,
     uid: i64,
