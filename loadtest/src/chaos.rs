@@ -150,10 +150,14 @@ fn client_figures(f: &Fleet) -> Value {
         HashMap::<i64, u64>::new(),
     );
     let (mut sessions, mut history_pages, mut history_errors) = (0, 0, 0);
+    let mut history_first_error: Option<String> = None;
     for c in &f.clients {
         let st = lock(&c.st);
         history_pages += st.history_pages;
         history_errors += st.history_errors;
+        if history_first_error.is_none() {
+            history_first_error.clone_from(&st.history_first_error);
+        }
         rec.extend(st.reconnect_ms.iter().copied());
         caught.extend(st.caught_up_ms.iter().copied());
         sessions += st.sessions;
@@ -173,6 +177,7 @@ fn client_figures(f: &Fleet) -> Value {
         "error_frames": errors.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "history_pages_after_reload": history_pages,
         "history_requests_failed": history_errors,
+        "history_first_error": history_first_error,
     })
 }
 

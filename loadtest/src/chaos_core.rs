@@ -364,6 +364,8 @@ pub struct ClientState {
     pub history_rows: u64,
     /// History requests that failed (the node went away, an error envelope): tried again.
     pub history_errors: u64,
+    /// The first of them, as the client saw it (transport error or envelope code).
+    pub history_first_error: Option<String>,
     /// Peer messages' send → receive latency (ns), while measuring.
     pub latencies: Vec<u64>,
     /// Peer messages received live while counting, by whether the peer was on this node.
@@ -833,10 +835,15 @@ async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
         loop {
             let rows = match history_page(&f, &c, node, page).await {
                 Ok(rows) => rows,
-                Err(_) => {
+                Err(e) => {
                     // Not a pass: the node went away (or refused); the other one is asked.
                     failed = true;
-                    lock(&c.st).history_errors += 1;
+                    let what = format!("node {node}, page {page}: {e}");
+                    {
+                        let mut st = lock(&c.st);
+                        st.history_errors += 1;
+                        st.history_first_error.get_or_insert(what);
+                    }
                     node = 1 - node;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     break;
