@@ -378,6 +378,12 @@ pub struct ClientState {
     pub local: Option<SocketAddr>,
     /// Highest seq read when it stopped reading (slow consumers).
     pub stopped_at_seq: i64,
+    /// When this client last asked to resume because a live frame skipped a seq (docs/realtime.md:
+    /// a frame whose seq is past the next one means one was missed, e.g. a node died between a
+    /// message's commit and its publish): at most once a second.
+    pub gap_resume_at: Option<Instant>,
+    /// Resumes sent for such gaps.
+    pub gap_resumes: u64,
 }
 
 impl ClientState {
@@ -975,6 +981,16 @@ async fn session(
                             st.conv = m.conversation_id;
                         }
                         let fresh = st.see(seq, id);
+                        // A seq past the next one: a frame was missed (its publish was lost to a
+                        // node's death after the commit). Resume from the contiguous seq, as
+                        // docs/realtime.md asks of clients; at most once a second.
+                        if seq > st.wm + 1 && st.gap_resume_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            st.gap_resume_at = Some(Instant::now());
+                            st.gap_resumes += 1;
+                            if let Some(conv) = st.conv {
+                                out.push(json!({"type": "resume", "conversations": {conv.to_string(): st.wm}}).to_string());
+                            }
+                        }
                         let own = m.client_msg_id.as_deref().unwrap_or_default().starts_with(&own_prefix);
                         if own && f.tracing.load(Ordering::Relaxed) {
                             st.trace.entry(seq).or_default().1 = Some(t.len());
@@ -1398,12 +1414,19 @@ pub async fn settle_and_verify(
         if missing > 0 {
             v.gaps += missing as u64;
             v.details.push(format!(
-                "client {} ({} {}): saw {} of {end} seqs (contiguous to {})",
+                "client {} ({} {}): saw {} of {end} seqs (contiguous to {}); reloads {}, history to {} (running {}, done {}), pages {}, errors {} (first: {:?})",
                 c.idx,
                 if c.rep { "salesperson" } else { "customer" },
                 c.id,
                 saw.len(),
-                st.wm
+                st.wm,
+                st.reloads,
+                c.history_to.load(Ordering::SeqCst),
+                c.history_running.load(Ordering::SeqCst),
+                c.history_done.load(Ordering::SeqCst),
+                st.history_pages,
+                st.history_errors,
+                st.history_first_error,
             ));
         }
     }
