@@ -556,6 +556,17 @@ async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
     // one message (the scalar statement)
     let one = store_batch(&client, &[msg("a", Some("c1"))]).await.unwrap();
     assert_eq!((one[0].message.seq, one[0].duplicate), (1, false));
+    assert!(one[0].message.is_first_info);
+    // its retry alone (the scalar statement's duplicate path): the same message, no seq spent
+    let again = store_batch(&client, &[msg("a", Some("c1"))]).await.unwrap();
+    assert_eq!(
+        (
+            again[0].message.id,
+            again[0].message.seq,
+            again[0].duplicate
+        ),
+        (one[0].message.id, 1, true)
+    );
     // a few (the array statement, PostgreSQL's plan choice), with a retry of c1 and an
     // in-batch duplicate of c2
     let few = store_batch(
@@ -592,6 +603,99 @@ async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
         .unwrap()
         .get(0);
     assert_eq!(unread, 24);
+}
+
+/// A message updates its conversation's seq, unread count and time in place: a HOT update,
+/// no new index entries and no dead version left for VACUUM (sql/022). Before, the recency
+/// index held the exact time, so every message's update added an entry to each index.
+#[tokio::test]
+async fn a_message_updates_its_conversation_in_place() {
+    use zhugeleida::db::chat::{store_batch, NewMessage};
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("原地更新").await;
+    let cust = customer(&app, rep.user_id, "o_hot").await;
+    let msg = |send_type: i16| NewMessage {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id: cust.user_id,
+        send_type,
+        info_type: 1,
+        content: json!({"info_type": 1, "msg": "hi"}),
+        client_msg_id: None,
+    };
+    let client = app.db().await;
+    store_batch(&client, &[msg(2)]).await.unwrap(); // creates the conversation
+                                                    // This backend's table counters, flushed at the end of the transaction that asks for it
+                                                    // (each statement here commits on its own, so each message has its own `now()`).
+    let counts = || async {
+        client
+            .batch_execute("select pg_stat_force_next_flush()")
+            .await
+            .unwrap();
+        let r = client
+            .query_one(
+                "select n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname = 'conversation'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get::<_, i64>(0), r.get::<_, i64>(1))
+    };
+    let (upd0, hot0) = counts().await;
+    for i in 0..6 {
+        store_batch(&client, &[msg(1 + i % 2)]).await.unwrap(); // the scalar statement
+    }
+    store_batch(&client, &[msg(1), msg(2), msg(2)])
+        .await
+        .unwrap(); // the array statement
+    let (upd1, hot1) = counts().await;
+    let (updated, hot) = (upd1 - upd0, hot1 - hot0);
+    assert_eq!(updated, 7, "one update of the conversation per statement");
+    // a minute that turns during the test makes one update non-HOT (its index key changes)
+    assert!(hot >= updated - 1, "{hot} of {updated} updates were HOT");
+}
+
+/// QYW-33 and the resume list show conversations newest first, also within one minute (the
+/// index orders by minute, the exact time breaks ties).
+#[tokio::test]
+async fn contacts_are_newest_first_within_a_minute() {
+    use zhugeleida::db::chat::{store_batch, NewMessage};
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("最近联系").await;
+    let mut custs = Vec::new();
+    for i in 0..3 {
+        custs.push(customer(&app, rep.user_id, &format!("o_recent{i}")).await);
+    }
+    let client = app.db().await;
+    let say = |c: i64| NewMessage {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id: c,
+        send_type: 2,
+        info_type: 1,
+        content: json!({"info_type": 1, "msg": "hi"}),
+        client_msg_id: None,
+    };
+    // 0, 1, 2, then 0 again: newest first is 0, 2, 1
+    for c in [0, 1, 2, 0] {
+        store_batch(&client, &[say(custs[c].user_id)])
+            .await
+            .unwrap();
+    }
+    let got = app
+        .get("/zhugeleida/qiyeweixin/contact")
+        .signed(&rep)
+        .send()
+        .await
+        .ok();
+    let order: Vec<i64> = got.data()["ret_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["customer_id"].as_i64().unwrap())
+        .collect();
+    let want: Vec<i64> = [0, 2, 1].iter().map(|&i| custs[i].user_id).collect();
+    assert_eq!(order, want);
 }
 
 /// Stores `n` messages of `len` characters from the customer to the salesperson straight into

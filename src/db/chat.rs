@@ -270,7 +270,7 @@ async fn statement(
         &cols.7[..],
         &cols.8[..],
     ) {
-        let stmt = db.prepare_cached(&STORE_ONE).await?;
+        let stmt = db.prepare_cached(STORE_ONE).await?;
         db.query(
             &stmt,
             &[c, u, k, st, it, content, cid, ord, &half_life, &weight, wk],
@@ -337,19 +337,62 @@ with input as (
         client_msg_id, ord, write_key)
 ),";
 
-/// One message (scalars): its generic plan uses the indexes, so PostgreSQL caches it after five
-/// runs (0.15 ms) instead of re-planning the whole statement each time (0.55 ms + 0.2 ms).
-const INPUT_ONE: &str = "
-with input as (
-    select $1::bigint as company_id, $2::bigint as user_id, $3::bigint as customer_id,
-        $4::smallint as send_type, $5::smallint as info_type, $6::jsonb as content,
-        $7::text as client_msg_id, $8::int as ord, $11::bigint as write_key
-),";
-
 static STORE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{INPUT_MANY}{STORE_REST}"));
-static STORE_ONE: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{INPUT_ONE}{STORE_REST}"));
+
+/// One message (the common case at light load), with [`STORE`]'s parameters and result
+/// columns: the same writes without the batch's grouping, numbering and anti-join, so its plan
+/// has a third of the nodes to start per run (PostgreSQL's execution 0.36–0.41 ms against
+/// 0.54–0.73 ms; docs/BENCHMARKS.md, 2026-12-02). Its generic plan uses the indexes, so
+/// PostgreSQL caches it after five runs.
+const STORE_ONE: &str = "
+with dup as (
+    -- a retry: the client id already stored in this conversation
+    select m.id, m.conversation_id, m.seq, m.create_date, m.is_first_info, m.info_type, m.content
+    from conversation c0 join chat_message m on m.conversation_id = c0.id
+    where c0.user_id = $2::bigint and c0.customer_id = $3::bigint and m.send_type = $4::smallint
+      and m.client_msg_id = $7::text and $7::text is not null
+    limit 1
+),
+conv as (
+    insert into conversation (company_id, user_id, customer_id, last_seq, last_message_at, last_message_minute,
+        user_unread, customer_unread)
+    select $1::bigint, $2::bigint, $3::bigint, 1, now(), date_trunc('minute', now()),
+        ($4::smallint = 2)::int, ($4::smallint = 1)::int
+    where not exists (select 1 from dup)
+    on conflict on constraint conversation_pair_key do update set
+        last_seq = conversation.last_seq + 1, last_message_at = now(),
+        last_message_minute = excluded.last_message_minute,
+        user_unread = conversation.user_unread + excluded.user_unread,
+        customer_unread = conversation.customer_unread + excluded.customer_unread
+    returning id, last_seq
+),
+ins as (
+    insert into chat_message (id, company_id, conversation_id, seq, user_id, customer_id, send_type, info_type,
+        content, client_msg_id, is_first_info, create_date, write_key)
+    select nextval('chat_message_id_seq'), $1::bigint, c.id, c.last_seq, $2::bigint, $3::bigint, $4::smallint,
+        $5::smallint, $6::jsonb, $7::text, c.last_seq = 1, now(), $11::bigint
+    from conv c
+    returning id, conversation_id, seq, create_date, is_first_info, info_type, content
+),
+active as (
+    -- as in STORE: a customer's message is activity and AI energy
+    update user_customer uc set
+        last_activity_time = case when uc.last_activity_time > now() - interval '1 minute'
+                                  then uc.last_activity_time else now() end,
+        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $9::float8)
+                    + $10::float8,
+        ai_energy_at = now()
+    where uc.user_id = $2::bigint and uc.customer_id = $3::bigint and $4::smallint = 2
+      and exists (select 1 from conv)
+    returning uc.id
+)
+select $8::int, false, i.id, i.conversation_id, i.seq, i.create_date, i.is_first_info, i.info_type, i.content
+from ins i
+union all
+select $8::int, true, d.id, d.conversation_id, d.seq, d.create_date, d.is_first_info, d.info_type, d.content
+from dup d
+";
 
 /// Everything after the input: the same for one message and for many.
 const STORE_REST: &str = "
@@ -377,10 +420,13 @@ counts as (
     from newin group by company_id, user_id, customer_id
 ),
 conv as (
-    insert into conversation (company_id, user_id, customer_id, last_seq, last_message_at, user_unread, customer_unread)
-    select company_id, user_id, customer_id, n, now(), tu, tc from counts order by user_id, customer_id
+    insert into conversation (company_id, user_id, customer_id, last_seq, last_message_at, last_message_minute,
+        user_unread, customer_unread)
+    select company_id, user_id, customer_id, n, now(), date_trunc('minute', now()), tu, tc from counts
+    order by user_id, customer_id
     on conflict on constraint conversation_pair_key do update set
         last_seq = conversation.last_seq + excluded.last_seq, last_message_at = now(),
+        last_message_minute = excluded.last_message_minute,
         user_unread = conversation.user_unread + excluded.user_unread,
         customer_unread = conversation.customer_unread + excluded.customer_unread
     returning id, user_id, customer_id, last_seq
@@ -486,7 +532,7 @@ pub async fn conversations(
     limit: i64,
 ) -> Result<Vec<Conversation>, ApiError> {
     let col = if by_user { "user_id" } else { "customer_id" };
-    let sql = format!("{CONV} where {col} = $1 and last_seq > 0 order by last_message_at desc nulls last limit $2");
+    let sql = format!("{CONV} where {col} = $1 and last_seq > 0 order by last_message_minute desc nulls last, last_message_at desc nulls last, id desc limit $2");
     Ok(db
         .query(&sql, &[&id, &limit])
         .await?
@@ -615,7 +661,7 @@ pub async fn contacts(
         "select c.id, c.company_id, c.user_id, c.customer_id, c.last_seq, c.user_read_seq, c.customer_read_seq,
             c.user_unread, c.customer_unread, c.last_message_at, {COLS}
          from conversation c left join chat_message m on m.conversation_id = c.id and m.seq = c.last_seq
-         where c.user_id = $1 and c.last_seq > 0 order by c.last_message_at desc nulls last, c.id desc limit $2 offset $3"
+         where c.user_id = $1 and c.last_seq > 0 order by c.last_message_minute desc nulls last, c.last_message_at desc nulls last, c.id desc limit $2 offset $3"
     );
     let rows = db.query(&sql, &[&user_id, &limit, &offset]).await?;
     let out = rows

@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "020_event_keys.sql",
         include_str!("../../sql/020_event_keys.sql"),
     ),
+    (
+        22,
+        "022_conversation_recency.sql",
+        include_str!("../../sql/022_conversation_recency.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.
