@@ -68,7 +68,30 @@ pub fn start_upkeep() {
                     h.run_upkeep();
                 }
             });
+            tokio::spawn(watch_runtime_lag());
         });
+    }
+}
+
+/// How late a timer that should fire every [`LAG_PROBE`] fires: time the runtime's threads
+/// could not give to ready tasks (a blocked worker, a starved process). Recorded as
+/// `zgld_runtime_lag_seconds`; a lag of [`LAG_WARN`] or more is logged.
+const LAG_PROBE: std::time::Duration = std::time::Duration::from_millis(50);
+const LAG_WARN: std::time::Duration = std::time::Duration::from_millis(200);
+
+async fn watch_runtime_lag() {
+    let lag = metrics::histogram!("zgld_runtime_lag_seconds");
+    loop {
+        let due = Instant::now() + LAG_PROBE;
+        tokio::time::sleep_until(due.into()).await;
+        let late = Instant::now().saturating_duration_since(due);
+        lag.record(late.as_secs_f64());
+        if late >= LAG_WARN {
+            tracing::warn!(
+                lag_ms = late.as_millis() as u64,
+                "runtime lag: ready tasks waited"
+            );
+        }
     }
 }
 

@@ -459,7 +459,8 @@ struct ChatRig {
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     measuring: Arc<AtomicBool>,
-    lat_rx: mpsc::UnboundedReceiver<u64>,
+    /// (send time, latency) of each message delivered, in ns.
+    lat_rx: mpsc::UnboundedReceiver<(u64, u64)>,
     ack_rx: mpsc::UnboundedReceiver<u64>,
     outs: Vec<(usize, mpsc::UnboundedSender<String>)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -481,7 +482,7 @@ impl ChatRig {
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let measuring = Arc::new(AtomicBool::new(false));
-        let (lat_tx, lat_rx) = mpsc::unbounded_channel::<u64>();
+        let (lat_tx, lat_rx) = mpsc::unbounded_channel::<(u64, u64)>();
         // The sender's `sent` ack, timed from the message's (scheduled) send time.
         let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
 
@@ -521,7 +522,7 @@ impl ChatRig {
                             .and_then(|s| s.parse::<u64>().ok())
                         {
                             if measuring.load(Ordering::Relaxed) {
-                                let _ = lat.send(now_ns(start).saturating_sub(sent));
+                                let _ = lat.send((sent, now_ns(start).saturating_sub(sent)));
                             }
                         }
                     }
@@ -859,8 +860,16 @@ async fn chat_phase(
         let _ = d.await;
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
-    while let Ok(ns) = lat_rx.try_recv() {
+    // The worst latency of the messages sent in each second of the phase: a stall shows as
+    // a run of seconds whose worst is far above the rest.
+    let phase_start = now_ns(start).saturating_sub((elapsed * 1e9) as u64);
+    let mut worst_by_sec = vec![0u64; elapsed.ceil().max(1.0) as usize];
+    while let Ok((sent, ns)) = lat_rx.try_recv() {
         let _ = hist.record(ns.max(1_000));
+        let sec = (sent.saturating_sub(phase_start) / 1_000_000_000) as usize;
+        if let Some(w) = worst_by_sec.get_mut(sec) {
+            *w = (*w).max(ns);
+        }
     }
     let mut acks = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)?;
     while let Ok(ns) = ack_rx.try_recv() {
@@ -874,6 +883,7 @@ async fn chat_phase(
         "acked_per_sec": round((k1 - k0) as f64 / elapsed),
         "latency_ms": pct_ms(&hist),
         "ack_latency_ms": pct_ms(&acks),
+        "worst_ms_by_second": worst_by_sec.iter().map(|ns| round(*ns as f64 / 1e6)).collect::<Vec<_>>(),
         "loadavg": loadavg(),
     }))
 }

@@ -150,6 +150,10 @@ fn new_keys(n: usize) -> Vec<i64> {
     (0..n).map(|_| rand::random::<i64>()).collect()
 }
 
+/// A batch whose connection wait and write took this long together is logged and counted
+/// (`zgld_writer_slow_batches_total`).
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(200);
+
 async fn write<S: BatchStore>(
     store: &S,
     pool: &Pool,
@@ -163,8 +167,21 @@ async fn write<S: BatchStore>(
     metrics::histogram!("zgld_writer_connection_seconds", "writer" => S::NAME)
         .record(started.duration_since(asked).as_secs_f64());
     let out = store.write(&mut client, batch, keys).await?;
+    let took = started.elapsed();
     metrics::histogram!("zgld_writer_commit_seconds", "writer" => S::NAME)
-        .record(started.elapsed().as_secs_f64());
+        .record(took.as_secs_f64());
+    let waited = started.duration_since(asked);
+    if took + waited >= SLOW_BATCH {
+        // Every item of the batch waited this long: worth a line for whoever reads a p99.
+        metrics::counter!("zgld_writer_slow_batches_total", "writer" => S::NAME).increment(1);
+        tracing::warn!(
+            writer = S::NAME,
+            size = batch.len(),
+            connection_ms = waited.as_millis() as u64,
+            write_ms = took.as_millis() as u64,
+            "slow batch"
+        );
+    }
     metrics::histogram!("zgld_writer_batch_size", "writer" => S::NAME).record(batch.len() as f64);
     if faults
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
