@@ -237,6 +237,107 @@ async fn a_retried_send_with_the_same_client_id_stores_one_message() {
     assert_eq!(last, 2, "no seq was spent on the retries");
 }
 
+/// The next `message` frame carrying message `id` (earlier ones skipped); panics after 10 s
+/// without one.
+async fn message_with_id(s: &mut ws::Socket, id: i64) -> serde_json::Value {
+    loop {
+        let m = ws::next_of(s, "message").await["message"].clone();
+        if m["id"].as_i64() == Some(id) {
+            return m;
+        }
+    }
+}
+
+/// A node killed between a message's commit and its publish leaves it stored and never pushed.
+/// The sender's retry of the same `client_msg_id` is answered as a duplicate and publishes the
+/// stored message again, so the recipient and the sender's other devices get it live (no
+/// resume needed): over the WebSocket and over the HTTP send (QYW-35).
+#[tokio::test]
+async fn a_retry_of_a_message_committed_but_never_published_delivers_it_live() {
+    use zhugeleida::db::chat::{store_batch, NewMessage};
+    let app = spawn_app().await;
+    let (company, _, rep) = app.tenant("重发").await;
+    let cust = customer(&app, rep.user_id, "o_lost_publish").await;
+    let (mut rep_ws, _) = ws::connect(&app, REP_WS, &rep).await;
+    let (mut cust_sender, _) = ws::connect(&app, CUST_WS, &cust).await;
+    let (mut cust_other, _) = ws::connect(&app, CUST_WS, &cust).await;
+    // What the dead node left: committed by the chat writer's statement, published to nobody.
+    let dead = |send_type: i16, text: &str, cid: &str| NewMessage {
+        company_id: company,
+        user_id: rep.user_id,
+        customer_id: cust.user_id,
+        send_type,
+        info_type: 1,
+        content: json!({"info_type": 1, "msg": text}),
+        client_msg_id: Some(cid.to_owned()),
+    };
+    let db = app.db().await;
+    let lost = store_batch(&db, &[dead(2, "丢失的消息", "c-lost")])
+        .await
+        .unwrap();
+    let (id, seq) = (lost[0].message.id, lost[0].message.seq);
+    assert!(
+        ws::next(&mut rep_ws, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the stored message was published by nobody"
+    );
+
+    // The customer's retry over the WebSocket.
+    ws::send(&mut cust_sender, json!({"type": "send", "client_msg_id": "c-lost", "u_id": rep.user_id, "content": {"info_type": 1, "msg": "丢失的消息"}})).await;
+    let sent = ws::next_of(&mut cust_sender, "sent").await;
+    assert_eq!(
+        (sent["duplicate"].as_bool(), sent["message"]["id"].as_i64()),
+        (Some(true), Some(id))
+    );
+    for (who, s) in [
+        ("recipient", &mut rep_ws),
+        ("the sender's other device", &mut cust_other),
+    ] {
+        let m = message_with_id(s, id).await;
+        assert_eq!(
+            (m["seq"].as_i64(), m["msg"].as_str()),
+            (Some(seq), Some("丢失的消息")),
+            "{who}"
+        );
+    }
+
+    // The salesperson's retry over HTTP (QYW-35).
+    let lost = store_batch(&db, &[dead(1, "也丢了", "r-lost")])
+        .await
+        .unwrap();
+    let (id, seq) = (lost[0].message.id, lost[0].message.seq);
+    app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&rep)
+        .form(&[
+            ("customer_id", cust.user_id.to_string().as_str()),
+            ("msg", "也丢了"),
+            ("client_msg_id", "r-lost"),
+        ])
+        .send()
+        .await
+        .ok();
+    for (who, s) in [
+        ("recipient", &mut cust_sender),
+        ("recipient's second device", &mut cust_other),
+        ("the sender's socket", &mut rep_ws),
+    ] {
+        let m = message_with_id(s, id).await;
+        assert_eq!(
+            (m["seq"].as_i64(), m["msg"].as_str()),
+            (Some(seq), Some("也丢了")),
+            "{who}"
+        );
+    }
+    // Still one row per client id, no seq spent.
+    let n: i64 = db
+        .query_one("select count(*) from chat_message", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}
+
 #[tokio::test]
 async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
     let app = spawn_app().await;

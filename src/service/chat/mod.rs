@@ -78,7 +78,8 @@ pub fn content_from(content: Option<&str>, msg: Option<&str>) -> Result<Value, A
 }
 
 /// Sends a message from `from` to `peer`; returns the stored message (the existing one
-/// when `client_msg_id` was seen before) after it has been committed and published.
+/// when `client_msg_id` was seen before) after it has been committed and published (a
+/// duplicate is published again, see below).
 pub async fn send(
     state: &AppState,
     from: Party,
@@ -137,13 +138,19 @@ pub async fn send(
     let committed = std::time::Instant::now();
     metrics::counter!("zgld_chat_messages_in_total", "duplicate" => if stored.duplicate { "true" } else { "false" }).increment(1);
     let row = render::live(state, &stored.message).await?.to_string();
-    if !stored.duplicate {
-        let frame = format!(r#"{{"type":"message","message":{row}}}"#);
-        let m = &stored.message;
-        state.hub.publish(
-            &[Target::User(m.user_id), Target::Customer(m.customer_id)],
-            Utf8Bytes::from(frame),
-        );
+    // A duplicate is published again: the node that stored it may have died between its
+    // commit and its publish, and then this retry is the only chance of live delivery.
+    // Clients deduplicate by (conversation, seq) (docs/realtime.md), so a second copy of a
+    // message that was delivered is harmless.
+    let frame = format!(r#"{{"type":"message","message":{row}}}"#);
+    let m = &stored.message;
+    state.hub.publish(
+        &[Target::User(m.user_id), Target::Customer(m.customer_id)],
+        Utf8Bytes::from(frame),
+    );
+    if stored.duplicate {
+        metrics::counter!("zgld_chat_messages_republished_total").increment(1);
+    } else {
         metrics::counter!("zgld_chat_messages_out_total").increment(1);
     }
     let stage = |name: &'static str, from: std::time::Instant, to: std::time::Instant| {
