@@ -701,3 +701,88 @@ async fn foreign_articles_nodes_and_people_reveal_nothing() {
     .await
     .refused(404, "admin endpoint called by a member");
 }
+
+const REPLAYED: &str = "签名已使用，请为每次写请求使用新的 timestamp";
+
+/// GZH-06 signed with `sig` (as an attacker, or a client, would send it again).
+async fn read_signed(
+    app: &TestApp,
+    article: i64,
+    sig: &(String, String, String),
+    uid: i64,
+) -> common::Resp {
+    app.get(&format!(
+        "/zhugeleida/gongzhonghao/article/myarticle/{article}"
+    ))
+    .raw_auth(&sig.0, &sig.1, &sig.2)
+    .query(&[("uid", &uid.to_string())])
+    .send()
+    .await
+}
+
+/// Every counter `zhugeleida check-counters` compares agrees with its scan.
+async fn counters_agree(app: &TestApp, company: i64, users: &[i64], when: &str) {
+    let db = app.db().await;
+    let today = zhugeleida::domain::time::today();
+    for &uid in users {
+        let counted = zhugeleida::db::dashboard::windows(&db, company, uid, today)
+            .await
+            .unwrap();
+        let scanned = zhugeleida::db::dashboard::windows_by_scan(&db, company, uid, today)
+            .await
+            .unwrap();
+        assert_eq!(counted, scanned, "{when}: user {uid}");
+    }
+    let spread = zhugeleida::db::article_spread::check(&db, company)
+        .await
+        .unwrap();
+    assert_eq!(spread, Vec::<String>::new(), "{when}");
+    let dangling = zhugeleida::db::radar::dangling(&db, company).await.unwrap();
+    assert_eq!(dangling, Vec::<String>::new(), "{when}");
+}
+
+/// GZH-06 records an access (a node, its counters, an article event, a push): like a content
+/// view (`auth::CustomerEvent`) its signature is single-use, spent by the radar writer in the
+/// access's own transaction. One signed read sent eight times to two nodes at once records one
+/// access; the copies answer 404 签名已使用 and record nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replayed_article_read_records_no_second_access_on_any_node() {
+    let a = spawn_app().await;
+    let db_url = a.state.settings.database_url.clone();
+    let b = common::spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let (company, admin, sales) = a.tenant("重放文章").await;
+    let article = new_article(&a, &admin, "只记一次").await;
+    let c = common::customer(&a, sales.user_id, "o_read_once").await;
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let sig = (common::sign_with(&ts, &c.token), ts, c.user_id.to_string());
+    let tries = (0..8).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        read_signed(node, article, &sig, sales.user_id)
+    });
+    let results = futures_util::future::join_all(tries).await;
+    let ok: Vec<_> = results.iter().filter(|r| r.code() == 200).collect();
+    assert_eq!(ok.len(), 1, "{results:?}");
+    assert_eq!(ok[0].data()["ret_data"][0]["title"], "只记一次");
+    for r in results.iter().filter(|r| r.code() != 200) {
+        assert_eq!(r.body, json!({"code": 404, "msg": REPLAYED, "data": {}}));
+    }
+    let db = a.db().await;
+    let one = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(one("select count(*) from article_event").await, 1);
+    assert_eq!(
+        one("select sum(read_count)::int8 from article_access").await,
+        1
+    );
+    assert_eq!(one("select read_count from article_stat").await, 1);
+    counters_agree(&a, company, &[0, sales.user_id], "after the replays").await;
+    // A fresh signature reads again: a second read of the same node.
+    let ts = (chrono::Utc::now().timestamp_millis() + 1).to_string();
+    let sig = (common::sign_with(&ts, &c.token), ts, c.user_id.to_string());
+    read_signed(&b, article, &sig, sales.user_id).await.ok();
+    assert_eq!(one("select count(*) from article_event").await, 2);
+    assert_eq!(one("select read_count from article_stat").await, 2);
+    counters_agree(&a, company, &[0, sales.user_id], "after a fresh read").await;
+}

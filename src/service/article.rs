@@ -42,10 +42,12 @@ async fn check(
     Ok(())
 }
 
-/// GZH-06: the article, after the read is stored and pushed.
+/// GZH-06: the article, after the read is stored and pushed; the request's signature is
+/// spent with the event (a replay records nothing: 404 签名已使用).
 pub async fn read(
     state: &AppState,
     customer: &Customer,
+    spend: &Spend,
     article_id: i64,
     uid: i64,
     pid: Option<i64>,
@@ -58,7 +60,7 @@ pub async fn read(
     check(state, customer, uid, pid).await?;
     let out = store(
         state,
-        (customer, None),
+        (customer, spend),
         &article.title,
         article.read_secs,
         uid,
@@ -89,7 +91,7 @@ pub async fn forward(
     let (title, read_secs) = (&article.title, article.read_secs);
     Ok(store(
         state,
-        (customer, Some(spend)),
+        (customer, spend),
         title,
         read_secs,
         uid,
@@ -122,7 +124,7 @@ pub async fn stay(
     let op = ArticleOp::Stay { access_id, secs };
     Ok(store(
         state,
-        (customer, Some(spend)),
+        (customer, spend),
         &title,
         read_secs,
         uid,
@@ -140,11 +142,11 @@ async fn brief(state: &AppState, article_id: i64) -> Result<(i64, String, i32), 
         .ok_or_else(ApiError::not_found)
 }
 
-/// `caller`: the customer, and the signature the event spends (none for GZH-06, signed as a
-/// read).
+/// `caller`: the customer, and the signature the event spends in the radar writer's
+/// transaction (`auth::CustomerEvent`).
 async fn store(
     state: &AppState,
-    (customer, spend): (&Customer, Option<&Spend>),
+    (customer, spend): (&Customer, &Spend),
     title: &str,
     read_secs: i32,
     uid: i64,
@@ -168,7 +170,7 @@ async fn store(
                 read_secs,
                 op,
             },
-            spend,
+            Some(spend),
         )
         .await?;
     let r = &out.rec;
