@@ -786,3 +786,129 @@ async fn a_replayed_article_read_records_no_second_access_on_any_node() {
     assert_eq!(one("select read_count from article_stat").await, 2);
     counters_agree(&a, company, &[0, sales.user_id], "after a fresh read").await;
 }
+
+/// A customer deleted in plain SQL (an operator's delete; a company's delete takes its customers
+/// the same way, by cascade) takes their nodes and forwards along, and every article counter
+/// still equals a scan (sql/021): the article's reads, readers, deepest level, reading time and
+/// forwards, the readers per level and per reading-time bucket, and the reach and children of
+/// the ancestors that remain.
+#[tokio::test]
+async fn deleting_a_customer_in_sql_keeps_the_article_counters_true() {
+    let app = spawn_app().await;
+    let (company, admin, sales) = app.tenant("删读者").await;
+    let article = new_article(&app, &admin, "传下去").await;
+    let uid = sales.user_id.to_string();
+    let read = |who: &Signer, pid: Option<i64>| {
+        let (app, uid) = (&app, uid.clone());
+        let who = who.clone();
+        async move {
+            let pid = pid.map(|p| p.to_string()).unwrap_or_default();
+            app.get(&format!(
+                "/zhugeleida/gongzhonghao/article/myarticle/{article}"
+            ))
+            .signed(&who)
+            .query(&[("uid", uid.as_str()), ("pid", pid.as_str())])
+            .send()
+            .await
+            .ok()
+            .data()["article_access_log_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let forward = |who: &Signer| {
+        let (app, uid) = (&app, uid.clone());
+        let who = who.clone();
+        async move {
+            app.get(&format!(
+                "/zhugeleida/gongzhonghao/article/forward_article/{article}"
+            ))
+            .signed(&who)
+            .query(&[("uid", uid.as_str()), ("forward_type", "1")])
+            .send()
+            .await
+            .ok();
+        }
+    };
+    // A (level 1) → B, D (level 2); B → C (level 3); A and B forward; A reads twice; C reads
+    // to the end.
+    let [a, b, c, d] = [
+        common::customer(&app, sales.user_id, "o_sp_a").await,
+        common::customer(&app, sales.user_id, "o_sp_b").await,
+        common::customer(&app, sales.user_id, "o_sp_c").await,
+        common::customer(&app, sales.user_id, "o_sp_d").await,
+    ];
+    let a_node = read(&a, None).await;
+    read(&a, None).await;
+    forward(&a).await;
+    read(&b, Some(a.user_id)).await;
+    forward(&b).await;
+    let c_node = read(&c, Some(b.user_id)).await;
+    read(&d, Some(a.user_id)).await;
+    app.get(&format!(
+        "/zhugeleida/gongzhonghao/article/staytime/{article}"
+    ))
+    .signed(&c)
+    .query(&[
+        ("article_access_log_id", c_node.to_string().as_str()),
+        ("stay_time", "95"),
+    ])
+    .send()
+    .await
+    .ok();
+    let users = [0, sales.user_id];
+    counters_agree(&app, company, &users, "before the deletes").await;
+    let db = app.db().await;
+    let node = |id: i64| {
+        let db = &db;
+        async move {
+            let r = db
+                .query_one(
+                    "select reach, children from article_access where id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            (r.get::<_, i32>(0), r.get::<_, i32>(1))
+        }
+    };
+    let stat = || {
+        let db = &db;
+        async move {
+            let r = db
+                .query_one(
+                    "select read_count, reader_count, forward_count, level_num::int8, finished
+                     from article_stat where article_id = $1",
+                    &[&article],
+                )
+                .await
+                .unwrap();
+            (0..5).map(|i| r.get::<_, i64>(i)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(node(a_node).await, (3, 2));
+    assert_eq!(stat().await, vec![5, 4, 2, 3, 1]);
+
+    // B, in the middle of the tree: A loses a reader below and a child; C keeps level 3.
+    db.execute("delete from customer where id = $1", &[&b.user_id])
+        .await
+        .unwrap();
+    counters_agree(&app, company, &users, "after B's delete").await;
+    assert_eq!(node(a_node).await, (2, 1));
+    assert_eq!(stat().await, vec![4, 3, 1, 3, 1]);
+    // C, the only reader at level 3: the deepest level read is 2 again.
+    db.execute("delete from customer where id = $1", &[&c.user_id])
+        .await
+        .unwrap();
+    counters_agree(&app, company, &users, "after C's delete").await;
+    assert_eq!(stat().await, vec![3, 2, 1, 2, 0]);
+    // A and D in one statement: nothing of the tree is left.
+    db.execute(
+        "delete from customer where id = any($1)",
+        &[&vec![a.user_id, d.user_id]],
+    )
+    .await
+    .unwrap();
+    counters_agree(&app, company, &users, "after A's and D's delete").await;
+    assert_eq!(stat().await, vec![0, 0, 0, 0, 0]);
+}

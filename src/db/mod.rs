@@ -117,6 +117,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../sql/020_event_keys.sql"),
     ),
     (
+        21,
+        "021_uncount_article_deletes.sql",
+        include_str!("../../sql/021_uncount_article_deletes.sql"),
+    ),
+    (
         22,
         "022_conversation_recency.sql",
         include_str!("../../sql/022_conversation_recency.sql"),
