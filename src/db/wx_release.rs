@@ -410,8 +410,8 @@ pub async fn items(
         .collect())
 }
 
-/// Ends app `id`'s step in batch `batch_id` (`state` done | skipped | failed) and counts it,
-/// only if it was still pending (a resumed runner never counts a step twice).
+/// Records one item's outcome if it is still pending; true if it was (and is counted by
+/// [`count_finished`]).
 pub async fn finish_item(
     c: &impl GenericClient,
     batch_id: i64,
@@ -441,19 +441,28 @@ pub async fn finish_item(
             ],
         )
         .await?;
-    if n == 0 {
-        return Ok(false);
+    Ok(n > 0)
+}
+
+/// Adds finished items to the batch's counters: one update for a group of outcomes (the
+/// batch row is the one row every item of the batch writes).
+pub async fn count_finished(
+    c: &impl GenericClient,
+    batch_id: i64,
+    done: i32,
+    skipped: i32,
+    failed: i32,
+) -> Result<(), tokio_postgres::Error> {
+    if done + skipped + failed == 0 {
+        return Ok(());
     }
     c.execute(
-        "update wx_release_batch set
-            done = done + (case when $2 = 'done' then 1 else 0 end),
-            skipped = skipped + (case when $2 = 'skipped' then 1 else 0 end),
-            failed = failed + (case when $2 = 'failed' then 1 else 0 end)
+        "update wx_release_batch set done = done + $2, skipped = skipped + $3, failed = failed + $4
          where id = $1",
-        &[&batch_id, &state],
+        &[&batch_id, &done, &skipped, &failed],
     )
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Marks batch `id` done when no item is pending; true if it is done now.
