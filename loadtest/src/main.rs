@@ -83,7 +83,7 @@ enum Cmd {
     ProductList(content::ListArgs),
     /// Customer product and website views offered open-loop at a fixed rate (each stamped at
     /// its scheduled send time), salespeople on WebSockets: delivered rate, request and push p99.
-    ContentViews(content::ViewArgs),
+    ContentViews(content::ContentViewArgs),
     /// Image upload (PUB-01/02): one 10 MB image in 1 MB chunks until servable, and 100 at
     /// once with the server's memory sampled.
     Upload(upload::UploadArgs),
