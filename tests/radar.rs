@@ -572,3 +572,45 @@ async fn deletes_keep_the_dashboard_counters_true() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn two_salespeoples_events_do_not_wait_for_each_others_commit() {
+    // The radar writer's lanes own disjoint salespeople, but every batch also moved the
+    // company's one daily row, so a lane waited for the other's commit (sql/023): the log of
+    // two salespeople of one company must not share a row to lock.
+    let app = spawn_app().await;
+    let (company_id, admin, rep) = app.tenant("槽位").await;
+    app.user(company_id, "槽位-sales2", "Passw0rdX", 3).await;
+    let rep2 = app.login("槽位-sales2", "Passw0rdX").await;
+    assert_ne!(rep.user_id % 16, rep2.user_id % 16);
+    let c1 = customer(&app, rep.user_id, "o_slot1").await;
+    let c2 = customer(&app, rep2.user_id, "o_slot2").await;
+    card(&app, &c1, rep.user_id).await;
+    card(&app, &c2, rep2.user_id).await;
+    let log = "insert into action_log (company_id, user_id, customer_id, action, log)
+               values ($1, $2, $3, 1, 'x')";
+    let mut a = app.db().await;
+    let mut b = app.db().await;
+    let ta = a.transaction().await.unwrap();
+    ta.execute(log, &[&company_id, &rep.user_id, &c1.user_id])
+        .await
+        .unwrap();
+    let tb = b.transaction().await.unwrap();
+    tb.batch_execute("set local lock_timeout = '2s'")
+        .await
+        .unwrap();
+    tb.execute(log, &[&company_id, &rep2.user_id, &c2.user_id])
+        .await
+        .expect("the second salesperson's event waited for the first's transaction");
+    tb.commit().await.unwrap();
+    ta.commit().await.unwrap();
+    counters_agree(
+        &app,
+        company_id,
+        &[0, rep.user_id, rep2.user_id],
+        "after both",
+    )
+    .await;
+    let all = overview(&app, &admin, None).await;
+    assert_eq!(all["count_data"]["browse_num"], 4, "{all}");
+}

@@ -126,6 +126,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "022_conversation_recency.sql",
         include_str!("../../sql/022_conversation_recency.sql"),
     ),
+    (
+        23,
+        "023_company_counter_slots.sql",
+        include_str!("../../sql/023_company_counter_slots.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.
