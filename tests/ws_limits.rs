@@ -186,9 +186,22 @@ async fn a_database_outage_at_connect_says_try_again_not_log_in_again() {
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.code(), 500, "{}", r.raw);
     assert_eq!(r.msg(), "服务暂时不可用,请稍后重试");
-    // and once the database is back, the same credentials work again
-    let (_s, hello) = ws::connect(&app, CUST_WS, &cust).await;
-    assert_eq!(hello["type"], "hello");
+    // and once the database is back, the same credentials work again. A pooled connection
+    // the outage ended may still be handed out once before its end is seen (the full suite on
+    // two busy cores hit it): that attempt is answered 1013 like the outage, and a client
+    // tries again, as docs/realtime.md asks.
+    let mut hello = None;
+    for _ in 0..10 {
+        let mut s = ws::connect_raw(&app, CUST_WS, &cust).await;
+        match ws::next(&mut s, Duration::from_secs(10)).await {
+            Some(v) if v["type"] == "hello" => {
+                hello = Some(v);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    assert!(hello.is_some(), "no hello once the database was back");
 }
 
 /// Issue 8 defect 9: past the per-connection rate a client gets `error` 429 (with the
