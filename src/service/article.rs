@@ -19,7 +19,7 @@ use crate::{
     domain::{ai, time},
     error::ApiError,
     hub::Target,
-    service::radar::ArticleOut,
+    service::{content_cache::Cached, radar::ArticleOut},
     state::AppState,
 };
 
@@ -51,7 +51,7 @@ pub async fn read(
     article_id: i64,
     uid: i64,
     pid: Option<i64>,
-) -> Result<(Arc<ArticleRow>, ArticleRecorded), ApiError> {
+) -> Result<(Arc<Cached<ArticleRow>>, ArticleRecorded), ApiError> {
     let article = state
         .content
         .article(state, customer.company_id, article_id)

@@ -29,7 +29,37 @@ pub const CHANNEL: &str = "zgld_content";
 
 const TTL: Duration = Duration::from_secs(60);
 
-type Entry<T> = (Instant, Arc<T>);
+type Entry<T> = (Instant, Arc<Cached<T>>);
+
+/// A cached row, and its answer's JSON once a view has rendered it: every customer sees the
+/// same product or website, so the row is serialized once per cache entry instead of once per
+/// view (parsing its stored content JSON and escaping it again took a fifth of a view's
+/// instructions in the server, callgrind; docs/BENCHMARKS.md, seventh sitting).
+pub struct Cached<T> {
+    row: T,
+    rendered: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl<T> Cached<T> {
+    pub fn new(row: T) -> Self {
+        Cached {
+            row,
+            rendered: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The row's JSON, made by `render` at the first call for this entry.
+    pub fn rendered(&self, render: impl FnOnce(&T) -> Vec<u8>) -> &[u8] {
+        self.rendered.get_or_init(|| render(&self.row))
+    }
+}
+
+impl<T> std::ops::Deref for Cached<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.row
+    }
+}
 
 /// The cache; cheap to clone.
 #[derive(Clone, Default)]
@@ -50,7 +80,7 @@ struct Inner {
     generation: AtomicU64,
 }
 
-fn fresh<T>(map: &DashMap<i64, Entry<T>>, key: i64) -> Option<Arc<T>> {
+fn fresh<T>(map: &DashMap<i64, Entry<T>>, key: i64) -> Option<Arc<Cached<T>>> {
     map.get(&key)
         .filter(|e| e.0.elapsed() < TTL)
         .map(|e| e.1.clone())
@@ -62,7 +92,7 @@ impl ContentCache {
     }
 
     /// Stores `v` read while the cache was live at `generation`, unless anything changed since.
-    fn put<T>(&self, map: &DashMap<i64, Entry<T>>, key: i64, v: Arc<T>, generation: u64) {
+    fn put<T>(&self, map: &DashMap<i64, Entry<T>>, key: i64, v: Arc<Cached<T>>, generation: u64) {
         if self.live() && self.inner.generation.load(Ordering::Acquire) == generation {
             map.insert(key, (Instant::now(), v));
         }
@@ -74,7 +104,7 @@ impl ContentCache {
         state: &AppState,
         company_id: i64,
         id: i64,
-    ) -> Result<Option<Arc<ProductRow>>, ApiError> {
+    ) -> Result<Option<Arc<Cached<ProductRow>>>, ApiError> {
         if self.live() {
             if let Some(p) = fresh(&self.inner.products, id) {
                 return Ok((p.company_id == company_id).then_some(p));
@@ -86,7 +116,7 @@ impl ContentCache {
             db::product::get(&db, company_id, id, false).await?
         };
         Ok(row.map(|p| {
-            let p = Arc::new(p);
+            let p = Arc::new(Cached::new(p));
             self.put(&self.inner.products, id, p.clone(), generation);
             p
         }))
@@ -97,7 +127,7 @@ impl ContentCache {
         &self,
         state: &AppState,
         company_id: i64,
-    ) -> Result<Option<Arc<WebsiteRow>>, ApiError> {
+    ) -> Result<Option<Arc<Cached<WebsiteRow>>>, ApiError> {
         if self.live() {
             if let Some(w) = fresh(&self.inner.websites, company_id) {
                 return Ok(Some(w));
@@ -109,7 +139,7 @@ impl ContentCache {
             db::website::get(&db, company_id).await?
         };
         Ok(row.map(|w| {
-            let w = Arc::new(w);
+            let w = Arc::new(Cached::new(w));
             self.put(&self.inner.websites, company_id, w.clone(), generation);
             w
         }))
@@ -121,7 +151,7 @@ impl ContentCache {
         state: &AppState,
         company_id: i64,
         id: i64,
-    ) -> Result<Option<Arc<ArticleRow>>, ApiError> {
+    ) -> Result<Option<Arc<Cached<ArticleRow>>>, ApiError> {
         if self.live() {
             if let Some(a) = fresh(&self.inner.articles, id) {
                 return Ok((a.company_id == company_id).then_some(a));
@@ -133,7 +163,7 @@ impl ContentCache {
             db::article::for_reader(&db, company_id, id).await?
         };
         Ok(row.map(|a| {
-            let a = Arc::new(a);
+            let a = Arc::new(Cached::new(a));
             self.put(&self.inner.articles, id, a.clone(), generation);
             a
         }))

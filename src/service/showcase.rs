@@ -18,7 +18,7 @@ use crate::{
     },
     domain::action,
     error::ApiError,
-    service::radar,
+    service::{content_cache::Cached, radar},
     state::AppState,
 };
 
@@ -72,7 +72,7 @@ pub async fn product(
     state: &AppState,
     v: &Viewer<'_>,
     id: i64,
-) -> Result<Arc<ProductRow>, ApiError> {
+) -> Result<Arc<Cached<ProductRow>>, ApiError> {
     check_rep(state, v).await?;
     let p = state
         .content
@@ -84,7 +84,10 @@ pub async fn product(
     Ok(p)
 }
 
-pub async fn website(state: &AppState, v: &Viewer<'_>) -> Result<Arc<WebsiteRow>, ApiError> {
+pub async fn website(
+    state: &AppState,
+    v: &Viewer<'_>,
+) -> Result<Arc<Cached<WebsiteRow>>, ApiError> {
     check_rep(state, v).await?;
     let w = state
         .content

@@ -13,7 +13,7 @@ use crate::{
             website::website_row,
         },
         params::Params,
-        reply::{ApiResult, Reply},
+        reply::{ascii_json, ApiResult, RawReply, Reply},
     },
     auth::{replay::Spend, Customer, CustomerEvent, CustomerWrite},
     error::ApiError,
@@ -56,17 +56,32 @@ pub async fn products(
     ))
 }
 
-/// `GET …/product/product_single?uid=&product_id=` (the ADM-12 row).
-pub async fn product(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
+/// `GET …/product/product_single?uid=&product_id=` (the ADM-12 row, rendered once per cache
+/// entry).
+pub async fn product(
+    State(state): State<AppState>,
+    caller: CustomerEvent,
+    p: Params,
+) -> Result<RawReply, ApiError> {
     let id = p.req_i64("product_id")?;
     let row = svc::product(&state, &viewer(&caller, &p)?, id).await?;
-    Ok(Reply::list("查询成功", vec![single_row(&row)], 1))
+    Ok(RawReply::list_of_one(
+        "查询成功",
+        row.rendered(|r| ascii_json(&single_row(r))),
+    ))
 }
 
-/// `GET …/website?uid=` (the ADM-39 row).
-pub async fn website(State(state): State<AppState>, caller: CustomerEvent, p: Params) -> ApiResult {
+/// `GET …/website?uid=` (the ADM-39 row, rendered once per cache entry).
+pub async fn website(
+    State(state): State<AppState>,
+    caller: CustomerEvent,
+    p: Params,
+) -> Result<RawReply, ApiError> {
     let w = svc::website(&state, &viewer(&caller, &p)?).await?;
-    Ok(Reply::list("查询成功", vec![website_row(&w)], 1))
+    Ok(RawReply::list_of_one(
+        "查询成功",
+        w.rendered(|r| ascii_json(&website_row(r))),
+    ))
 }
 
 /// `GET …/plugin_report?uid=` and `…/company_news?uid=`: the activities (ADM-55 rows without
