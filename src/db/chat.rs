@@ -270,7 +270,7 @@ async fn statement(
         &cols.7[..],
         &cols.8[..],
     ) {
-        let stmt = db.prepare_cached(STORE_ONE).await?;
+        let stmt = db.prepare_cached(&STORE_ONE).await?;
         db.query(
             &stmt,
             &[c, u, k, st, it, content, cid, ord, &half_life, &weight, wk],
@@ -337,15 +337,16 @@ with input as (
         client_msg_id, ord, write_key)
 ),";
 
-static STORE: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{INPUT_MANY}{STORE_REST}"));
+static STORE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{INPUT_MANY}{STORE_REST}").replace("{ACTIVITY}", ACTIVITY)
+});
 
 /// One message (the common case at light load), with [`STORE`]'s parameters and result
 /// columns: the same writes without the batch's grouping, numbering and anti-join, so its plan
 /// has a third of the nodes to start per run (PostgreSQL's execution 0.36–0.41 ms against
 /// 0.54–0.73 ms; docs/BENCHMARKS.md, 2026-12-02). Its generic plan uses the indexes, so
 /// PostgreSQL caches it after five runs.
-const STORE_ONE: &str = "
+const STORE_ONE_TEXT: &str = "
 with dup as (
     -- a retry: the client id already stored in this conversation
     select m.id, m.conversation_id, m.seq, m.create_date, m.is_first_info, m.info_type, m.content
@@ -377,12 +378,7 @@ ins as (
 ),
 active as (
     -- as in STORE: a customer's message is activity and AI energy
-    update user_customer uc set
-        last_activity_time = case when uc.last_activity_time > now() - interval '1 minute'
-                                  then uc.last_activity_time else now() end,
-        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $9::float8)
-                    + $10::float8,
-        ai_energy_at = now()
+    update user_customer uc set {ACTIVITY}(1)
     where uc.user_id = $2::bigint and uc.customer_id = $3::bigint and $4::smallint = 2
       and exists (select 1 from conv)
     returning uc.id
@@ -393,6 +389,18 @@ union all
 select $8::int, true, d.id, d.conversation_id, d.seq, d.create_date, d.is_first_info, d.info_type, d.content
 from dup d
 ";
+static STORE_ONE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| STORE_ONE_TEXT.replace("{ACTIVITY}", ACTIVITY));
+
+/// The relation's activity and AI energy after the customer's messages (docs/ai-close-rate.md),
+/// one SET list for both statements; `(n)` that follows it is the number of messages. Minute
+/// precision keeps the update HOT, as for radar events.
+const ACTIVITY: &str = "
+        last_activity_time = case when uc.last_activity_time > now() - interval '1 minute'
+                                  then uc.last_activity_time else now() end,
+        ai_energy_at = now(),
+        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $9::float8)
+                    + $10::float8 * ";
 
 /// Everything after the input: the same for one message and for many.
 const STORE_REST: &str = "
@@ -448,12 +456,7 @@ ins as (
 active as (
     -- the customer's messages are activity and AI energy (docs/ai-close-rate.md); minute
     -- precision keeps the update HOT, as for radar events
-    update user_customer uc set
-        last_activity_time = case when uc.last_activity_time > now() - interval '1 minute'
-                                  then uc.last_activity_time else now() end,
-        ai_energy = uc.ai_energy * power(0.5, greatest(0, extract(epoch from now() - coalesce(uc.ai_energy_at, now()))) / $9::float8)
-                    + t.n * $10::float8,
-        ai_energy_at = now()
+    update user_customer uc set {ACTIVITY}(t.n)
     from (select user_id, customer_id, count(*) as n from newin where send_type = 2 group by 1, 2) t
     where uc.user_id = t.user_id and uc.customer_id = t.customer_id
     returning uc.id

@@ -643,7 +643,15 @@ impl Runner {
             Ok(None) => {
                 // The app withdrew its authorization meanwhile.
                 let err = (61003, "该小程序已取消授权".to_owned());
-                self.record(id, 0, None, "failed", 0, Some(err), 0).await;
+                self.record(AppOutcome {
+                    id,
+                    company_id: 0,
+                    change: None,
+                    state: "failed",
+                    tries: 0,
+                    error: Some(err),
+                    status_after: 0,
+                });
                 return;
             }
             Err(e) => {
@@ -673,40 +681,21 @@ impl Runner {
             }
         };
         let status_after = change.as_ref().and_then(|c| c.status).unwrap_or(app.status);
-        self.record(
+        self.record(AppOutcome {
             id,
-            app.company_id,
+            company_id: app.company_id,
             change,
             state,
             tries,
             error,
             status_after,
-        )
-        .await;
+        });
     }
 
     /// Hands one app's outcome to the batch's recorder, which writes it with the others of
     /// its group.
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
-        &self,
-        id: i64,
-        company_id: i64,
-        change: Option<Change>,
-        state: &'static str,
-        tries: i32,
-        error: Option<(i64, String)>,
-        status_after: i16,
-    ) {
-        let outcome = AppOutcome {
-            id,
-            company_id,
-            change,
-            state,
-            tries,
-            error,
-            status_after,
-        };
+    fn record(&self, outcome: AppOutcome) {
+        let id = outcome.id;
         if self.outcomes.send(outcome).is_err() {
             tracing::warn!(
                 batch_id = self.batch.id,
