@@ -426,6 +426,9 @@ async fn resume_returns_exactly_the_missed_messages_or_asks_for_a_reload() {
     let resumed = ws::next_of(&mut rws, "resumed").await;
     assert_eq!(resumed["conversations"], json!([]));
     // exactly the limit: all 500, in order, across the server's resume pages, then `resumed`
+    // (on a new connection: this one was told to reload, and until it has paged to 505 its
+    // resumes from below are answered with `reload` again, nothing replayed)
+    let (mut rws, _) = ws::connect(&app, REP_WS, &rep).await;
     let (missed, resumed) = ws::resume(&mut rws, conv, 5).await;
     let seqs: Vec<i64> = missed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (6..=505).collect::<Vec<_>>());
@@ -973,8 +976,93 @@ async fn a_resume_past_its_byte_budget_gets_reload_and_the_history_has_the_rest(
     rest.sort_unstable();
     assert_eq!(rest, (k + 1..=60).collect::<Vec<_>>());
 
-    // A small resume is not cut: the last few messages come as before.
-    let (missed, resumed) = ws::resume(&mut rws, conv, 57).await;
+    // Until the client has paged, a resume from below the reload's last_seq on this
+    // connection (a client that resumes on every gap in its live frames) is answered with
+    // `reload` at once: nothing is replayed again.
+    ws::send(
+        &mut rws,
+        json!({"type": "resume", "conversations": {conv.to_string(): k}}),
+    )
+    .await;
+    let f = ws::next(&mut rws, Duration::from_secs(10))
+        .await
+        .expect("frame");
+    assert_eq!(f["type"], "reload", "nothing replayed while paging: {f}");
+    assert_eq!(f["last_seq"], 60);
+    assert_eq!(f["replayed_to"], k);
+    let resumed = ws::next_of(&mut rws, "resumed").await;
+    assert_eq!(resumed["conversations"], json!([]));
+    // Paged: a resume from the reload's last_seq is served as usual, and so is the next one.
+    let (missed, resumed) = ws::resume(&mut rws, conv, 60).await;
+    assert!(missed.is_empty());
+    assert_eq!(resumed["conversations"][0]["last_seq"], 60);
+    let (missed, _) = ws::resume(&mut rws, conv, 58).await;
+    assert_eq!(missed.len(), 2);
+
+    // A small resume is not cut: on a new connection the last few messages come as before.
+    let (mut ws2, _) = ws::connect(&app, REP_WS, &rep).await;
+    let (missed, resumed) = ws::resume(&mut ws2, conv, 57).await;
     assert_eq!(missed.len(), 3);
     assert_eq!(resumed["conversations"][0]["last_seq"], 60);
+}
+
+/// After a `reload` a client pages back through the history while new messages arrive: with
+/// `current_page` each new message shifts every page by one (a paced reader of a busy
+/// conversation reads the same rows again and again); the `before_seq` cursor (a documented
+/// extension of QYW-34 and GZH-03) does not shift. A cursor that is not a number is 301.
+#[tokio::test]
+async fn history_pages_back_by_a_cursor_that_new_messages_do_not_shift() {
+    let app = spawn_app().await;
+    let (_, _, rep) = app.tenant("游标").await;
+    let cust = customer(&app, rep.user_id, "o_cursor").await;
+    bulk(&app, rep.user_id, cust.user_id, 60, 20).await;
+    let seqs = |r: &common::Resp, wrapped: bool| -> Vec<i64> {
+        let rows = if wrapped {
+            &r.data()["ret_data"]
+        } else {
+            r.data()
+        };
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect()
+    };
+    let c = cust.user_id.to_string();
+    let u = rep.user_id.to_string();
+    let page = |before: &'static str| {
+        app.get("/zhugeleida/qiyeweixin/chat").signed(&rep).query(&[
+            ("customer_id", c.as_str()),
+            ("length", "20"),
+            ("before_seq", before),
+        ])
+    };
+    let first = page("61").send().await.ok();
+    assert_eq!(seqs(&first, false), (41..=60).rev().collect::<Vec<_>>());
+    // Five new messages: page 2 by number would now start at 45; the cursor still gives 40..21.
+    bulk(&app, rep.user_id, cust.user_id, 5, 20).await;
+    let second = page("41").send().await.ok();
+    assert_eq!(seqs(&second, false), (21..=40).rev().collect::<Vec<_>>());
+    let by_number = app
+        .get("/zhugeleida/qiyeweixin/chat")
+        .signed(&rep)
+        .query(&[
+            ("customer_id", c.as_str()),
+            ("length", "20"),
+            ("current_page", "2"),
+        ])
+        .send()
+        .await
+        .ok();
+    assert_eq!(seqs(&by_number, false), (26..=45).rev().collect::<Vec<_>>());
+    // The customer's side (GZH-03) takes the same cursor.
+    let theirs = app
+        .get("/zhugeleida/gongzhonghao/chat")
+        .signed(&cust)
+        .query(&[("u_id", u.as_str()), ("length", "3"), ("before_seq", "4")])
+        .send()
+        .await
+        .ok();
+    assert_eq!(seqs(&theirs, true), vec![3, 2, 1]);
+    page("abc").send().await.expect_code(301);
 }

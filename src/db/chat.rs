@@ -560,18 +560,32 @@ pub async fn since(
         .collect())
 }
 
+/// Which page of a conversation's history (newest first): `offset`/`limit` as the legacy
+/// `current_page`/`length`, counted among the messages before `before_seq` when it is given
+/// (a cursor that new messages do not shift; docs/realtime.md, "reload").
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    pub offset: i64,
+    pub limit: i64,
+    pub before_seq: Option<i64>,
+}
+
 /// A page of a conversation's history, newest first.
 pub async fn history(
     db: &impl GenericClient,
     conversation_id: i64,
-    offset: i64,
-    limit: i64,
+    page: History,
 ) -> Result<Vec<Message>, ApiError> {
     let sql = format!(
-        "select {COLS} from chat_message m where m.conversation_id = $1 order by m.seq desc limit $2 offset $3"
+        "select {COLS} from chat_message m where m.conversation_id = $1 and m.seq < $4
+         order by m.seq desc limit $2 offset $3"
     );
+    let before = page.before_seq.unwrap_or(i64::MAX);
     Ok(db
-        .query(&sql, &[&conversation_id, &limit, &offset])
+        .query(
+            &sql,
+            &[&conversation_id, &page.limit, &page.offset, &before],
+        )
         .await?
         .iter()
         .map(message)

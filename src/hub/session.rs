@@ -227,6 +227,8 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, peer: Peer) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
     let mut replies: Vec<String> = Vec::new();
+    // Conversations this connection was told to `reload`, with the reload's `last_seq`.
+    let mut paging: HashMap<i64, i64> = HashMap::new();
     if let Err(e) = Box::pin(hello(&state, peer, &mut replies)).await {
         tracing::warn!(error = %e, "ws hello failed");
     }
@@ -259,7 +261,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, peer: Peer) {
                         let result = match serde_json::from_str::<Command>(t.as_str()) {
                             Ok(Command::Resume { conversations }) => {
                                 let mut sink = Sink { socket: &mut socket, limit: wt, conn: &conn, hub };
-                                match Box::pin(resume(&state, peer, conversations, &mut sink)).await {
+                                match Box::pin(resume(&state, peer, conversations, &mut paging, &mut sink)).await {
                                     Ok(()) => Ok(()),
                                     Err(Halt::Api(e)) => Err(e),
                                     Err(Halt::Socket(code)) => break 'session code,
@@ -409,6 +411,8 @@ enum Cut {
     Bytes,
     /// Live frames waiting behind the resume fill half the connection's queue.
     Backlog,
+    /// This connection was told to `reload` the conversation and has not paged past it yet.
+    Paging,
 }
 
 impl Cut {
@@ -417,6 +421,7 @@ impl Cut {
             Cut::Messages => "messages",
             Cut::Bytes => "bytes",
             Cut::Backlog => "backlog",
+            Cut::Paging => "paging",
         }
     }
 }
@@ -433,11 +438,16 @@ impl Cut {
 /// read), when the resume's bytes would pass `ZGLD_RESUME_MAX_BYTES`, or when live frames
 /// waiting behind the resume fill half the connection's queue. The client then pages the rest
 /// through the history (QYW-34 / GZH-03) at its own pace while its live frames flow
-/// (docs/realtime.md, "Catch-up budget").
+/// (docs/realtime.md, "Catch-up budget"). Until it has (a later `resume` from the reload's
+/// `last_seq` or past it), a `resume` of that conversation on this connection from below it
+/// gets `reload` again at once, nothing replayed: a client that resumes on every gap in its
+/// live frames while it pages would otherwise have the same messages replayed again and
+/// again, up to the byte budget each time (docs/RELIABILITY.md, scenario 3).
 async fn resume(
     state: &AppState,
     peer: Peer,
     conversations: HashMap<String, i64>,
+    paging: &mut HashMap<i64, i64>,
     sink: &mut Sink<'_>,
 ) -> Result<(), Halt> {
     let budget = &state.catchup;
@@ -450,7 +460,12 @@ async fn resume(
             .map_err(|_| ApiError::form("conversation id 必须是数字"))?;
         let c = own_conversation(state, peer, id).await?;
         let mut last = after;
-        let mut cut = (c.last_seq - after.max(0) > RESUME_LIMIT).then_some(Cut::Messages);
+        let paged_to = paging.remove(&c.id).filter(|l| after < *l);
+        let mut cut = if paged_to.is_some() {
+            Some(Cut::Paging)
+        } else {
+            (c.last_seq - after.max(0) > RESUME_LIMIT).then_some(Cut::Messages)
+        };
         'pages: while cut.is_none() && last.max(0) < c.last_seq {
             let db = state.db.get().await.map_err(ApiError::from)?;
             let page = chat::since(&db, c.id, last.max(0), RESUME_PAGE).await?;
@@ -481,7 +496,9 @@ async fn resume(
             Some(why) => {
                 metrics::counter!("zgld_resume_reloads_total", "reason" => why.label())
                     .increment(1);
-                let frame = json!({"type": "reload", "conversation_id": c.id, "last_seq": c.last_seq, "replayed_to": last.max(0)});
+                let to = paged_to.unwrap_or(c.last_seq);
+                paging.insert(c.id, to);
+                let frame = json!({"type": "reload", "conversation_id": c.id, "last_seq": to, "replayed_to": last.max(0)});
                 sink.send(frame.to_string()).await?;
             }
             None => done.push(json!({"conversation_id": c.id, "last_seq": last})),

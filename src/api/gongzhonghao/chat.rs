@@ -89,10 +89,10 @@ pub async fn history(
         }
         (state.people.user(&state, caller.id).await?, customer)
     };
-    let (offset, limit) = p.paging(Some(20))?.unwrap_or((0, 20));
+    let page = crate::api::qiyeweixin::chat::history_page(&p)?;
     let db = state.db.get().await?;
     let (rows, total) = match chat::conversation_of(&db, user.id, customer.id).await? {
-        Some(c) => (chat::history(&db, c.id, offset, limit).await?, c.last_seq),
+        Some(c) => (chat::history(&db, c.id, page).await?, c.last_seq),
         None => (vec![], 0),
     };
     drop(db);

@@ -4,7 +4,7 @@
 mod action;
 pub(crate) mod article;
 mod card;
-mod chat;
+pub(crate) mod chat;
 mod company;
 mod customer;
 mod feedback;
