@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::chaos_core::{
     self as core, lock, pct_ms, pct_of_ms, Fleet, Infra, Nodes, PrivateRedis, RestStats,
 };
-use crate::{loadavg, Env};
+use crate::{loadavg, median, Env};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ChaosArgs {
@@ -60,6 +60,12 @@ pub struct ChaosArgs {
     /// Scenario 3: seconds of each phase (without, then with the slow consumers).
     #[arg(long, default_value_t = 25)]
     phase_secs: u64,
+    /// Scenario 3: rounds of the two phases; the verdict compares the medians of their p99s.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Scenario 3: seconds of the phases' traffic before the first is measured.
+    #[arg(long, default_value_t = 10)]
+    warmup_secs: u64,
     /// The nodes' WebSocket queue (ZGLD_WS_QUEUE), frames.
     #[arg(long, default_value_t = 256)]
     ws_queue: usize,
@@ -426,12 +432,17 @@ fn spawn_sampler(
     })
 }
 
-/// Scenario 3: slow consumers, and the others' latency without and with them.
+/// Scenario 3: slow consumers, and the others' latency without and with them: after a warm-up,
+/// `rounds` pairs of phases (without and with, the order alternating from round to round), the
+/// slow consumers caught up again after each phase with them; the verdict compares the
+/// medians of the phases' p99s.
 async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
     let n = a.slow.min(a.pairs / 2);
     eprintln!(
-        "[chaos] slow: {n} slow consumers, phases of {} s",
-        a.phase_secs
+        "[chaos] slow: {n} slow consumers, {} round(s) of two {} s phases after {} s of warm-up",
+        a.rounds.max(1),
+        a.phase_secs,
+        a.warmup_secs
     );
     let rate = [
         ("ZGLD_WS_RATE", "50".to_owned()),
@@ -441,59 +452,152 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
     let (load, lh) = load_sampler();
     let f = r.fleet.clone();
     let others = move |c: &core::Client| c.id > n;
+    // The same traffic as the phases, not measured: pools, caches and the page cache warm up.
+    set_rates(&f, n, a.burst_rate, 0.0, a.burst_pad);
+    tokio::time::sleep(Duration::from_secs(a.warmup_secs)).await;
     let mut phases = Vec::new();
-    let watches = Arc::new(std::sync::Mutex::new(Vec::<(usize, Watch)>::new()));
-    for with_slow in [false, true] {
-        // A quiet moment in the slow pairs, then (second phase) their customers stop reading.
-        set_rates(&f, n, 0.0, 0.0, 0);
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let t0 = f.now_ns();
-        lock(&watches).clear();
-        for c in f.clients.iter().filter(|c| !c.rep && c.id <= n) {
-            let mut st = lock(&c.st);
-            st.stopped_at_seq = st.seen.keys().next_back().copied().unwrap_or(0);
-            let node = c.node.load(Ordering::SeqCst);
-            let mut w = Watch::default();
-            if let (Some(local), Some(port)) = (st.local, f.ports.get(node)) {
-                let srv = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
-                w.server_key = (hex_addr(srv), hex_addr(local));
-                w.client_key = (hex_addr(local), hex_addr(srv));
-            }
-            lock(&watches).push((c.idx, w));
-            if with_slow {
-                c.slow.store(true, Ordering::SeqCst);
-            }
-        }
-        for c in &f.clients {
-            lock(&c.st).trace.clear();
-        }
-        f.tracing.store(with_slow, Ordering::SeqCst);
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sampler = spawn_sampler(watches.clone(), stop.clone(), f.clone(), !a.slow_stay_away);
-        let _ = f.take_latencies(|_| true);
-        f.measuring.store(true, Ordering::SeqCst);
-        set_rates(&f, n, a.burst_rate, 0.0, a.burst_pad);
-        tokio::time::sleep(Duration::from_secs(a.phase_secs)).await;
-        f.measuring.store(false, Ordering::SeqCst);
-        f.tracing.store(false, Ordering::SeqCst);
-        stop.store(true, Ordering::SeqCst);
-        let _ = tokio::task::spawn_blocking(move || sampler.join()).await;
-        let mut lat = f.take_latencies(others);
-        phases.push(json!({
-            "slow_consumers": if with_slow { n } else { 0 },
-            "started_at_s": (t0 as f64 / 1e9 * 10.0).round() / 10.0,
-            "others_latency_ms": pct_ms(&mut lat),
-            "loadavg": loadavg(),
-        }));
-    }
-    let watches: Vec<(usize, Watch)> = lock(&watches).clone();
-    // Per slow consumer: the frame whose push overflowed its queue, estimated from the bytes
-    // the kernel held (those frames were written; one more is held by the blocked writer; the
-    // queue holds `ws_queue`), timed by its sender's `sent` ack; then when the server closed.
-    let mut per = Vec::new();
-    let mut after = Vec::new();
+    let (mut per, mut after, mut catch_up_s) = (Vec::new(), Vec::new(), Vec::new());
     let mut closed = 0;
-    for (idx, w) in &watches {
+    let watches = Arc::new(std::sync::Mutex::new(Vec::<(usize, Watch)>::new()));
+    for round in 0..a.rounds.max(1) {
+        // Rounds alternate the order (without, with; with, without; ...) so that a drift of
+        // the machine over the run (the tables grow) weighs on both alike.
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for with_slow in order {
+            // A quiet moment in the slow pairs, then (second phase) their customers stop reading.
+            set_rates(&f, n, 0.0, 0.0, 0);
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let t0 = f.now_ns();
+            lock(&watches).clear();
+            for c in f.clients.iter().filter(|c| !c.rep && c.id <= n) {
+                let mut st = lock(&c.st);
+                st.stopped_at_seq = st.seen.keys().next_back().copied().unwrap_or(0);
+                let node = c.node.load(Ordering::SeqCst);
+                let mut w = Watch::default();
+                if let (Some(local), Some(port)) = (st.local, f.ports.get(node)) {
+                    let srv = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+                    w.server_key = (hex_addr(srv), hex_addr(local));
+                    w.client_key = (hex_addr(local), hex_addr(srv));
+                }
+                lock(&watches).push((c.idx, w));
+                if with_slow {
+                    c.slow.store(true, Ordering::SeqCst);
+                }
+            }
+            for c in &f.clients {
+                lock(&c.st).trace.clear();
+            }
+            f.tracing.store(with_slow, Ordering::SeqCst);
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let sampler =
+                spawn_sampler(watches.clone(), stop.clone(), f.clone(), !a.slow_stay_away);
+            let _ = f.take_latencies(|_| true);
+            f.measuring.store(true, Ordering::SeqCst);
+            set_rates(&f, n, a.burst_rate, 0.0, a.burst_pad);
+            tokio::time::sleep(Duration::from_secs(a.phase_secs)).await;
+            f.measuring.store(false, Ordering::SeqCst);
+            f.tracing.store(false, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+            let _ = tokio::task::spawn_blocking(move || sampler.join()).await;
+            let mut lat = f.take_latencies(others);
+            phases.push(json!({
+                "round": round + 1,
+                "slow_consumers": if with_slow { n } else { 0 },
+                "started_at_s": (t0 as f64 / 1e9 * 10.0).round() / 10.0,
+                "others_latency_ms": pct_ms(&mut lat),
+                "loadavg": loadavg(),
+            }));
+            if !with_slow {
+                continue;
+            }
+            let ws: Vec<(usize, Watch)> = lock(&watches).clone();
+            let o = overflows(&f, &ws, a.ws_queue);
+            closed += o.closed;
+            after.extend(o.after);
+            per.extend(o.per);
+            // The slow consumers read again (and reconnect, resume or page the history); the
+            // next phase starts once they have caught up with what they missed.
+            for c in &f.clients {
+                c.slow.store(false, Ordering::SeqCst);
+            }
+            let t = Instant::now();
+            let caught_up = core::wait_caught_up(
+                &r.infra,
+                &f,
+                |c| !c.rep && c.id <= n,
+                Duration::from_secs(120),
+            )
+            .await
+            .map_err(|e| anyhow!("{e:?}"))?;
+            catch_up_s.push(json!({
+                "caught_up": caught_up,
+                "secs": (t.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            }));
+        }
+    }
+    // Everyone back to normal.
+    set_rates(&f, n, a.rate, a.rate, 0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = core::settle_and_verify(&r.infra, &r.fleet, None, Duration::from_secs(90))
+        .await
+        .map_err(|e| anyhow!("{e:?}"))?;
+    lh.abort();
+    let p99s = |with: bool| -> Vec<f64> {
+        phases
+            .iter()
+            .filter(|p| (p["slow_consumers"].as_u64().unwrap_or(0) > 0) == with)
+            .filter_map(|p| p["others_latency_ms"]["p99"].as_f64())
+            .collect()
+    };
+    let (base, with) = (median(p99s(false)), median(p99s(true)));
+    let within = after.iter().filter(|d| **d <= 1000.0).count();
+    let after_max = after.iter().copied().fold(f64::MIN, f64::max);
+    let out = json!({
+        "slow_consumers": n,
+        "slow_stay_away": a.slow_stay_away,
+        "rounds": a.rounds.max(1),
+        "closed_by_server": closed,
+        "close_after_overflow_ms": pct_of_ms(&after.iter().map(|d| d.max(0.0)).collect::<Vec<_>>()),
+        "close_after_overflow_max_ms": if after.is_empty() { Value::Null } else { json!((after_max * 10.0).round() / 10.0) },
+        "closed_within_1s_of_overflow": within,
+        "others_p99_without_ms": p99s(false),
+        "others_p99_with_ms": p99s(true),
+        "others_p99_median_without_ms": base,
+        "others_p99_median_with_ms": with,
+        "others_p99_change_pct": if base > 0.0 { json!(((with / base - 1.0) * 1000.0).round() / 10.0) } else { Value::Null },
+        "slow_caught_up_after_s": catch_up_s,
+        "phases": phases,
+        "per_consumer": per,
+        "verdict": v.json(),
+        "clients": client_figures(&r.fleet),
+        "loadavg": load_summary(&load),
+    });
+    teardown(r, a.keep_db).await;
+    Ok((out, v.ok()))
+}
+
+/// What one phase with slow consumers showed of each: how many frames the kernel held, which
+/// frame overflowed its queue, and how long after that the server closed the connection.
+struct Overflows {
+    per: Vec<Value>,
+    after: Vec<f64>,
+    closed: usize,
+}
+
+/// Per slow consumer: the frame whose push overflowed its queue, estimated from the bytes the
+/// kernel held (those frames were written; one more is held by the blocked writer; the queue
+/// holds `ws_queue`), timed by its sender's `sent` ack; then when the server closed.
+fn overflows(f: &Fleet, watches: &[(usize, Watch)], ws_queue: usize) -> Overflows {
+    let mut o = Overflows {
+        per: Vec::new(),
+        after: Vec::new(),
+        closed: 0,
+    };
+    for (idx, w) in watches {
         let Some(c) = f.clients.get(*idx) else {
             continue;
         };
@@ -523,20 +627,19 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
             };
             in_kernel += 1;
         }
-        let over_idx = in_kernel + a.ws_queue;
-        let overflow_ns = trace.get(over_idx).and_then(|t| t.1);
+        let overflow_ns = trace.get(in_kernel + ws_queue).and_then(|t| t.1);
         if w.closed_ns.is_some() {
-            closed += 1;
+            o.closed += 1;
         }
         let d = match (w.closed_ns, overflow_ns) {
             (Some(cl), Some(ov)) => Some((cl as f64 - ov as f64) / 1e6),
             _ => None,
         };
         if let Some(d) = d {
-            after.push(d);
+            o.after.push(d);
         }
         let stalled = w.closed_ns.map(|cl| (cl as f64 - w.grew_ns as f64) / 1e6);
-        per.push(json!({
+        o.per.push(json!({
             "customer": c.id,
             "frames_in_kernel": in_kernel,
             "kernel_bytes": w.kernel_bytes,
@@ -546,46 +649,7 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
             "close_after_writes_stalled_ms": stalled.map(|d| d.round()),
         }));
     }
-    // The slow consumers read again (and reconnect, resume); everyone back to normal.
-    for c in &f.clients {
-        c.slow.store(false, Ordering::SeqCst);
-    }
-    set_rates(&f, n, a.rate, a.rate, 0);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    // Their catch-up is paced by the nodes' catch-up budget (ZGLD_CATCHUP_BYTES_PER_SEC): with
-    // --slow-stay-away each has ~10 MB to read, ~200 MB in all at 4 MiB/s per node, so the
-    // wait is longer than the other scenarios' (it ends as soon as everyone has caught up).
-    let v = core::settle_and_verify(&r.infra, &r.fleet, None, Duration::from_secs(90))
-        .await
-        .map_err(|e| anyhow!("{e:?}"))?;
-    lh.abort();
-    let p99 = |i: usize| {
-        phases
-            .get(i)
-            .and_then(|p| p["others_latency_ms"]["p99"].as_f64())
-            .unwrap_or(0.0)
-    };
-    let (base, with) = (p99(0), p99(1));
-    let within = after.iter().filter(|d| **d <= 1000.0).count();
-    let after_max = after.iter().copied().fold(f64::MIN, f64::max);
-    let out = json!({
-        "slow_consumers": n,
-        "slow_stay_away": a.slow_stay_away,
-        "closed_by_server": closed,
-        "close_after_overflow_ms": pct_of_ms(&after.iter().map(|d| d.max(0.0)).collect::<Vec<_>>()),
-        "close_after_overflow_max_ms": if after.is_empty() { Value::Null } else { json!((after_max * 10.0).round() / 10.0) },
-        "closed_within_1s_of_overflow": within,
-        "others_p99_without_ms": base,
-        "others_p99_with_ms": with,
-        "others_p99_change_pct": if base > 0.0 { json!(((with / base - 1.0) * 1000.0).round() / 10.0) } else { Value::Null },
-        "phases": phases,
-        "per_consumer": per,
-        "verdict": v.json(),
-        "clients": client_figures(&r.fleet),
-        "loadavg": load_summary(&load),
-    });
-    teardown(r, a.keep_db).await;
-    Ok((out, v.ok()))
+    o
 }
 
 /// Scenario 4: rolling SIGTERMs.

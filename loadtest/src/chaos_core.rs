@@ -772,14 +772,14 @@ const HISTORY_PAGE: i64 = 50;
 /// One page of the client's conversation history, newest first: `(seq, id)` of its rows.
 /// The endpoints the real clients page it with (src/web/h5/app.js, src/web/c/app.js): a
 /// salesperson QYW-34, a customer the mini program's GZH-03; signed like the WebSocket.
-async fn history_page(f: &Fleet, c: &Client, node: usize, page: i64) -> Res<Vec<(i64, i64)>> {
+async fn history_page(f: &Fleet, c: &Client, node: usize, before: i64) -> Res<Vec<(i64, i64)>> {
     let port = f
         .ports
         .get(node)
         .copied()
         .ok_or_else(|| err("no such node"))?;
     let sig = signed_at(c.rep, c.id, now_ms());
-    let q = format!("current_page={page}&length={HISTORY_PAGE}");
+    let q = format!("before_seq={before}&length={HISTORY_PAGE}");
     let rows = if c.rep {
         let url = format!(
             "http://127.0.0.1:{port}/zhugeleida/qiyeweixin/chat?{sig}&customer_id={}&{q}",
@@ -809,9 +809,10 @@ async fn history_page(f: &Fleet, c: &Client, node: usize, page: i64) -> Res<Vec<
 
 /// After a `reload`: reads the history, page after page (one request at a time: the client's
 /// own pace), until every seq up to the reload's `last_seq` has been seen, then asks the
-/// session to resume from there. Rows come newest first, so it starts at the page where
-/// the reload's `last_seq` lies (rows stored meanwhile only push older ones to later pages:
-/// one may be read twice, none is skipped).
+/// session to resume from there. Rows come newest first; it pages back from the reload's
+/// `last_seq` with the `before_seq` cursor, which rows stored meanwhile do not shift (with
+/// `current_page` a conversation receiving 40 messages a second moved its pages faster than
+/// a paced reader read them, and the same rows were read again and again).
 async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
     let mut node = c.node.load(Ordering::Relaxed).min(1);
     // Passes over the history that moved nothing: a seq the history does not have (the check
@@ -819,10 +820,7 @@ async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
     let mut idle_passes = 0;
     loop {
         let target = c.history_to.load(Ordering::SeqCst);
-        let (wm, newest) = {
-            let st = lock(&c.st);
-            (st.wm, st.seen.keys().next_back().copied().unwrap_or(0))
-        };
+        let wm = lock(&c.st).wm;
         if wm >= target || idle_passes >= 3 || f.stop.load(Ordering::Relaxed) {
             c.history_running.store(false, Ordering::SeqCst);
             // A reload that came in just now found this task still running: go on for it.
@@ -836,15 +834,15 @@ async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
             c.history_done.store(true, Ordering::SeqCst);
             return;
         }
-        let mut page = (newest.max(target) - target) / HISTORY_PAGE + 1;
+        let mut before = target + 1;
         let mut failed = false;
         loop {
-            let rows = match history_page(&f, &c, node, page).await {
+            let rows = match history_page(&f, &c, node, before).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     // Not a pass: the node went away (or refused); the other one is asked.
                     failed = true;
-                    let what = format!("node {node}, page {page}: {e}");
+                    let what = format!("node {node}, before seq {before}: {e}");
                     {
                         let mut st = lock(&c.st);
                         st.history_errors += 1;
@@ -856,7 +854,7 @@ async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
                 }
             };
             let mut st = lock(&c.st);
-            let before = st.wm;
+            let wm_before = st.wm;
             st.history_pages += 1;
             st.history_rows += rows.len() as u64;
             let lowest = rows.iter().map(|r| r.0).min();
@@ -864,11 +862,11 @@ async fn read_history(f: Arc<Fleet>, c: Arc<Client>) {
                 st.see(seq, id);
             }
             // Done with this target, or at the bottom of the history, or below the gap.
-            if st.wm >= target || lowest.is_none_or(|l| l <= before + 1) {
-                break;
+            match lowest {
+                Some(l) if st.wm < target && l > wm_before + 1 => before = l,
+                _ => break,
             }
             drop(st);
-            page += 1;
         }
         if !failed && lock(&c.st).wm == wm {
             idle_passes += 1;
@@ -1277,6 +1275,38 @@ impl Verdict {
             "history_rows_read": self.history_rows,
             "details": self.details.iter().take(20).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// Waits (at most `limit`) until the clients `which` selects have seen every seq their
+/// conversation had when the wait began, while traffic goes on; returns whether they did.
+pub async fn wait_caught_up(
+    infra: &Infra,
+    f: &Arc<Fleet>,
+    which: impl Fn(&Client) -> bool,
+    limit: Duration,
+) -> Res<bool> {
+    let db = infra.db_client().await?;
+    let target: HashMap<i64, i64> = db
+        .query("select id, last_seq from conversation", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        .collect();
+    let t0 = Instant::now();
+    loop {
+        let behind = f.clients.iter().filter(|c| which(c)).any(|c| {
+            let st = lock(&c.st);
+            st.conv
+                .is_some_and(|conv| st.wm < target.get(&conv).copied().unwrap_or(0))
+        });
+        if !behind {
+            return Ok(true);
+        }
+        if t0.elapsed() >= limit {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

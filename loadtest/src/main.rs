@@ -774,6 +774,16 @@ pub(crate) fn loadavg() -> String {
 }
 
 /// Percentiles of a histogram of nanoseconds, in ms.
+/// The median of `v` (the mean of the two middle values for an even count); NaN when empty.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 fn pct_ms(hist: &Histogram<u64>) -> Value {
     let ms = |q: f64| round(hist.value_at_quantile(q) as f64 / 1e6);
     json!({"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "p999": ms(0.999), "max": round(hist.max() as f64 / 1e6), "samples": hist.len()})

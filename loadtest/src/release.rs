@@ -17,7 +17,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use super::{chat_phase, loadavg, prepare, round, signed, ChatArgs, ChatRig, Env, Node, DB};
+use super::{
+    chat_phase, loadavg, median, prepare, round, signed, ChatArgs, ChatRig, Env, Node, DB,
+};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReleaseArgs {
@@ -59,6 +61,11 @@ pub struct ReleaseArgs {
     /// Unmeasured seconds at the start of each chat phase.
     #[arg(long, default_value_t = 3)]
     chat_warmup: u64,
+    /// With `--with-chat`: rounds of the two chat phases, the order alternating (without, with;
+    /// with, without; ...) so that a drift of the machine weighs on both alike; each round
+    /// releases a new version to every app. The ratios compare the medians of the phases.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
 }
 
 async fn db(env: &Env) -> anyhow::Result<tokio_postgres::Client> {
@@ -179,6 +186,7 @@ async fn release_all(
     base: &str,
     op: usize,
     list: &str,
+    version: &str,
 ) -> anyhow::Result<Value> {
     let t0 = Instant::now();
     let load0 = loadavg();
@@ -190,7 +198,7 @@ async fn release_all(
         &[
             ("app_ids_list", list.to_owned()),
             ("template_id", "1".into()),
-            ("user_version", "v1.0.1".into()),
+            ("user_version", version.to_owned()),
             ("user_desc", "bench".into()),
         ],
     )
@@ -326,49 +334,88 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
     let list = serde_json::to_string(&ids)?;
 
     let (batch_report, chat) = match &chat_args {
-        None => (release_all(&http, &base, op, &list).await?, Value::Null),
+        None => (
+            release_all(&http, &base, op, &list, "v1.0.1").await?,
+            Value::Null,
+        ),
         Some(c) => {
             let mut rig = ChatRig::connect(c, reps, customers, node.port, node.port).await?;
             tokio::time::sleep(Duration::from_secs(2)).await;
             rig.go();
-            eprintln!("[release] chat at {} msg/s without the batch", c.rate);
-            let without = chat_phase(&mut rig, c, c.rate, None).await?;
-            eprintln!("[release] the same chat while releasing to {n} apps");
-            let done = std::sync::Arc::new(tokio::sync::Mutex::new(None));
-            let until = {
-                let (http, base, list, done) =
-                    (http.clone(), base.clone(), list.clone(), done.clone());
-                // Polled only once the phase's warm-up is over: the batch starts as the
-                // measurement does and the measurement ends with it.
-                Box::pin(async move {
-                    let r = release_all(&http, &base, op, &list).await;
-                    *done.lock().await = Some(r);
-                })
-            };
-            let with = chat_phase(&mut rig, c, c.rate, Some(until)).await?;
+            let (mut without, mut with, mut reports) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..a.rounds.max(1) {
+                let order = if round % 2 == 0 {
+                    [false, true]
+                } else {
+                    [true, false]
+                };
+                for batch in order {
+                    if !batch {
+                        eprintln!(
+                            "[release] round {}: chat at {} msg/s without the batch",
+                            round + 1,
+                            c.rate
+                        );
+                        without.push(chat_phase(&mut rig, c, c.rate, None).await?);
+                        continue;
+                    }
+                    eprintln!(
+                        "[release] round {}: the same chat while releasing to {n} apps",
+                        round + 1
+                    );
+                    let done = std::sync::Arc::new(tokio::sync::Mutex::new(None));
+                    let version = format!("v1.0.{}", round + 1);
+                    let until = {
+                        let (http, base, list, done) =
+                            (http.clone(), base.clone(), list.clone(), done.clone());
+                        // Polled only once the phase's warm-up is over: the batch starts as the
+                        // measurement does and the measurement ends with it.
+                        Box::pin(async move {
+                            let r = release_all(&http, &base, op, &list, &version).await;
+                            *done.lock().await = Some(r);
+                        })
+                    };
+                    with.push(chat_phase(&mut rig, c, c.rate, Some(until)).await?);
+                    reports.push(
+                        done.lock()
+                            .await
+                            .take()
+                            .context("the batch did not finish")??,
+                    );
+                }
+            }
             let errors = rig
                 .counters
                 .errors
                 .load(std::sync::atomic::Ordering::Relaxed);
             rig.close();
-            let batch_report = done
-                .lock()
-                .await
-                .take()
-                .context("the batch did not finish")??;
-            let p99 = |v: &Value| v["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN);
-            let p50 = |v: &Value| v["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN);
+            let q = |v: &[Value], k: &str| -> Vec<f64> {
+                v.iter()
+                    .map(|p| p["latency_ms"][k].as_f64().unwrap_or(f64::NAN))
+                    .collect()
+            };
+            let ratio = |k: &str| round(median(q(&with, k)) / median(q(&without, k)));
             let chat = json!({
                 "rate": c.rate,
                 "clients": c.clients,
                 "reps": c.reps,
                 "senders": c.senders,
+                "rounds": a.rounds.max(1),
+                "p50_without_ms": q(&without, "p50"),
+                "p50_with_ms": q(&with, "p50"),
+                "p99_without_ms": q(&without, "p99"),
+                "p99_with_ms": q(&with, "p99"),
+                "p50_ratio": ratio("p50"),
+                "p99_ratio": ratio("p99"),
                 "without_batch": without,
                 "with_batch": with,
-                "p50_ratio": round(p50(&with) / p50(&without)),
-                "p99_ratio": round(p99(&with) / p99(&without)),
                 "chat_errors": errors,
             });
+            let mut batch_report = reports.last().cloned().unwrap_or(Value::Null);
+            if let Some(m) = batch_report.as_object_mut() {
+                let secs: Vec<Value> = reports.iter().map(|r| r["total_secs"].clone()).collect();
+                m.insert("total_secs_by_round".into(), Value::Array(secs));
+            }
             (batch_report, chat)
         }
     };
