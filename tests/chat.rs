@@ -697,6 +697,36 @@ async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
     // and one again after them
     let last = store_batch(&client, &[msg("z", None)]).await.unwrap();
     assert_eq!(last[0].message.seq, 24);
+    // the salesperson's message (its own single-message statement) and its retry, alone:
+    // the retry breaks the client-id key, is rolled back whole and found as a duplicate
+    let reply = NewMessage {
+        send_type: 1,
+        ..msg("r", Some("u1"))
+    };
+    let sent = store_batch(&client, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    assert_eq!((sent[0].message.seq, sent[0].duplicate), (25, false));
+    let retried = store_batch(&client, &[reply]).await.unwrap();
+    assert_eq!(
+        (
+            retried[0].message.id,
+            retried[0].message.seq,
+            retried[0].duplicate
+        ),
+        (sent[0].message.id, 25, true)
+    );
+    let after = store_batch(&client, &[msg("y", None)]).await.unwrap();
+    assert_eq!(after[0].message.seq, 26, "the retry spent no seq");
+    let customer_unread: i32 = client
+        .query_one(
+            "select customer_unread from conversation where user_id = $1 and customer_id = $2",
+            &[&rep.user_id, &cust.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(customer_unread, 1);
     // the customer's messages are unread for the salesperson, once each
     let unread: i32 = client
         .query_one(
@@ -706,7 +736,7 @@ async fn batches_of_one_few_and_many_share_one_gap_free_sequence() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(unread, 24);
+    assert_eq!(unread, 25);
 }
 
 /// A message updates its conversation's seq, unread count and time in place: a HOT update,

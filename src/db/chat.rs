@@ -270,12 +270,23 @@ async fn statement(
         &cols.7[..],
         &cols.8[..],
     ) {
-        let stmt = db.prepare_cached(&STORE_ONE).await?;
-        db.query(
-            &stmt,
-            &[c, u, k, st, it, content, cid, ord, &half_life, &weight, wk],
-        )
-        .await
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] =
+            [c, u, k, st, it, content, cid, ord, &half_life, &weight, wk];
+        let fresh = if *st == TO_USER {
+            &*STORE_ONE_FRESH_TO_USER
+        } else {
+            &*STORE_ONE_FRESH_TO_CUSTOMER
+        };
+        let stmt = db.prepare_typed_cached(fresh, &STORE_ONE_TYPES).await?;
+        match db.query(&stmt, &params).await {
+            Err(e) if is_client_key_conflict(&e) => {
+                let stmt = db
+                    .prepare_typed_cached(&STORE_ONE, &STORE_ONE_TYPES)
+                    .await?;
+                db.query(&stmt, &params).await
+            }
+            other => other,
+        }
     } else {
         store_many(db, cols, n, half_life, weight).await
     }
@@ -346,22 +357,23 @@ static STORE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// has a third of the nodes to start per run (PostgreSQL's execution 0.36–0.41 ms against
 /// 0.54–0.73 ms; docs/BENCHMARKS.md, 2026-12-02). Its generic plan uses the indexes, so
 /// PostgreSQL caches it after five runs.
-const STORE_ONE_TEXT: &str = "
-with dup as (
+const STORE_ONE_DUP: &str = "dup as (
     -- a retry: the client id already stored in this conversation
     select m.id, m.conversation_id, m.seq, m.create_date, m.is_first_info, m.info_type, m.content
     from conversation c0 join chat_message m on m.conversation_id = c0.id
     where c0.user_id = $2::bigint and c0.customer_id = $3::bigint and m.send_type = $4::smallint
       and m.client_msg_id = $7::text and $7::text is not null
     limit 1
-),
-conv as (
+)";
+
+/// [`STORE_ONE`]'s writes: the conversation's seq and counters, then the message. `{GUARD}`
+/// skips them when the statement found the client id already stored.
+const STORE_ONE_WRITE: &str = "conv as (
     insert into conversation (company_id, user_id, customer_id, last_seq, last_message_at, last_message_minute,
         user_unread, customer_unread)
     select $1::bigint, $2::bigint, $3::bigint, 1, now(), date_trunc('minute', now()),
         ($4::smallint = 2)::int, ($4::smallint = 1)::int
-    where not exists (select 1 from dup)
-    on conflict on constraint conversation_pair_key do update set
+{GUARD}    on conflict on constraint conversation_pair_key do update set
         last_seq = conversation.last_seq + 1, last_message_at = now(),
         last_message_minute = excluded.last_message_minute,
         user_unread = conversation.user_unread + excluded.user_unread,
@@ -375,22 +387,67 @@ ins as (
         $5::smallint, $6::jsonb, $7::text, c.last_seq = 1, now(), $11::bigint
     from conv c
     returning id, conversation_id, seq, create_date, is_first_info, info_type, content
-),
-active as (
+)";
+
+/// A customer's message is activity and AI energy (`$4` = 2).
+const STORE_ONE_ACTIVE: &str = "active as (
     -- as in STORE: a customer's message is activity and AI energy
     update user_customer uc set {ACTIVITY}(1)
     where uc.user_id = $2::bigint and uc.customer_id = $3::bigint and $4::smallint = 2
       and exists (select 1 from conv)
     returning uc.id
-)
+)";
+
+const STORE_ONE_NEW: &str = "
 select $8::int, false, i.id, i.conversation_id, i.seq, i.create_date, i.is_first_info, i.info_type, i.content
 from ins i
-union all
+";
+
+const STORE_ONE_DUPLICATE: &str = "union all
 select $8::int, true, d.id, d.conversation_id, d.seq, d.create_date, d.is_first_info, d.info_type, d.content
 from dup d
 ";
-static STORE_ONE: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| STORE_ONE_TEXT.replace("{ACTIVITY}", ACTIVITY));
+
+/// The complete statement: looks the client id up first, so a retry comes back as a duplicate.
+static STORE_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let write = STORE_ONE_WRITE.replace("{GUARD}", "    where not exists (select 1 from dup)\n");
+    format!(
+        "with {STORE_ONE_DUP},\n{write},\n{STORE_ONE_ACTIVE}{STORE_ONE_NEW}{STORE_ONE_DUPLICATE}"
+    )
+    .replace("{ACTIVITY}", ACTIVITY)
+});
+
+/// The first try for one message: the writes without the client-id lookup (a fifth of the
+/// statement's time; a retry is rare). A retry of a stored message breaks the client-id key,
+/// which rolls the whole statement back (no seq spent); [`STORE_ONE`] then answers it as a
+/// duplicate. A salesperson's message (`send_type` 1) leaves out the relation update too,
+/// whose plan nodes PostgreSQL would set up on every run (docs/BENCHMARKS.md, eighth sitting).
+static STORE_ONE_FRESH_TO_USER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let write = STORE_ONE_WRITE.replace("{GUARD}", "");
+    format!("with {write},\n{STORE_ONE_ACTIVE}{STORE_ONE_NEW}").replace("{ACTIVITY}", ACTIVITY)
+});
+static STORE_ONE_FRESH_TO_CUSTOMER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let write = STORE_ONE_WRITE.replace("{GUARD}", "");
+    format!("with {write}{STORE_ONE_NEW}")
+});
+
+/// The parameter types of the single-message statements (some leave `$7`, `$9` or `$10` out).
+const STORE_ONE_TYPES: [tokio_postgres::types::Type; 11] = {
+    use tokio_postgres::types::Type;
+    [
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT2,
+        Type::INT2,
+        Type::JSONB,
+        Type::TEXT,
+        Type::INT4,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::INT8,
+    ]
+};
 
 /// The relation's activity and AI energy after the customer's messages (docs/ai-close-rate.md),
 /// one SET list for both statements; `(n)` that follows it is the number of messages. Minute
