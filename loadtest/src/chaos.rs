@@ -460,14 +460,7 @@ async fn slow(env: &Env, a: &ChaosArgs) -> anyhow::Result<(Value, bool)> {
     let mut closed = 0;
     let watches = Arc::new(std::sync::Mutex::new(Vec::<(usize, Watch)>::new()));
     for round in 0..a.rounds.max(1) {
-        // Rounds alternate the order (without, with; with, without; ...) so that a drift of
-        // the machine over the run (the tables grow) weighs on both alike.
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for with_slow in order {
+        for with_slow in crate::round_order(round) {
             // A quiet moment in the slow pairs, then (second phase) their customers stop reading.
             set_rates(&f, n, 0.0, 0.0, 0);
             tokio::time::sleep(Duration::from_millis(800)).await;

@@ -1278,6 +1278,26 @@ impl Verdict {
     }
 }
 
+/// Each conversation's `last_seq`, by id.
+async fn last_seqs(db: &tokio_postgres::Client) -> Res<HashMap<i64, i64>> {
+    Ok(db
+        .query("select id, last_seq from conversation", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        .collect())
+}
+
+impl Client {
+    /// Whether this client has not yet seen every seq of its conversation up to `last_seqs`'
+    /// (a client without a conversation yet is not behind).
+    fn behind(&self, last_seqs: &HashMap<i64, i64>) -> bool {
+        let st = lock(&self.st);
+        st.conv
+            .is_some_and(|conv| st.wm < last_seqs.get(&conv).copied().unwrap_or(0))
+    }
+}
+
 /// Waits (at most `limit`) until the clients `which` selects have seen every seq their
 /// conversation had when the wait began, while traffic goes on; returns whether they did.
 pub async fn wait_caught_up(
@@ -1286,21 +1306,15 @@ pub async fn wait_caught_up(
     which: impl Fn(&Client) -> bool,
     limit: Duration,
 ) -> Res<bool> {
-    let db = infra.db_client().await?;
-    let target: HashMap<i64, i64> = db
-        .query("select id, last_seq from conversation", &[])
-        .await?
-        .iter()
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
-        .collect();
+    let target = last_seqs(&infra.db_client().await?).await?;
     let t0 = Instant::now();
     loop {
-        let behind = f.clients.iter().filter(|c| which(c)).any(|c| {
-            let st = lock(&c.st);
-            st.conv
-                .is_some_and(|conv| st.wm < target.get(&conv).copied().unwrap_or(0))
-        });
-        if !behind {
+        if !f
+            .clients
+            .iter()
+            .filter(|c| which(c))
+            .any(|c| c.behind(&target))
+        {
             return Ok(true);
         }
         if t0.elapsed() >= limit {
@@ -1329,24 +1343,8 @@ pub async fn settle_and_verify(
     let mut last: HashMap<i64, i64> = HashMap::new();
     // Delivery settles: wait (bounded) until every client's contiguous seq reaches the end.
     while t0.elapsed() < limit {
-        last = db
-            .query("select id, last_seq from conversation", &[])
-            .await?
-            .iter()
-            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
-            .collect();
-        let behind = f
-            .clients
-            .iter()
-            .filter(|c| {
-                let st = lock(&c.st);
-                match st.conv {
-                    Some(conv) => st.wm < last.get(&conv).copied().unwrap_or(0),
-                    None => false,
-                }
-            })
-            .count();
-        if behind == 0 {
+        last = last_seqs(&db).await?;
+        if !f.clients.iter().any(|c| c.behind(&last)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1555,25 +1553,17 @@ pub async fn redis_outage(
     redis.up().await?;
     let back = Instant::now();
     // What each conversation holds at the moment Redis is back: every client must see it.
-    let db = infra.db_client().await?;
-    let target: HashMap<i64, i64> = db
-        .query("select id, last_seq from conversation", &[])
-        .await?
-        .iter()
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
-        .collect();
+    let target = last_seqs(&infra.db_client().await?).await?;
     let mut behind_at_return = 0usize;
     let mut caught: Vec<Option<f64>> = f
         .clients
         .iter()
         .map(|c| {
-            let st = lock(&c.st);
-            let t = st.conv.and_then(|cv| target.get(&cv)).copied().unwrap_or(0);
-            if st.wm >= t {
-                Some(0.0)
-            } else {
+            if c.behind(&target) {
                 behind_at_return += 1;
                 None
+            } else {
+                Some(0.0)
             }
         })
         .collect();
@@ -1581,12 +1571,8 @@ pub async fn redis_outage(
         tokio::time::sleep(Duration::from_millis(5)).await;
         let ms = back.elapsed().as_secs_f64() * 1e3;
         for (c, slot) in f.clients.iter().zip(caught.iter_mut()) {
-            if slot.is_none() {
-                let st = lock(&c.st);
-                let t = st.conv.and_then(|cv| target.get(&cv)).copied().unwrap_or(0);
-                if st.wm >= t {
-                    *slot = Some(ms);
-                }
+            if slot.is_none() && !c.behind(&target) {
+                *slot = Some(ms);
             }
         }
     }

@@ -774,6 +774,17 @@ pub(crate) fn loadavg() -> String {
 }
 
 /// Percentiles of a histogram of nanoseconds, in ms.
+/// Which phases round `round` (from 0) runs, `true` being the one with the disturbance:
+/// without, with; then with, without; ... so that a drift of the machine over a run (tables
+/// grow, caches fill) weighs on both kinds alike.
+fn round_order(round: usize) -> [bool; 2] {
+    if round.is_multiple_of(2) {
+        [false, true]
+    } else {
+        [true, false]
+    }
+}
+
 /// The median of `v` (the mean of the two middle values for an even count); NaN when empty.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -344,12 +344,7 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
             rig.go();
             let (mut without, mut with, mut reports) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..a.rounds.max(1) {
-                let order = if round % 2 == 0 {
-                    [false, true]
-                } else {
-                    [true, false]
-                };
-                for batch in order {
+                for batch in crate::round_order(round) {
                     if !batch {
                         eprintln!(
                             "[release] round {}: chat at {} msg/s without the batch",
