@@ -144,6 +144,18 @@ impl Params {
         Ok(Some(((page - 1).saturating_mul(len), len)))
     }
 
+    /// The page of a chat history (QYW-34, GZH-03): [`Params::paging`] with 20 by default, and
+    /// the documented extension `before_seq` (only messages before that seq: a cursor for
+    /// clients paging back after a `reload` while new messages arrive).
+    pub fn chat_history(&self) -> Result<crate::db::chat::History, ApiError> {
+        let (offset, limit) = self.paging(Some(20))?.unwrap_or((0, 20));
+        Ok(crate::db::chat::History {
+            offset,
+            limit,
+            before_seq: self.i64("before_seq")?,
+        })
+    }
+
     fn push_json_object(&mut self, v: Value) {
         if let Value::Object(map) = v {
             for (k, v) in map {

@@ -89,7 +89,7 @@ pub async fn history(
         }
         (state.people.user(&state, caller.id).await?, customer)
     };
-    let page = crate::api::qiyeweixin::chat::history_page(&p)?;
+    let page = p.chat_history()?;
     let db = state.db.get().await?;
     let (rows, total) = match chat::conversation_of(&db, user.id, customer.id).await? {
         Some(c) => (chat::history(&db, c.id, page).await?, c.last_seq),

@@ -57,22 +57,10 @@ pub async fn contacts(State(state): State<AppState>, caller: StaffRead, p: Param
     Ok(Reply::ok("", json!({"ret_data": out, "data_count": total})))
 }
 
-/// The page of QYW-34 and GZH-03: `current_page`/`length` (20 by default), and the documented
-/// extension `before_seq` (only messages before that seq: a cursor for clients paging back
-/// after a `reload` while new messages arrive).
-pub fn history_page(p: &Params) -> Result<chat::History, crate::error::ApiError> {
-    let (offset, limit) = p.paging(Some(20))?.unwrap_or((0, 20));
-    Ok(chat::History {
-        offset,
-        limit,
-        before_seq: p.i64("before_seq")?,
-    })
-}
-
 /// QYW-34: history with one customer, newest first.
 pub async fn history(State(state): State<AppState>, caller: StaffRead, p: Params) -> ApiResult {
     let customer_id = p.req_i64("customer_id")?;
-    let page = history_page(&p)?;
+    let page = p.chat_history()?;
     let customer = state.people.customer(&state, customer_id).await?;
     if customer.company_id != caller.company_id {
         return Err(crate::error::ApiError::not_found());

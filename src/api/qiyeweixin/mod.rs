@@ -4,7 +4,7 @@
 mod action;
 pub(crate) mod article;
 mod card;
-pub(crate) mod chat;
+mod chat;
 mod company;
 mod customer;
 mod feedback;
