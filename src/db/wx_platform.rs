@@ -151,14 +151,15 @@ pub async fn fresh_authorizer_token(
     c: &impl GenericClient,
     appid: &str,
 ) -> Result<Option<StoredToken>, tokio_postgres::Error> {
-    let row = c
-        .query_opt(
+    // Prepared once per connection: a release batch asks it once for each of its apps.
+    let st = c
+        .prepare_cached(
             "select access_token, extract(epoch from token_renew_at - clock_timestamp())::float8
              from wx_authorizer
              where appid = $1 and authorized and access_token is not null and token_renew_at > clock_timestamp()",
-            &[&appid],
         )
         .await?;
+    let row = c.query_opt(&st, &[&appid]).await?;
     Ok(row.map(|r| StoredToken {
         token: r.get(0),
         fresh_secs: r.get(1),

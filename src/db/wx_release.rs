@@ -115,11 +115,14 @@ pub async fn one(
     c: &impl GenericClient,
     id: i64,
 ) -> Result<Option<AppRelease>, tokio_postgres::Error> {
-    let r = c
-        .query_opt(&format!("{APP_SELECT} and a.id = $1"), &[&id])
-        .await?;
+    let st = c.prepare_cached(&APP_BY_ID).await?;
+    let r = c.query_opt(&st, &[&id]).await?;
     Ok(r.as_ref().map(app))
 }
+
+/// One app's row; prepared once per connection, as a batch reads one app per step.
+static APP_BY_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{APP_SELECT} and a.id = $1"));
 
 /// Ids of the apps in `company` (`None`: all) whose status is `status`.
 pub async fn ids_in_status(
@@ -168,17 +171,19 @@ pub async fn apply(
     batch_id: Option<i64>,
     change: &Change,
 ) -> Result<(), tokio_postgres::Error> {
-    c.execute(
-        "insert into wx_release (authorizer_id, company_id) values ($1, $2) on conflict do nothing",
-        &[&id, &company_id],
-    )
-    .await?;
+    let st = c
+        .prepare_cached(
+            "insert into wx_release (authorizer_id, company_id) values ($1, $2) on conflict do nothing",
+        )
+        .await?;
+    c.execute(&st, &[&id, &company_id]).await?;
     let (errcode, errmsg) = match &change.error {
         Some((code, msg)) => (Some(*code), Some(msg.clone())),
         None => (None, None),
     };
-    c.execute(
-        "update wx_release set
+    let st = c
+        .prepare_cached(
+            "update wx_release set
             status_time = case when $2::smallint is not null and $2 <> status then now() else status_time end,
             status = coalesce($2, status),
             template_id = coalesce($3, template_id),
@@ -197,6 +202,10 @@ pub async fn apply(
             last_errcode = $11, last_errmsg = $12,
             batch_id = coalesce($15, batch_id)
          where authorizer_id = $1",
+        )
+        .await?;
+    c.execute(
+        &st,
         &[
             &id,
             &change.status,
@@ -425,11 +434,16 @@ pub async fn finish_item(
         Some((code, msg)) => (Some(*code), Some(msg.as_str())),
         None => (None, None),
     };
-    let n = c
-        .execute(
+    let st = c
+        .prepare_cached(
             "update wx_release_item set state = $3, attempts = attempts + $4, errcode = $5,
                 errmsg = $6, status_after = $7, updated_at = now()
              where batch_id = $1 and authorizer_id = $2 and state = 'pending'",
+        )
+        .await?;
+    let n = c
+        .execute(
+            &st,
             &[
                 &batch_id,
                 &id,
