@@ -98,9 +98,12 @@ async fn sandbox(
         "categories": [{"first_class": "工具", "first_id": 1, "second_class": "效率", "second_id": 2}],
         "audit": {"mode": "auto", "auto_delay_secs": 0, "auto_outcome": 0, "push_events": false},
     });
+    // A sandbox left on the port by an earlier run would answer in this one's place.
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("port {port} of the sandbox is taken (a sandbox left running?)"))?;
     let path = std::env::temp_dir().join(format!("zgld-release-seed-{port}.json"));
     std::fs::write(&path, serde_json::to_vec(&seed)?)?;
-    let child = Command::new("nice")
+    let mut child = Command::new("nice")
         .arg("-n")
         .arg(nice.to_string())
         .arg(&env.server)
@@ -115,6 +118,10 @@ async fn sandbox(
         .context("starting the sandbox")?;
     let http = reqwest::Client::new();
     for _ in 0..200 {
+        // Another sandbox left on the port would answer for it: the child must still run.
+        if let Some(status) = child.try_wait()? {
+            bail!("the sandbox exited at once ({status}): is port {port} taken?");
+        }
         if http
             .get(format!("http://127.0.0.1:{port}/__sandbox/clock"))
             .send()
