@@ -99,8 +99,9 @@ async fn sandbox(
         "audit": {"mode": "auto", "auto_delay_secs": 0, "auto_outcome": 0, "push_events": false},
     });
     // A sandbox left on the port by an earlier run would answer in this one's place.
-    std::net::TcpListener::bind(("127.0.0.1", port))
-        .with_context(|| format!("port {port} of the sandbox is taken (a sandbox left running?)"))?;
+    std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+        format!("port {port} of the sandbox is taken (a sandbox left running?)")
+    })?;
     let path = std::env::temp_dir().join(format!("zgld-release-seed-{port}.json"));
     std::fs::write(&path, serde_json::to_vec(&seed)?)?;
     let mut child = Command::new("nice")
