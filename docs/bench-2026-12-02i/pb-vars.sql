@@ -1,0 +1,6 @@
+\set u1 random(1, 33)
+\set u2 random(34, 66)
+\set u3 random(67, 100)
+\set c1 random(1, 2000000000)
+\set c2 random(1, 2000000000)
+\set c3 random(1, 2000000000)
