@@ -574,6 +574,13 @@ impl Fleet {
     }
 }
 
+/// The generator's WebSocket clients: tungstenite zero-fills its whole read buffer (128 KiB
+/// by default) before every socket read, which was a fifth of the generator's CPU in the
+/// content-views run (docs/BENCHMARKS.md, tenth sitting); frames here are small.
+pub(crate) fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024)
+}
+
 async fn ws_connect(
     port: u16,
     path: &str,
@@ -595,7 +602,8 @@ async fn ws_connect(
     stream.set_nodelay(true)?;
     let local = stream.local_addr()?;
     let url = format!("ws://127.0.0.1:{port}{path}");
-    let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config())).await?;
     Ok((ws, local))
 }
 

@@ -262,12 +262,11 @@ async fn get(
         if buf.len() > 64 * 1024 {
             return Err(bad("response head too long"));
         }
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
+        // Reads into the buffer's spare capacity: no zeroed chunk per read.
+        buf.reserve(8192);
+        if stream.read_buf(buf).await? == 0 {
             return Err(bad("connection closed before the response head"));
         }
-        buf.extend_from_slice(&chunk[..n]);
     };
     let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("non-UTF-8 head"))?;
     let mut len = None;
@@ -286,15 +285,13 @@ async fn get(
         }
     }
     let len = len.ok_or_else(|| bad("answer without content-length"))?;
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < len {
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
+    while buf.len() < head_end + len {
+        buf.reserve(head_end + len - buf.len());
+        if stream.read_buf(buf).await? == 0 {
             return Err(bad("connection closed inside the body"));
         }
-        body.extend_from_slice(&chunk[..n]);
     }
+    let body = buf[head_end..].to_vec();
     if body.len() > len {
         // Nothing is pipelined: more bytes than the body is a broken answer.
         return Err(bad("bytes after the body"));
@@ -337,13 +334,22 @@ pub(crate) async fn open_loop(
             }
         })
     };
+    let pushes = crate::radar::listen_reps(port, reps, customers, start).await?;
     let crate::radar::Pushes {
         sent,
         push,
         pushed,
         measuring,
         from_us,
-    } = crate::radar::listen_reps(port, reps, customers, start).await?;
+        ..
+    } = &pushes;
+    let (sent, push, pushed, measuring, from_us) = (
+        sent.clone(),
+        push.clone(),
+        pushed.clone(),
+        measuring.clone(),
+        from_us.clone(),
+    );
     let req = Arc::new(Mutex::new(hist()?));
     let tally = Arc::new(Tally::default());
     let first_error: Arc<Mutex<Option<String>>> = Arc::default();
@@ -517,6 +523,7 @@ pub(crate) async fn open_loop(
         "reconnects": tally.reconnects.load(Ordering::Relaxed),
         "unfinished_at_end": unfinished,
         "rows_stored": logged,
+        "push_by_second": pushes.seconds(),
         "rss_mib": node.rss_kib() / 1024,
         "reps": reps,
         "customers": customers,

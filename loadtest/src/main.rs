@@ -433,7 +433,9 @@ async fn ws_connect(
         .await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://127.0.0.1:{port}{path}");
-    let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(chaos_core::ws_config()))
+            .await?;
     Ok(ws)
 }
 

@@ -81,6 +81,27 @@ pub(crate) struct Pushes {
     pub(crate) measuring: Arc<AtomicBool>,
     /// Only events sent (or scheduled) from this time on (µs since start) are counted.
     pub(crate) from_us: Arc<AtomicU64>,
+    /// Per second of send time (µs since start / 1e6): pushes, pushes over 20 ms, the slowest
+    /// (µs). Shows whether slow pushes cluster in a few seconds (a stall) or spread (load).
+    pub(crate) by_second: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, [u64; 3]>>>,
+}
+
+impl Pushes {
+    /// `by_second` as JSON rows `[second, pushes, over 20 ms, slowest ms]`.
+    pub(crate) fn seconds(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .by_second
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(s, [n, slow, max])| {
+                        serde_json::json!([s, n, slow, round(*max as f64 / 1000.0)])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::Value::Array(rows)
+    }
 }
 
 /// The customer of a pushed `radar` frame, read without parsing the frame (the generator
@@ -109,6 +130,8 @@ pub(crate) async fn listen_reps(
     let pushed = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
     let from_us = Arc::new(AtomicU64::new(0));
+    let by_second: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, [u64; 3]>>> =
+        Arc::default();
     for r in 1..=reps {
         let mut ws = ws_connect(
             port,
@@ -116,12 +139,13 @@ pub(crate) async fn listen_reps(
             r,
         )
         .await?;
-        let (sent, push, pushed, measuring, from_us) = (
+        let (sent, push, pushed, measuring, from_us, by_second) = (
             sent.clone(),
             push.clone(),
             pushed.clone(),
             measuring.clone(),
             from_us.clone(),
+            by_second.clone(),
         );
         tokio::spawn(async move {
             while let Some(Ok(m)) = ws.next().await {
@@ -140,7 +164,14 @@ pub(crate) async fn listen_reps(
                     && at >= from_us.load(Ordering::Relaxed)
                 {
                     pushed.fetch_add(1, Ordering::Relaxed);
-                    let _ = push.lock().await.record(now.saturating_sub(at).max(1));
+                    let took = now.saturating_sub(at).max(1);
+                    if let Ok(mut m) = by_second.lock() {
+                        let e = m.entry(at / 1_000_000).or_insert([0; 3]);
+                        e[0] += 1;
+                        e[1] += u64::from(took > 20_000);
+                        e[2] = e[2].max(took);
+                    }
+                    let _ = push.lock().await.record(took);
                 }
             }
         });
@@ -151,6 +182,7 @@ pub(crate) async fn listen_reps(
         pushed,
         measuring,
         from_us,
+        by_second,
     })
 }
 
