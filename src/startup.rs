@@ -190,7 +190,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings.radar_batching,
     );
     let release_pace = crate::service::platform::release::Pace::new(settings.wechat.release.rate);
-    let state = AppState {
+    let state = AppState::new(crate::state::Shared {
         settings: Arc::new(settings),
         db: pool.clone(),
         auth_cache,
@@ -206,7 +206,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         content,
         storage,
         release_pace,
-    };
+    });
     // Third-party platform tokens renewed ahead of expiry, one node at a time (row locks).
     tokio::spawn(crate::service::platform::token::run_renewer(state.clone()));
     // Code release batches whose node died are resumed by another (leases in PostgreSQL).

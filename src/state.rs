@@ -13,9 +13,28 @@ use crate::{
     wechat::WechatClient,
 };
 
-/// Cloned into every request; every field is an `Arc` or a handle.
+/// Cloned into every request, and by every router layer that holds it: one `Arc`, so a clone
+/// is one atomic increment (it was one per field, about 2 % of the server's CPU per view in
+/// the content-views profile; docs/BENCHMARKS.md, tenth sitting). Its parts are [`Shared`]'s
+/// fields, reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares: every field is long-lived (an `Arc`, a pool or a handle).
+pub struct Shared {
     /// Read-only configuration.
     pub settings: Arc<Settings>,
     /// PostgreSQL, the store of record.
