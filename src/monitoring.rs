@@ -106,31 +106,90 @@ pub fn render(pool: &deadpool_postgres::Pool) -> String {
     handle().map(|h| h.render()).unwrap_or_default()
 }
 
+/// One route's request metrics, registered once: the duration histogram and a counter per
+/// (method, HTTP status, envelope code). Registering a labelled metric per request (label
+/// strings, key hashing, the registry's lookup) was about 2 % of the server's CPU per content
+/// view (docs/BENCHMARKS.md, tenth sitting).
+struct RouteMetrics {
+    path: String,
+    duration: metrics::Histogram,
+    requests: dashmap::DashMap<(&'static str, u16, i64), metrics::Counter>,
+}
+
+/// By matched route (`unmatched` for none): bounded by the route table.
+static ROUTES: std::sync::LazyLock<dashmap::DashMap<String, std::sync::Arc<RouteMetrics>>> =
+    std::sync::LazyLock::new(dashmap::DashMap::new);
+
+/// The method label: the standard methods by name, anything else `other` (a client cannot
+/// grow the series with invented methods).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "other",
+    }
+}
+
+fn route_metrics(path: &str) -> std::sync::Arc<RouteMetrics> {
+    if let Some(r) = ROUTES.get(path) {
+        return r.clone();
+    }
+    // The recorder first: a handle made before it is installed would count nothing.
+    let _ = handle();
+    ROUTES
+        .entry(path.to_owned())
+        .or_insert_with(|| {
+            std::sync::Arc::new(RouteMetrics {
+                path: path.to_owned(),
+                duration: metrics::histogram!(
+                    "zgld_http_request_duration_seconds",
+                    "path" => path.to_owned()
+                ),
+                requests: dashmap::DashMap::new(),
+            })
+        })
+        .clone()
+}
+
 /// Middleware (applied per route, so the matched route is known): counts every request by
 /// method, route, HTTP status and envelope code, and times it.
 pub async fn track(req: Request<Body>, next: Next) -> Response<Body> {
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let route = route_metrics(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str())
+            .unwrap_or("unmatched"),
+    );
+    let method = method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
-    let code = match resp.extensions().get::<EnvelopeCode>() {
-        Some(c) => c.0.to_string(),
-        None => "none".to_owned(),
+    let status = resp.status().as_u16();
+    // `none` (no envelope: WebSocket upgrades, files) is kept apart from every real code.
+    let code = resp.extensions().get::<EnvelopeCode>().map(|c| c.0);
+    let key = (method, status, code.unwrap_or(i64::MIN));
+    let counter = match route.requests.get(&key) {
+        Some(c) => c.clone(),
+        None => route
+            .requests
+            .entry(key)
+            .or_insert_with(|| {
+                metrics::counter!(
+                    "zgld_http_requests_total",
+                    "method" => method,
+                    "path" => route.path.clone(),
+                    "status" => status.to_string(),
+                    "code" => code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+                )
+            })
+            .clone(),
     };
-    metrics::counter!(
-        "zgld_http_requests_total",
-        "method" => method,
-        "path" => path.clone(),
-        "status" => resp.status().as_u16().to_string(),
-        "code" => code,
-    )
-    .increment(1);
-    metrics::histogram!("zgld_http_request_duration_seconds", "path" => path)
-        .record(start.elapsed().as_secs_f64());
+    counter.increment(1);
+    route.duration.record(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -156,4 +215,18 @@ fn describe() {
         "zgld_db_pool_waiting",
         "Requests waiting for a PostgreSQL connection"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let custom = axum::http::Method::from_bytes(b"BREW").unwrap_or(axum::http::Method::GET);
+        assert_eq!(custom.as_str(), "BREW");
+        assert_eq!(method_label(&custom), "other");
+        assert_eq!(method_label(&axum::http::Method::POST), "POST");
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+    }
 }
