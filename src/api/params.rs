@@ -19,9 +19,25 @@ pub struct Params {
     pairs: Vec<(String, String)>,
 }
 
+/// [`Params::of_query`]'s copy in the request's extensions.
+#[derive(Clone)]
+struct ParsedQuery(std::sync::Arc<Params>);
+
 impl Params {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Params { pairs }
+    }
+
+    /// The request's query, parsed once per request and kept in its extensions: the auth
+    /// extractors and [`Params`] itself read the same pairs (a signed request's query was
+    /// parsed three times, about 3 % of the server's CPU per content view).
+    pub fn of_query(parts: &mut axum::http::request::Parts) -> std::sync::Arc<Params> {
+        if let Some(q) = parts.extensions.get::<ParsedQuery>() {
+            return q.0.clone();
+        }
+        let q = std::sync::Arc::new(Params::from_query(parts.uri.query()));
+        parts.extensions.insert(ParsedQuery(q.clone()));
+        q
     }
 
     /// Parses a query string.
@@ -196,7 +212,10 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let mut params = Params::from_query(req.uri().query());
+        let mut params = match req.extensions().get::<ParsedQuery>() {
+            Some(q) => Params::clone(&q.0),
+            None => Params::from_query(req.uri().query()),
+        };
         let ctype = req
             .headers()
             .get(CONTENT_TYPE)

@@ -144,7 +144,7 @@ impl FromRequestParts<AppState> for CustomerEvent {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = CustomerRead::from_request_parts(parts, state).await?;
-        let q = Params::from_query(parts.uri.query());
+        let q = Params::of_query(parts);
         let rand_str = q
             .str("rand_str")
             .ok_or_else(|| ApiError::illegal("missing rand_str"))?;
@@ -184,7 +184,7 @@ impl<P: Principal, const W: bool> FromRequestParts<AppState> for Authed<P, W> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let q = Params::from_query(parts.uri.query());
+        let q = Params::of_query(parts);
         let rand_str = q
             .str("rand_str")
             .ok_or_else(|| ApiError::illegal("missing rand_str"))?;

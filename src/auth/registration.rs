@@ -33,7 +33,7 @@ impl FromRequestParts<AppState> for Registrant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let q = Params::from_query(parts.uri.query());
+        let q = Params::of_query(parts);
         let rand_str = q
             .str("rand_str")
             .map(|r| r.trim().to_ascii_lowercase())
