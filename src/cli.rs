@@ -299,6 +299,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 json!({"article_counters_equal": spread.is_empty(), "article_disagreements": spread})
             );
+            let talk = db::talk::check(&db, company).await?;
+            println!(
+                "{}",
+                json!({"talk_counters_equal": talk.is_empty(), "talk_disagreements": talk})
+            );
             let dangling = db::radar::dangling(&db, company).await?;
             println!(
                 "{}",
@@ -312,6 +317,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if !dangling.is_empty() {
                 anyhow::bail!("event rows whose customer or article is gone");
+            }
+            if !talk.is_empty() {
+                anyhow::bail!("talk phrases whose sendNum disagrees with their uses");
             }
             Ok(())
         }

@@ -377,7 +377,7 @@ async fn another_companys_articles_tags_and_talk_scripts_are_out_of_reach() {
 #[tokio::test]
 async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     let app = spawn_app().await;
-    let (_c, admin, sales) = app.tenant("话术公司").await;
+    let (company, admin, sales) = app.tenant("话术公司").await;
     let r = app
         .post("/zhugeleida/admin/talkGroupManageOper/add/0")
         .signed(&admin)
@@ -513,6 +513,69 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     assert_eq!(most_used.data()["ret_data"][0]["id"], quote);
     assert_eq!(most_used.data()["ret_data"][0]["sendNum"], 1);
 
+    // A send whose count was lost (the message committed, the server gone before the count:
+    // the use row and the count undone by hand) is counted by its retry, once, and only once
+    // however often it is retried; check-counters' comparison agrees throughout.
+    let db = app.db().await;
+    db.execute(
+        "with gone as (delete from talk_phrase_use where phrase_id = $1 returning phrase_id)
+         update talk_phrase set send_num = send_num - (select count(*) from gone) where id = $1",
+        &[&quote],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        zgld_talk_check(&app, company).await.len(),
+        0,
+        "an undone use and its undone count still agree"
+    );
+    for _ in 0..2 {
+        app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
+            .signed(&sales)
+            .form(&[
+                ("customer_id", &customer.user_id.to_string()),
+                ("client_msg_id", "t-1"),
+            ])
+            .send()
+            .await
+            .ok();
+        let listed = app
+            .get("/zhugeleida/qiyeweixin/talk")
+            .signed(&sales)
+            .send()
+            .await
+            .ok();
+        assert_eq!(listed.data()["ret_data"][0]["sendNum"], 1);
+    }
+    // A client id first used by a plain message does not count for the phrase.
+    app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
+        .signed(&sales)
+        .form(&[
+            ("customer_id", customer.user_id.to_string().as_str()),
+            ("msg", "你好"),
+            ("client_msg_id", "t-plain"),
+        ])
+        .send()
+        .await
+        .ok();
+    app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
+        .signed(&sales)
+        .form(&[
+            ("customer_id", &customer.user_id.to_string()),
+            ("client_msg_id", "t-plain"),
+        ])
+        .send()
+        .await
+        .ok();
+    let listed = app
+        .get("/zhugeleida/qiyeweixin/talk")
+        .signed(&sales)
+        .send()
+        .await
+        .ok();
+    assert_eq!(listed.data()["ret_data"][0]["sendNum"], 1);
+    assert_eq!(zgld_talk_check(&app, company).await, Vec::<String>::new());
+
     // Update and delete phrases, then the group.
     let r = app
         .post(&format!(
@@ -560,4 +623,10 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
         .await
         .ok();
     assert_eq!(g.data(), &json!({"otherList": [], "objsCount": 0}));
+}
+
+/// `check-counters`' comparison of the phrases' `sendNum` with their recorded uses.
+async fn zgld_talk_check(app: &common::TestApp, company: i64) -> Vec<String> {
+    let db = app.db().await;
+    zhugeleida::db::talk::check(&db, company).await.unwrap()
 }

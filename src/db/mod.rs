@@ -131,6 +131,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "023_company_counter_slots.sql",
         include_str!("../../sql/023_company_counter_slots.sql"),
     ),
+    (
+        24,
+        "024_talk_phrase_uses.sql",
+        include_str!("../../sql/024_talk_phrase_uses.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` when it does not exist yet.

@@ -262,13 +262,56 @@ pub async fn phrase_text(
     .ok_or_else(ApiError::not_found)
 }
 
-/// Counts one use of a phrase in chat.
-pub async fn count_send(db: &impl GenericClient, company_id: i64, id: i64) -> Result<(), ApiError> {
-    let n = db
-        .execute(
-            "update talk_phrase set send_num = send_num + 1 where id = $1 and company_id = $2",
-            &[&id, &company_id],
+/// Counts chat message `message_id` as a use of phrase `id`, once: the use and the count in
+/// one statement (sql/024), so calling it again for the same message (a retried send) counts
+/// nothing, and a send whose count was lost is counted by its retry. 302 for a phrase of
+/// another company.
+pub async fn count_send(
+    db: &impl GenericClient,
+    company_id: i64,
+    id: i64,
+    message_id: i64,
+) -> Result<(), ApiError> {
+    let found = db
+        .query_one(
+            "with phrase as (select id, company_id from talk_phrase where id = $1 and company_id = $2),
+                  used as (
+                    insert into talk_phrase_use (message_id, phrase_id, company_id)
+                    select $3, id, company_id from phrase
+                    on conflict (message_id) do nothing
+                    returning phrase_id),
+                  counted as (
+                    update talk_phrase set send_num = send_num + 1
+                    where id in (select phrase_id from used)
+                    returning id)
+             select (select count(*) from phrase), (select count(*) from counted)",
+            &[&id, &company_id, &message_id],
         )
         .await?;
-    super::touched(n)
+    super::touched(found.get::<_, i64>(0) as u64)
+}
+
+/// Phrases of `company_id` whose `send_num` is not the number of their recorded uses, as
+/// text for `check-counters` (at most 20).
+pub async fn check(db: &impl GenericClient, company_id: i64) -> Result<Vec<String>, ApiError> {
+    let rows = db
+        .query(
+            "select p.id, p.send_num, (select count(*) from talk_phrase_use u where u.phrase_id = p.id)
+             from talk_phrase p where p.company_id = $1
+               and p.send_num <> (select count(*) from talk_phrase_use u where u.phrase_id = p.id)
+             order by p.id limit 20",
+            &[&company_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "talk_phrase {}: send_num {} but {} uses",
+                r.get::<_, i64>(0),
+                r.get::<_, i64>(1),
+                r.get::<_, i64>(2)
+            )
+        })
+        .collect())
 }

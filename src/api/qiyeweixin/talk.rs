@@ -65,9 +65,11 @@ pub async fn send(
         p.str("client_msg_id").map(str::to_owned),
     )
     .await?;
-    if !sent.stored.duplicate {
+    // Fresh or a retry's duplicate, the stored message counts once if it sent this phrase (a
+    // duplicate of another message under the same client id does not).
+    if sent.stored.message.content.get("talk_phrase_id") == Some(&json!(phrase_id)) {
         let db = state.db.get().await?;
-        db::talk::count_send(&db, caller.company_id, phrase_id).await?;
+        db::talk::count_send(&db, caller.company_id, phrase_id, sent.stored.message.id).await?;
     }
     Ok(Reply::done("send msg successful"))
 }
