@@ -470,21 +470,30 @@ impl Recorder {
     async fn write(&self, group: &[AppOutcome]) -> Result<(), ApiError> {
         let mut client = self.state.db.get().await?;
         let tx = client.transaction().await?;
-        let (mut done, mut skipped, mut failed) = (0, 0, 0);
-        for o in group {
-            if let Some(change) = &o.change {
-                db::apply(&tx, o.id, o.company_id, Some(self.batch_id), change).await?;
+        // The apps' statements are pipelined on the transaction (each app's in order; the
+        // apps' rows are disjoint): a group costs about three round trips instead of three per
+        // app, and far fewer wake-ups of this node and of PostgreSQL beside the live traffic.
+        let counted = futures_util::future::try_join_all(group.iter().map(|o| {
+            let tx = &tx;
+            async move {
+                if let Some(change) = &o.change {
+                    db::apply(tx, o.id, o.company_id, Some(self.batch_id), change).await?;
+                }
+                db::finish_item(
+                    tx,
+                    self.batch_id,
+                    o.id,
+                    o.state,
+                    o.tries,
+                    o.error.as_ref(),
+                    o.status_after,
+                )
+                .await
             }
-            let counted = db::finish_item(
-                &tx,
-                self.batch_id,
-                o.id,
-                o.state,
-                o.tries,
-                o.error.as_ref(),
-                o.status_after,
-            )
-            .await?;
+        }))
+        .await?;
+        let (mut done, mut skipped, mut failed) = (0, 0, 0);
+        for (o, counted) in group.iter().zip(counted) {
             if counted {
                 match o.state {
                     "done" => done += 1,
