@@ -473,27 +473,10 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     assert_eq!(found.data()["data_count"], 1);
     assert_eq!(found.data()["ret_data"][0]["id"], quote);
     let customer = common::customer(&app, sales.user_id, "o_alice").await;
-    let r = app
-        .post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
-        .signed(&sales)
-        .form(&[
-            ("customer_id", &customer.user_id.to_string()),
-            ("client_msg_id", "t-1"),
-        ])
-        .send()
-        .await
-        .ok();
+    let r = send_phrase(&app, &sales, quote, customer.user_id, "t-1").await;
     assert_eq!(r.msg(), "send msg successful");
     // A retry with the same client id sends and counts nothing more.
-    app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
-        .signed(&sales)
-        .form(&[
-            ("customer_id", &customer.user_id.to_string()),
-            ("client_msg_id", "t-1"),
-        ])
-        .send()
-        .await
-        .ok();
+    send_phrase(&app, &sales, quote, customer.user_id, "t-1").await;
     let got = app
         .get("/zhugeleida/gongzhonghao/chat/getmsg/0")
         .signed(&customer)
@@ -504,14 +487,9 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     assert_eq!(got.data()["ret_data"].as_array().map(Vec::len), Some(1));
     assert_eq!(got.data()["ret_data"][0]["info_type"], 1);
     assert_eq!(got.data()["ret_data"][0]["msg"], "请问您需要报价吗");
-    let most_used = app
-        .get("/zhugeleida/qiyeweixin/talk")
-        .signed(&sales)
-        .send()
-        .await
-        .ok();
-    assert_eq!(most_used.data()["ret_data"][0]["id"], quote);
-    assert_eq!(most_used.data()["ret_data"][0]["sendNum"], 1);
+    let most_used = most_used_phrase(&app, &sales).await;
+    assert_eq!(most_used["id"], quote);
+    assert_eq!(most_used["sendNum"], 1);
 
     // A send whose count was lost (the message committed, the server gone before the count:
     // the use row and the count undone by hand) is counted by its retry, once, and only once
@@ -530,22 +508,8 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
         "an undone use and its undone count still agree"
     );
     for _ in 0..2 {
-        app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
-            .signed(&sales)
-            .form(&[
-                ("customer_id", &customer.user_id.to_string()),
-                ("client_msg_id", "t-1"),
-            ])
-            .send()
-            .await
-            .ok();
-        let listed = app
-            .get("/zhugeleida/qiyeweixin/talk")
-            .signed(&sales)
-            .send()
-            .await
-            .ok();
-        assert_eq!(listed.data()["ret_data"][0]["sendNum"], 1);
+        send_phrase(&app, &sales, quote, customer.user_id, "t-1").await;
+        assert_eq!(most_used_phrase(&app, &sales).await["sendNum"], 1);
     }
     // A client id first used by a plain message does not count for the phrase.
     app.post("/zhugeleida/qiyeweixin/chat/send_msg/0")
@@ -558,22 +522,8 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
         .send()
         .await
         .ok();
-    app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{quote}"))
-        .signed(&sales)
-        .form(&[
-            ("customer_id", &customer.user_id.to_string()),
-            ("client_msg_id", "t-plain"),
-        ])
-        .send()
-        .await
-        .ok();
-    let listed = app
-        .get("/zhugeleida/qiyeweixin/talk")
-        .signed(&sales)
-        .send()
-        .await
-        .ok();
-    assert_eq!(listed.data()["ret_data"][0]["sendNum"], 1);
+    send_phrase(&app, &sales, quote, customer.user_id, "t-plain").await;
+    assert_eq!(most_used_phrase(&app, &sales).await["sendNum"], 1);
     assert_eq!(zgld_talk_check(&app, company).await, Vec::<String>::new());
 
     // Update and delete phrases, then the group.
@@ -625,8 +575,38 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     assert_eq!(g.data(), &json!({"otherList": [], "objsCount": 0}));
 }
 
+/// The salesperson sends phrase `phrase` to customer `customer` under client id `client`.
+async fn send_phrase(
+    app: &TestApp,
+    sales: &Signer,
+    phrase: i64,
+    customer: i64,
+    client: &str,
+) -> common::Resp {
+    app.post(&format!("/zhugeleida/qiyeweixin/talk/send_msg/{phrase}"))
+        .signed(sales)
+        .form(&[
+            ("customer_id", customer.to_string().as_str()),
+            ("client_msg_id", client),
+        ])
+        .send()
+        .await
+        .ok()
+}
+
+/// The first phrase of the salesperson's search, most sent first.
+async fn most_used_phrase(app: &TestApp, sales: &Signer) -> Value {
+    let r = app
+        .get("/zhugeleida/qiyeweixin/talk")
+        .signed(sales)
+        .send()
+        .await
+        .ok();
+    r.data()["ret_data"][0].clone()
+}
+
 /// `check-counters`' comparison of the phrases' `sendNum` with their recorded uses.
-async fn zgld_talk_check(app: &common::TestApp, company: i64) -> Vec<String> {
+async fn zgld_talk_check(app: &TestApp, company: i64) -> Vec<String> {
     let db = app.db().await;
     zhugeleida::db::talk::check(&db, company).await.unwrap()
 }
