@@ -575,6 +575,45 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
     assert_eq!(g.data(), &json!({"otherList": [], "objsCount": 0}));
 }
 
+/// Retries of one phrase send racing on two nodes store one message and count it once; fresh
+/// sends racing with them each count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_retries_of_a_phrase_send_count_it_once() {
+    let a = spawn_app().await;
+    let db_url = a.state.settings.database_url.clone();
+    let b = common::spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let (company, admin, sales) = a.tenant("话术竞争").await;
+    for body in [
+        vec![("groupName", "开场白")],
+        vec![("contentWords", "您好"), ("talkGroupName", "开场白")],
+    ] {
+        let path = if body.len() == 1 {
+            "/zhugeleida/admin/talkGroupManageOper/add/0"
+        } else {
+            "/zhugeleida/admin/speechDetailsManageOper/add/0"
+        };
+        a.post(path).signed(&admin).form(&body).send().await.ok();
+    }
+    let phrase = most_used_phrase(&a, &sales).await["id"].as_i64().unwrap();
+    let customer = common::customer(&a, sales.user_id, "o_race").await;
+    let sends = (0..12).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        // Eight retries of one send, four fresh sends.
+        let client = if i < 8 {
+            "same".to_owned()
+        } else {
+            format!("fresh-{i}")
+        };
+        let (sales, customer) = (&sales, customer.user_id);
+        async move { send_phrase(node, sales, phrase, customer, &client).await }
+    });
+    for r in futures_util::future::join_all(sends).await {
+        assert_eq!(r.msg(), "send msg successful");
+    }
+    assert_eq!(most_used_phrase(&a, &sales).await["sendNum"], 5);
+    assert_eq!(zgld_talk_check(&a, company).await, Vec::<String>::new());
+}
+
 /// The salesperson sends phrase `phrase` to customer `customer` under client id `client`.
 async fn send_phrase(
     app: &TestApp,
