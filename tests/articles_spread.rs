@@ -912,3 +912,72 @@ async fn deleting_a_customer_in_sql_keeps_the_article_counters_true() {
     counters_agree(&app, company, &users, "after A's and D's delete").await;
     assert_eq!(stat().await, vec![0, 0, 0, 0, 0]);
 }
+
+/// The radar writer's plan (generic, sequential scans priced out: `db::radar::BEGIN`) of a
+/// statement of `params`, run with `args`.
+async fn writer_plan(app: &TestApp, sql: &str, params: &str, args: &str) -> String {
+    let db = app.db().await;
+    let sql = format!(
+        "{}; prepare p({params}) as {sql}; explain execute p({args})",
+        zhugeleida::db::radar::BEGIN
+    );
+    let mut plan = String::new();
+    for m in db.simple_query(&sql).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            plan.push_str(r.get(0).unwrap_or_default());
+            plan.push('\n');
+        }
+    }
+    db.batch_execute("rollback; deallocate all").await.unwrap();
+    plan
+}
+
+/// Statistics taken while the tree was empty (as on an installation analyzed before its
+/// readers came), then 400 readers of one salesperson's article: the writer still finds a
+/// batch's readers by the whole reader key, one index entry each, not by reading every node of
+/// the salesperson's article (or of the customer) and filtering.
+#[tokio::test]
+async fn the_writer_finds_a_batchs_readers_by_the_reader_key() {
+    let app = spawn_app().await;
+    let (company, admin, sales) = app.tenant("读者键").await;
+    let article = new_article(&app, &admin, "读者多").await;
+    let user = sales.user_id;
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "analyze article_access;
+             insert into customer (id, company_id, openid, username)
+               select 900000 + g, {company}, 'o_rk' || g, 'r' || g from generate_series(1, 400) g;
+             insert into article_access (id, company_id, article_id, user_id, customer_id, level, path)
+               select 900000 + g, {company}, {article}, {user}, 900000 + g, 1, array[900000 + g]
+               from generate_series(1, 400) g;"
+        ))
+        .await
+        .unwrap();
+    let args = format!("'{{{article},{article}}}', '{{{user},{user}}}', '{{900001,900002}}'");
+    let load = writer_plan(
+        &app,
+        zhugeleida::db::article_spread::LOAD,
+        "int8[], int8[], int8[], int8[]",
+        &format!("{args}, '{{}}'"),
+    )
+    .await;
+    let new_ids = writer_plan(
+        &app,
+        zhugeleida::db::article_spread::NODE_IDS,
+        "int8[], int8[], int8[]",
+        &args,
+    )
+    .await;
+    for (name, plan) in [("load", &load), ("new ids", &new_ids)] {
+        let lines: Vec<&str> = plan.lines().collect();
+        let by_key = lines.windows(2).any(|w| {
+            w[0].contains("using article_access_reader_key on article_access")
+                && ["customer_id = ", "article_id = ", "user_id = "]
+                    .iter()
+                    .all(|c| w[1].contains("Index Cond: (") && w[1].contains(c))
+        });
+        assert!(by_key, "{name}: not by the whole reader key:\n{plan}");
+        assert!(!plan.contains("Filter"), "{name} filters rows:\n{plan}");
+    }
+}

@@ -164,13 +164,13 @@ pub struct Statements {
 }
 
 /// The batch's nodes by key and by id, with the columns [`node`] reads.
-const LOAD: &str = "select id, article_id, user_id, company_id, customer_id, level, path, pid, read_count, stay_time, finished, last_access_date from article_access
+pub const LOAD: &str = "select id, article_id, user_id, company_id, customer_id, level, path, pid, read_count, stay_time, finished, last_access_date from article_access
      where (article_id, user_id, customer_id) in (select * from unnest($1::int8[], $2::int8[], $3::int8[]))
      union all
      select id, article_id, user_id, company_id, customer_id, level, path, pid, read_count, stay_time, finished, last_access_date from article_access where id = any($4::int8[])";
 
 /// One id per read whose reader has no node yet (a node's path holds its own id).
-const NODE_IDS: &str = "select nextval('article_access_id_seq')
+pub const NODE_IDS: &str = "select nextval('article_access_id_seq')
      from (select distinct a, u, k from unnest($1::int8[], $2::int8[], $3::int8[]) as t(a, u, k)) r
      where not exists (select 1 from article_access x
                         where x.article_id = r.a and x.user_id = r.u and x.customer_id = r.k)";
