@@ -32,6 +32,10 @@ pub struct Settings {
     pub catchup: CatchUpSettings,
     /// Parallel chat writer lanes, each with its own connection (`ZGLD_CHAT_WRITERS`).
     pub chat_writers: usize,
+    /// Parallel radar event writer lanes (`ZGLD_RADAR_WRITERS`, default `ZGLD_CHAT_WRITERS`):
+    /// fewer lanes make bigger batches, which cost less per event; more keep up with a higher
+    /// rate (docs/BENCHMARKS.md, eleventh sitting).
+    pub radar_writers: usize,
     /// Batch radar events into shared transactions (`ZGLD_RADAR_BATCH`, default on; `0` writes
     /// each event in its own transaction, the benchmark's baseline).
     pub radar_batching: bool,
@@ -332,11 +336,8 @@ impl Settings {
             ws_queue: 256,
             ws_limits: WsLimits::default(),
             catchup: CatchUpSettings::default(),
-            // One lane per core measured best (docs/BENCHMARKS.md: 2 lanes 9.7k msg/s on 2
-            // cores, 4 lanes 8.9k, 8 lanes 8.5k).
-            chat_writers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            chat_writers: cpus(),
+            radar_writers: cpus(),
             radar_batching: true,
             wechat: WechatSettings {
                 hosts: WechatHosts::sandbox("http://127.0.0.1:9100"),
@@ -398,7 +399,11 @@ impl Settings {
             s.catchup.resume_max_bytes = v.parse().context("ZGLD_RESUME_MAX_BYTES")?;
         }
         if let Some(v) = env("ZGLD_CHAT_WRITERS") {
-            s.chat_writers = v.parse().context("ZGLD_CHAT_WRITERS")?;
+            s.chat_writers = lanes(&v).context("ZGLD_CHAT_WRITERS")?;
+            s.radar_writers = s.chat_writers;
+        }
+        if let Some(v) = env("ZGLD_RADAR_WRITERS") {
+            s.radar_writers = lanes(&v).context("ZGLD_RADAR_WRITERS")?;
         }
         if let Some(v) = env("ZGLD_RADAR_BATCH") {
             s.radar_batching = !matches!(v.trim(), "0" | "false" | "off" | "no");
@@ -572,6 +577,22 @@ fn component_from_env(w: &mut WechatSettings) -> anyhow::Result<()> {
     }
     w.component = Some(c);
     Ok(())
+}
+
+/// The machine's cores: one writer lane per core measured best for chat (docs/BENCHMARKS.md:
+/// 2 lanes 9.7k msg/s on 2 cores, 4 lanes 8.9k, 8 lanes 8.5k).
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// A writer lane count: a whole number from 1 to 64.
+fn lanes(v: &str) -> anyhow::Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => anyhow::bail!("must be a whole number of lanes from 1 to 64, not {v:?}"),
+    }
 }
 
 fn env(name: &str) -> Option<String> {

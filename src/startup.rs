@@ -186,7 +186,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     ));
     let radar = crate::service::radar::Radar::start(
         pool.clone(),
-        settings.chat_writers,
+        settings.radar_writers,
         settings.radar_batching,
     );
     let release_pace = crate::service::platform::release::Pace::new(settings.wechat.release.rate);
