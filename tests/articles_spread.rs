@@ -914,11 +914,13 @@ async fn deleting_a_customer_in_sql_keeps_the_article_counters_true() {
 }
 
 /// The radar writer's plan (generic, sequential scans priced out: `db::radar::BEGIN`) of a
-/// statement of `params`, run with `args`.
+/// statement of `params`, run with `args`. The connection is the server's pool's: only the
+/// probe's own prepared statement is dropped after it (a `rollback` does not drop it), so the
+/// server's statements cached on the connection stay valid.
 async fn writer_plan(app: &TestApp, sql: &str, params: &str, args: &str) -> String {
     let db = app.db().await;
     let sql = format!(
-        "{}; prepare p({params}) as {sql}; explain execute p({args})",
+        "{}; prepare zgld_plan_probe({params}) as {sql}; explain execute zgld_plan_probe({args})",
         zhugeleida::db::radar::BEGIN
     );
     let mut plan = String::new();
@@ -928,7 +930,9 @@ async fn writer_plan(app: &TestApp, sql: &str, params: &str, args: &str) -> Stri
             plan.push('\n');
         }
     }
-    db.batch_execute("rollback; deallocate all").await.unwrap();
+    db.batch_execute("rollback; deallocate zgld_plan_probe")
+        .await
+        .unwrap();
     plan
 }
 
