@@ -927,7 +927,7 @@ pub async fn tree(
     }
     q.push(" order by a.user_id, a.path");
     q.page(Some((offset, limit)));
-    let rows = db.query(&q.sql, &q.params()).await?;
+    let rows = q.rows(db).await?;
     Ok(rows.iter().map(view).collect())
 }
 
@@ -952,7 +952,7 @@ pub async fn reach(
         q.and("a.user_id = {}", u);
     }
     q.push(" order by a.article_id, a.user_id limit 1000");
-    let rows = db.query(&q.sql, &q.params()).await?;
+    let rows = q.rows(db).await?;
     Ok(rows.iter().map(view).collect())
 }
 
@@ -974,7 +974,7 @@ pub async fn top_of_article(
     }
     q.push(" order by a.reach desc, a.children desc, a.id");
     q.page(Some((0, limit)));
-    let rows = db.query(&q.sql, &q.params()).await?;
+    let rows = q.rows(db).await?;
     Ok(rows.iter().map(view).collect())
 }
 
@@ -1014,23 +1014,22 @@ pub async fn stay_distribution(
     article_id: i64,
     user_id: Option<i64>,
 ) -> Result<(Vec<(i16, i64)>, i64, i64, i64, i64, i64), ApiError> {
-    let b = db
-        .query(
+    let (buckets, totals) = tokio::try_join!(
+        db.prepare_cached(
             "select bucket, sum(n)::int8 from article_stay
              where article_id = $1 and ($2::int8 is null or user_id = $2)
                and exists (select 1 from article where id = $1 and company_id = $3)
              group by bucket order by bucket",
-            &[&article_id, &user_id, &company_id],
-        )
-        .await?;
-    let s = db
-        .query_one(
+        ),
+        db.prepare_cached(
             "select coalesce(sum(reader_count), 0)::int8, coalesce(sum(finished), 0)::int8, coalesce(sum(stay_total), 0)::int8,
                     coalesce(sum(read_count), 0)::int8, coalesce(sum(forward_count), 0)::int8
              from article_stat where article_id = $1 and company_id = $3 and ($2::int8 is null or user_id = $2)",
-            &[&article_id, &user_id, &company_id],
-        )
-        .await?;
+        ),
+    )?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&article_id, &user_id, &company_id];
+    let (b, s) = tokio::try_join!(db.query(&buckets, &params), db.query_one(&totals, &params))?;
     Ok((
         b.iter().map(|r| (r.get(0), r.get(1))).collect(),
         s.get(0),
