@@ -580,8 +580,7 @@ async fn talk_scripts_are_grouped_searched_and_counted_when_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_retries_of_a_phrase_send_count_it_once() {
     let a = spawn_app().await;
-    let db_url = a.state.settings.database_url.clone();
-    let b = common::spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let b = common::second_node(&a).await;
     let (company, admin, sales) = a.tenant("话术竞争").await;
     for body in [
         vec![("groupName", "开场白")],

@@ -748,8 +748,7 @@ async fn counters_agree(app: &TestApp, company: i64, users: &[i64], when: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replayed_article_read_records_no_second_access_on_any_node() {
     let a = spawn_app().await;
-    let db_url = a.state.settings.database_url.clone();
-    let b = common::spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let b = common::second_node(&a).await;
     let (company, admin, sales) = a.tenant("重放文章").await;
     let article = new_article(&a, &admin, "只记一次").await;
     let c = common::customer(&a, sales.user_id, "o_read_once").await;

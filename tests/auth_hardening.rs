@@ -128,8 +128,7 @@ async fn a_spent_write_signature_stays_spent_across_a_redis_restart_and_on_every
 async fn one_signed_write_sent_to_two_nodes_at_once_lands_once() {
     // No Redis at all: PostgreSQL holds the guard.
     let a = spawn_app_with(|_| {}).await;
-    let db_url = a.state.settings.database_url.clone();
-    let b = spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let b = common::second_node(&a).await;
     let op = a.operator().await;
     for round in 0..5 {
         let ts = (chrono::Utc::now().timestamp_millis() + round).to_string();
@@ -211,8 +210,7 @@ async fn a_view_signature_is_spent_with_its_event_once_on_every_node() {
     // transaction (auth::CustomerEvent). Sent to two nodes at once, eight copies of one signed
     // view store one event; the praise path (a transaction of its own) and the website too.
     let a = spawn_app_with(|_| {}).await;
-    let db_url = a.state.settings.database_url.clone();
-    let b = spawn_app_with(|s| s.database_url = db_url.clone()).await;
+    let b = common::second_node(&a).await;
     let (_, _, rep) = a.tenant("浏览一次").await;
     let c = common::customer(&a, rep.user_id, "o_view_once").await;
     let base = chrono::Utc::now().timestamp_millis();

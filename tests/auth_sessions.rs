@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{customer, spawn_app, spawn_app_with, ws, Signer, TestApp};
+use common::{customer, second_node, spawn_app, spawn_app_with, ws, Signer, TestApp};
 use serde_json::json;
 
 const RULES: &str = "/zhugeleida/admin/login_rules";
@@ -27,12 +27,6 @@ async fn assert_signed_out(app: &TestApp, who: &Signer, why: &str) {
 /// The close code of a socket the server should be closing now.
 async fn closed_with(s: &mut ws::Socket) -> Option<u16> {
     ws::close_code(s, Duration::from_secs(5)).await
-}
-
-/// A second node on the first node's database (no Redis: sessions end through PostgreSQL).
-async fn second_node(a: &TestApp) -> TestApp {
-    let db_url = a.state.settings.database_url.clone();
-    spawn_app_with(|s| s.database_url = db_url.clone()).await
 }
 
 #[tokio::test]

@@ -296,9 +296,10 @@ pub async fn count_send(
 pub async fn check(db: &impl GenericClient, company_id: i64) -> Result<Vec<String>, ApiError> {
     let rows = db
         .query(
-            "select p.id, p.send_num, (select count(*) from talk_phrase_use u where u.phrase_id = p.id)
-             from talk_phrase p where p.company_id = $1
-               and p.send_num <> (select count(*) from talk_phrase_use u where u.phrase_id = p.id)
+            "select p.id, p.send_num, u.n
+             from talk_phrase p
+             cross join lateral (select count(*) as n from talk_phrase_use u where u.phrase_id = p.id) u
+             where p.company_id = $1 and p.send_num <> u.n
              order by p.id limit 20",
             &[&company_id],
         )

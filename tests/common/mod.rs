@@ -137,6 +137,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A second node on `a`'s database, with the default settings otherwise (no Redis: what the
+/// nodes share goes through PostgreSQL).
+#[allow(dead_code)]
+pub async fn second_node(a: &TestApp) -> TestApp {
+    let db_url = a.state.settings.database_url.clone();
+    spawn_app_with(|s| s.database_url = db_url).await
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("ZGLD_TEST_LOG").is_ok() {
         zhugeleida::telemetry::init();
