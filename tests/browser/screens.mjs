@@ -34,6 +34,14 @@ const shot = async (page, name) => {
   console.log(`screenshot: ${join(SHOTS, `${name}.png`)}`);
 };
 
+/** Opens a console page from its menu and waits until that page's shell is mounted: the old
+ * page stays on screen until the hash change is routed, so a locator run right after the click
+ * could still match the old page's elements. */
+async function menu(page, key) {
+  await page.click(`a[data-menu="${key}"]`);
+  await page.locator(`a[data-menu="${key}"].active`).waitFor();
+}
+
 /** Page weight and first paint of the page just loaded (Performance API). */
 async function perf(page, name) {
   await page.waitForFunction(() => performance.getEntriesByType('paint').some((p) => p.name === 'first-contentful-paint'), null, { timeout: TIMEOUT });
@@ -236,7 +244,7 @@ try {
   await shot(adm, 'console-home');
 
   step('every error shows the server msg');
-  await adm.click('a[data-menu="products"]');
+  await menu(adm, 'products');
   await adm.locator('#product-save').waitFor();
   await adm.click('#product-save');
   await adm.locator('#error:not(:empty)').waitFor();
@@ -277,20 +285,20 @@ try {
   await shot(adm, 'console-products');
 
   step('console pages');
-  for (const [menu, wait, name] of [['users', 'table', 'console-users'], ['roles', '#access-rules table', 'console-roles']]) {
-    await adm.click(`a[data-menu="${menu}"]`);
+  for (const [key, wait, name] of [['users', 'table', 'console-users'], ['roles', '#access-rules table', 'console-roles']]) {
+    await menu(adm, key);
     await adm.locator(`main ${wait}`).first().waitFor();
     await shot(adm, name);
   }
   step('website templates: the current website saved as a template');
-  await adm.click('a[data-menu="website"]');
+  await menu(adm, 'website');
   await adm.locator('#templates table').waitFor();
   const tpl = `春季模板${Date.now() % 100000}`;
   await adm.fill('#template-name', tpl);
   await adm.click('#template-save');
   await adm.locator('#templates td', { hasText: tpl }).waitFor();
   await shot(adm, 'console-website');
-  await adm.click('a[data-menu="temp"]');
+  await menu(adm, 'temp');
   await adm.click('#signup-qr');
   await adm.locator('img[alt="注册二维码"]').waitFor();
 
@@ -314,21 +322,21 @@ try {
   await emp.click('#signup-submit');
   await emp.locator('#signup-done').waitFor();
   await shot(emp, 'signup-done');
-  await adm.click('a[data-menu="home"]');
-  await adm.click('a[data-menu="temp"]');
+  await menu(adm, 'home');
+  await menu(adm, 'temp');
   const pending = adm.locator('tr', { hasText: newbie });
   await pending.locator('input[type="checkbox"]').check();
   await shot(adm, 'console-temp-users');
   await adm.click('#approve');
   await pending.waitFor({ state: 'detached' });
-  await adm.click('a[data-menu="users"]');
+  await menu(adm, 'users');
   await adm.locator('td', { hasText: newbie }).waitFor();
   console.log('console shows: the new employee approved into the users');
 
   // ---- articles, talk scripts and edit forms in the console ----
   const n = Date.now() % 100000;
   step('admin adds an article tag');
-  await adm.click('a[data-menu="article_tags"]');
+  await menu(adm, 'article_tags');
   await adm.locator('#tag-save').waitFor();
   const tagName = `行业洞察${n}`;
   await adm.fill('#tag-name', tagName);
@@ -336,7 +344,7 @@ try {
   await adm.locator('td', { hasText: tagName }).waitFor();
 
   step('admin writes an article (the server msg on an empty one), edits and publishes it');
-  await adm.click('a[data-menu="articles"]');
+  await menu(adm, 'articles');
   await adm.locator('#article-tags label', { hasText: tagName }).waitFor();
   await adm.click('#article-save');
   await adm.locator('#error:not(:empty)').waitFor();
@@ -363,7 +371,7 @@ try {
   await shot(adm, 'console-articles');
 
   step('admin adds a talk group and a phrase');
-  await adm.click('a[data-menu="talk"]');
+  await menu(adm, 'talk');
   await adm.locator('#talk-group-save').waitFor();
   const group = `开场白${n}`;
   await adm.fill('#talk-group-name', group);
@@ -377,13 +385,13 @@ try {
   await shot(adm, 'console-talk');
 
   step('edit forms: a role, the official-account page, backend accounts; a refusal keeps the session');
-  await adm.click('a[data-menu="companies"]');
+  await menu(adm, 'companies');
   await adm.locator('main .edit').first().click();
   await adm.waitForFunction(() => document.querySelector('#company-name').value !== '');
   await adm.click('#company-save');
   await adm.locator('#error:not(:empty)').waitFor();
   console.log(`a company admin may not edit companies: ${await adm.locator('#error').textContent()}`);
-  await adm.click('a[data-menu="roles"]');
+  await menu(adm, 'roles');
   await adm.locator('#role-rules input').first().waitFor();
   const role = `临时角色${n}`;
   await adm.fill('#role-name', role);
@@ -394,10 +402,10 @@ try {
   await adm.fill('#role-name', `${role}改`);
   await adm.click('#role-save');
   await adm.locator('td', { hasText: `${role}改` }).waitFor();
-  await adm.click('a[data-menu="accounts"]');
+  await menu(adm, 'accounts');
   await adm.locator('main table').waitFor();
   await shot(adm, 'console-accounts');
-  await adm.click('a[data-menu="gzh"]');
+  await menu(adm, 'gzh');
   await adm.locator('#gzh-step').waitFor();
   await shot(adm, 'console-gzh');
 
@@ -486,7 +494,7 @@ try {
   await shot(op, 'console-release');
 
   step('the operator edits a company (billing: card quota)');
-  await op.click('a[data-menu="companies"]');
+  await menu(op, 'companies');
   await op.locator('main .edit').first().click();
   await op.waitForFunction(() => document.querySelector('#company-name').value !== '');
   await op.fill('#company-quota', '88');
