@@ -91,6 +91,15 @@ async fn clients_told_to_reload_read_the_history_and_miss_nothing() {
     let kills = kill_cycles(&mut nodes, &fleet, 3, Duration::from_millis(700))
         .await
         .unwrap();
+    // A reload after a kill may find nothing to read: what the resume left out can be the
+    // client's own unacknowledged sends, acknowledged again when it sends them once more. A
+    // customer away for a second surely misses what its salesperson sends meanwhile (4 a
+    // second), and its resume is answered with `reload`: that it must read from the history.
+    let away = &fleet.clients[1];
+    assert!(!away.rep);
+    away.away.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    away.away.store(false, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let verdict = settle_and_verify(&infra, &fleet, None, Duration::from_secs(30))
         .await

@@ -422,6 +422,9 @@ pub struct Client {
     pub rate_milli: AtomicU64,
     /// Stops reading its socket (a slow consumer).
     pub slow: AtomicBool,
+    /// Closes its connection and stays disconnected while set (a client gone for a while, as a
+    /// phone with the app in the background: what its peer sends meanwhile it must catch up).
+    pub away: AtomicBool,
     /// Bytes of padding in each message it sends.
     pub pad: AtomicUsize,
     /// Its receive buffer (slow consumers get a small one), bytes; 0 = default.
@@ -470,6 +473,7 @@ impl Fleet {
                     node: AtomicUsize::new(2),
                     rate_milli: AtomicU64::new((rate * 1000.0) as u64),
                     slow: AtomicBool::new(false),
+                    away: AtomicBool::new(false),
                     pad: AtomicUsize::new(0),
                     rcvbuf: 0,
                     history_to: AtomicI64::new(0),
@@ -622,6 +626,10 @@ async fn run_client(f: Arc<Fleet>, c: Arc<Client>) {
     let mut lost_at: Option<Instant> = None;
     let mut failures = 0u32;
     while !f.stop.load(Ordering::Relaxed) {
+        if c.away.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         let preferred = if f.up[c.home].load(Ordering::Relaxed) {
             c.home
         } else {
@@ -1063,6 +1071,10 @@ async fn session(
                 if f.stop.load(Ordering::Relaxed) {
                     let _ = w.send(Message::Close(None)).await;
                     return End::Stop;
+                }
+                if c.away.load(Ordering::Relaxed) {
+                    let _ = w.send(Message::Close(None)).await;
+                    return End::Lost;
                 }
                 // The history filled what a `reload` left out: resume from there (anything
                 // between the history's end and the live frames comes now).
