@@ -587,6 +587,21 @@ fn cpus() -> usize {
         .unwrap_or(2)
 }
 
+/// Threads the runtime may start for blocking work (`ZGLD_BLOCKING_THREADS`, 1–512, default
+/// 16): the local store's file operations and password hashing. Tokio's own default, 512, let
+/// 100 concurrent uploads start 145 threads, each keeping its stack and allocator heap: 300 MiB
+/// of RSS where the issue allows 200 (docs/BENCHMARKS.md, twelfth sitting). Read before the
+/// runtime starts, so apart from [`Settings`].
+pub fn blocking_threads() -> anyhow::Result<usize> {
+    let Some(v) = env("ZGLD_BLOCKING_THREADS") else {
+        return Ok(16);
+    };
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=512).contains(&n) => Ok(n),
+        _ => anyhow::bail!("ZGLD_BLOCKING_THREADS must be a whole number from 1 to 512, not {v:?}"),
+    }
+}
+
 /// A writer lane count: a whole number from 1 to 64.
 fn lanes(v: &str) -> anyhow::Result<usize> {
     match v.trim().parse::<usize>() {

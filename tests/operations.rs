@@ -218,3 +218,29 @@ fn the_server_raises_its_open_files_limit_to_the_hard_limit_and_logs_it() {
     assert_eq!(line["fields"]["after"], hard, "{line}");
     assert_eq!(line["fields"]["hard"], hard);
 }
+
+/// The blocking-thread cap (`ZGLD_BLOCKING_THREADS`, docs/operations.md) is read before the
+/// runtime starts: a value outside 1–512 stops the binary with a message naming it, a good one
+/// starts it.
+#[test]
+fn a_bad_blocking_thread_cap_stops_the_server_with_a_message() {
+    for bad in ["0", "513", "many"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhugeleida"))
+            .arg("--help")
+            .env("ZGLD_BLOCKING_THREADS", bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("ZGLD_BLOCKING_THREADS") && err.contains(bad),
+            "{bad}: {err}"
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhugeleida"))
+        .arg("--help")
+        .env("ZGLD_BLOCKING_THREADS", "4")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
