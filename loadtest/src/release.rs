@@ -234,6 +234,39 @@ async fn release_all(
     }))
 }
 
+/// A chat phase's field: chat messages whose commit took the server over 50 ms in the phase
+/// (warm-up included), from its `zgld_chat_stage_seconds{stage="store"}` histogram. A commit
+/// waits for PostgreSQL's WAL flush, so these count the disk's stalls that chat met: a p99
+/// moves with them whether or not a batch runs (docs/BENCHMARKS.md, twelfth sitting).
+const SLOW_STORES: &str = "server_stores_over_50ms";
+
+/// The node's count of chat stores over 50 ms so far (`None` if `/metrics` did not answer).
+async fn slow_stores(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let bucket = |le: &str| -> Option<u64> {
+        let key = format!("zgld_chat_stage_seconds_bucket{{stage=\"store\",le=\"{le}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    Some(bucket("+Inf")?.saturating_sub(bucket("0.05")?))
+}
+
+fn note_slow_stores(phase: &mut Value, before: Option<u64>, after: Option<u64>) {
+    if let Some(m) = phase.as_object_mut() {
+        let n = before.zip(after).map(|(b, a)| a.saturating_sub(b));
+        m.insert(SLOW_STORES.into(), json!(n));
+    }
+}
+
 pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
     let chat_args = a.with_chat.map(|rate| ChatArgs {
         clients: a.chat_clients,
@@ -379,7 +412,10 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
                             round + 1,
                             c.rate
                         );
-                        without.push(chat_phase(&mut rig, c, c.rate, None).await?);
+                        let before = slow_stores(&http, &base).await;
+                        let mut phase = chat_phase(&mut rig, c, c.rate, None).await?;
+                        note_slow_stores(&mut phase, before, slow_stores(&http, &base).await);
+                        without.push(phase);
                         continue;
                     }
                     eprintln!(
@@ -398,7 +434,10 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
                             *done.lock().await = Some(r);
                         })
                     };
-                    with.push(chat_phase(&mut rig, c, c.rate, Some(until)).await?);
+                    let before = slow_stores(&http, &base).await;
+                    let mut phase = chat_phase(&mut rig, c, c.rate, Some(until)).await?;
+                    note_slow_stores(&mut phase, before, slow_stores(&http, &base).await);
+                    with.push(phase);
                     reports.push(
                         done.lock()
                             .await
@@ -418,6 +457,8 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
                     .collect()
             };
             let ratio = |k: &str| round(median(q(&with, k)) / median(q(&without, k)));
+            let slow =
+                |v: &[Value]| -> Vec<Value> { v.iter().map(|p| p[SLOW_STORES].clone()).collect() };
             let chat = json!({
                 "rate": c.rate,
                 "clients": c.clients,
@@ -428,6 +469,8 @@ pub async fn run(env: &Env, a: &ReleaseArgs) -> anyhow::Result<Value> {
                 "p50_with_ms": q(&with, "p50"),
                 "p99_without_ms": q(&without, "p99"),
                 "p99_with_ms": q(&with, "p99"),
+                "stores_over_50ms_without": slow(&without),
+                "stores_over_50ms_with": slow(&with),
                 "p50_ratio": ratio("p50"),
                 "p99_ratio": ratio("p99"),
                 "settle_secs": a.chat_settle,
