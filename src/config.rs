@@ -589,9 +589,9 @@ fn cpus() -> usize {
 
 /// Threads the runtime may start for blocking work (`ZGLD_BLOCKING_THREADS`, 1–512, default
 /// 16): the local store's file operations and password hashing. Tokio's own default, 512, let
-/// 100 concurrent uploads start 145 threads, each keeping its stack and allocator heap: 300 MiB
-/// of RSS where the issue allows 200 (docs/BENCHMARKS.md, twelfth sitting). Read before the
-/// runtime starts, so apart from [`Settings`].
+/// 100 concurrent uploads start 145 threads, each keeping its stack and allocator heap: RSS grew
+/// 205–309 MiB where issue 11 allows 200, 140–144 MiB with 16 (docs/BENCHMARKS.md, twelfth
+/// sitting). Read before the runtime starts, so apart from [`Settings`].
 pub fn blocking_threads() -> anyhow::Result<usize> {
     let Some(v) = env("ZGLD_BLOCKING_THREADS") else {
         return Ok(16);
