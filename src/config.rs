@@ -596,17 +596,23 @@ pub fn blocking_threads() -> anyhow::Result<usize> {
     let Some(v) = env("ZGLD_BLOCKING_THREADS") else {
         return Ok(16);
     };
-    match v.trim().parse::<usize>() {
-        Ok(n) if (1..=512).contains(&n) => Ok(n),
-        _ => anyhow::bail!("ZGLD_BLOCKING_THREADS must be a whole number from 1 to 512, not {v:?}"),
-    }
+    whole_in(&v, 1..=512).context("ZGLD_BLOCKING_THREADS")
 }
 
 /// A writer lane count: a whole number from 1 to 64.
 fn lanes(v: &str) -> anyhow::Result<usize> {
+    whole_in(v, 1..=64)
+}
+
+/// A whole number within `range`, or an error that names the range and the value.
+fn whole_in(v: &str, range: std::ops::RangeInclusive<usize>) -> anyhow::Result<usize> {
     match v.trim().parse::<usize>() {
-        Ok(n) if (1..=64).contains(&n) => Ok(n),
-        _ => anyhow::bail!("must be a whole number of lanes from 1 to 64, not {v:?}"),
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => anyhow::bail!(
+            "must be a whole number from {} to {}, not {v:?}",
+            range.start(),
+            range.end()
+        ),
     }
 }
 
